@@ -1,0 +1,119 @@
+"""A compact one-line form of a genotype, in a timm-like block grammar, and its parser.
+
+Grammar (elements separated by ``/``, tokens inside an element by ``_``)::
+
+    stem_c32_k3_s2_nsw[_pool] / STAGE / ... / head_c1280_nsw_d0.2 / res224_in3_cls1000_sd0.2
+    STAGE := CELL_rR_kK_sS_eE_cC[_seX]_ACT[_noskip]      CELL in mb, fmb, res, resb
+
+Activation tokens follow timm: ``nre`` relu, ``nr6`` relu6, ``nsw`` silu (swish), ``nhs``
+hardswish. ``se`` is omitted when 0, and ``e`` for ``res`` cells (always 1).
+Example stage: ``mb_r2_k3_s2_e6_c24_se0.25_nsw``. The string parses back to an equal genotype.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import UserError, allowed
+from .genotype import CELL_TYPES, Genotype, Head, Stage, Stem
+
+ACT_TOKENS = {"relu": "nre", "relu6": "nr6", "silu": "nsw", "hardswish": "nhs"}
+TOKEN_ACTS = {v: k for k, v in ACT_TOKENS.items()}
+_NUMERIC = re.compile(r"^([a-z]+?)(-?[0-9][0-9.e+-]*)$")
+
+
+def _num(x: float) -> str:
+    """Shortest exact form: integers without '.0', other floats by repr (round-trips)."""
+    return str(int(x)) if x == int(x) else repr(float(x))
+
+
+def stage_string(s: Stage) -> str:
+    parts = [s.cell, f"r{s.repeats}", f"k{s.kernel}", f"s{s.stride}"]
+    if s.cell != "res":
+        parts.append(f"e{_num(s.expansion)}")
+    parts.append(f"c{s.channels}")
+    if s.se_ratio:
+        parts.append(f"se{_num(s.se_ratio)}")
+    parts.append(ACT_TOKENS[s.activation])
+    if not s.skip:
+        parts.append("noskip")
+    return "_".join(parts)
+
+
+def to_arch_string(g: Genotype) -> str:
+    stem = ["stem", f"c{g.stem.channels}", f"k{g.stem.kernel}", f"s{g.stem.stride}",
+            ACT_TOKENS[g.stem.activation]] + (["pool"] if g.stem.pool else [])
+    head = ["head", f"c{g.head.channels}", ACT_TOKENS[g.head.activation], f"d{_num(g.head.dropout)}"]
+    net = [f"res{g.resolution}", f"in{g.in_channels}", f"cls{g.num_classes}",
+           f"sd{_num(g.drop_path_rate)}"]
+    elements = ["_".join(stem)] + [stage_string(s) for s in g.stages] + ["_".join(head), "_".join(net)]
+    return "/".join(elements)
+
+
+def _tokens(element: str, where: str, numeric: set[str], flags: set[str]) -> tuple[dict[str, str], set[str], str | None]:
+    values: dict[str, str] = {}
+    seen_flags: set[str] = set()
+    act: str | None = None
+    for tok in element.split("_")[1:]:
+        if tok in TOKEN_ACTS:
+            act = TOKEN_ACTS[tok]
+            continue
+        if tok in flags:
+            seen_flags.add(tok)
+            continue
+        m = _NUMERIC.match(tok)
+        if not m or m.group(1) not in numeric:
+            raise UserError(f"arch string: {where}: unknown token {tok!r}; allowed prefixes "
+                            f"{allowed(sorted(numeric))}, flags {allowed(sorted(flags))}, "
+                            f"activations {allowed(sorted(TOKEN_ACTS))}")
+        values[m.group(1)] = m.group(2)
+    return values, seen_flags, act
+
+
+def _int(values: dict[str, str], key: str, where: str, default: int | None = None) -> int:
+    if key not in values:
+        if default is None:
+            raise UserError(f"arch string: {where}: missing token {key}<int>")
+        return default
+    try:
+        return int(values[key])
+    except ValueError:
+        raise UserError(f"arch string: {where}: {key}{values[key]} is not an integer") from None
+
+
+def _float(values: dict[str, str], key: str, where: str, default: float) -> float:
+    try:
+        return float(values.get(key, default))
+    except ValueError:
+        raise UserError(f"arch string: {where}: {key}{values[key]} is not a number") from None
+
+
+def parse_stage(element: str, where: str = "stage") -> Stage:
+    cell = element.split("_", 1)[0]
+    if cell not in CELL_TYPES:
+        raise UserError(f"arch string: {where}: cell {cell!r} not in {allowed(CELL_TYPES)}")
+    v, flags, act = _tokens(element, where, {"r", "k", "s", "e", "c", "se"}, {"noskip"})
+    return Stage(cell=cell, repeats=_int(v, "r", where), kernel=_int(v, "k", where),
+                 stride=_int(v, "s", where), expansion=_float(v, "e", where, 1.0),
+                 se_ratio=_float(v, "se", where, 0.0), channels=_int(v, "c", where),
+                 activation=act or "relu", skip="noskip" not in flags)
+
+
+def parse_arch_string(text: str) -> Genotype:
+    """Parse :func:`to_arch_string` output back into a genotype."""
+    elements = [e for e in text.strip().split("/") if e]
+    if len(elements) < 4 or not elements[0].startswith("stem") or not elements[-2].startswith("head"):
+        raise UserError("arch string: expected 'stem_.../STAGE/.../head_.../resN_inN_clsN_sdX'")
+    v, flags, act = _tokens(elements[0], "stem", {"c", "k", "s"}, {"pool"})
+    stem = Stem(channels=_int(v, "c", "stem"), kernel=_int(v, "k", "stem", 3),
+                stride=_int(v, "s", "stem", 2), activation=act or "relu", pool="pool" in flags)
+    v, _, act = _tokens(elements[-2], "head", {"c", "d"}, set())
+    head = Head(channels=_int(v, "c", "head"), activation=act or "relu",
+                dropout=_float(v, "d", "head", 0.0))
+    net = dict(_NUMERIC.match(t).groups() for t in elements[-1].split("_")  # type: ignore[union-attr]
+               if _NUMERIC.match(t))
+    stages = tuple(parse_stage(e, f"stage {i}") for i, e in enumerate(elements[1:-2]))
+    return Genotype(stem=stem, stages=stages, head=head,
+                    resolution=_int(net, "res", "net", 224), in_channels=_int(net, "in", "net", 3),
+                    num_classes=_int(net, "cls", "net", 1000),
+                    drop_path_rate=_float(net, "sd", "net", 0.0))

@@ -1,0 +1,83 @@
+"""Expand a genotype into one concrete spec per block.
+
+Every derived number (expanded width, SE width, shortcut kind, stride, stochastic-depth rate)
+is decided here once. The module builder and the analytic cost model both read these specs,
+so they cannot disagree about what a genotype means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .genotype import Genotype, Stage
+from .scaling import make_divisible
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    stage_index: int
+    cell: str
+    in_channels: int
+    out_channels: int
+    mid_channels: int  # expanded width (mb/fmb), inner width (resb), = out (res)
+    kernel: int
+    stride: int
+    se_channels: int  # 0: no squeeze-and-excitation
+    activation: str
+    shortcut: str  # "identity", "projection" or "none"
+    drop_path: float
+
+    @property
+    def has_expand(self) -> bool:
+        """mb/fmb only: whether an expansion conv exists (expanded width differs from input)."""
+        return self.mid_channels != self.in_channels
+
+
+def expanded_channels(in_channels: int, stage: Stage) -> int:
+    if stage.cell in ("mb", "fmb"):
+        return make_divisible(in_channels * stage.expansion)
+    if stage.cell == "resb":
+        return max(1, int(round(stage.channels / stage.expansion)))
+    return stage.channels
+
+
+def se_channels(in_channels: int, stage: Stage) -> int:
+    """SE width from the block's *input* channels (EfficientNet/MnasNet convention)."""
+    if stage.se_ratio <= 0:
+        return 0
+    return max(1, int(in_channels * stage.se_ratio))
+
+
+def shortcut_kind(cell: str, in_ch: int, out_ch: int, stride: int, skip: bool) -> str:
+    if not skip:
+        return "none"
+    if stride == 1 and in_ch == out_ch:
+        return "identity"
+    # Residual cells keep a projected shortcut where shapes change (ResNet); MBConv drops it.
+    return "projection" if cell in ("res", "resb") else "none"
+
+
+def block_specs(g: Genotype) -> list[BlockSpec]:
+    """One spec per block, in order; stochastic depth grows linearly with the block index."""
+    total = g.num_blocks
+    specs: list[BlockSpec] = []
+    in_ch = g.stem.channels
+    index = 0
+    for si, stage in enumerate(g.stages):
+        for r in range(stage.repeats):
+            stride = stage.stride if r == 0 else 1
+            out_ch = stage.channels
+            specs.append(BlockSpec(
+                stage_index=si, cell=stage.cell, in_channels=in_ch, out_channels=out_ch,
+                mid_channels=expanded_channels(in_ch, stage), kernel=stage.kernel, stride=stride,
+                se_channels=se_channels(in_ch, stage), activation=stage.activation,
+                shortcut=shortcut_kind(stage.cell, in_ch, out_ch, stride, stage.skip),
+                drop_path=g.drop_path_rate * index / total))
+            in_ch = out_ch
+            index += 1
+    return specs
+
+
+def conv_out(size: int, kernel: int, stride: int) -> int:
+    """Spatial size after a conv with padding k//2 (and after the 3x3/2 pad-1 max-pool)."""
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1

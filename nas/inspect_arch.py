@@ -1,0 +1,80 @@
+"""Resolve ``--arch`` arguments and describe an architecture stage by stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .arch_string import stage_string
+from .builder import build_model
+from .cost import FLOPS_CONVENTION, estimate_cost, measure_cost
+from .errors import UserError, allowed
+from .genotype import Genotype
+from .zoo import ZOO, get_reference
+
+
+def resolve_arch(arch: str) -> Genotype:
+    """A zoo name, a genotype JSON file (as export writes), or a one-line arch string."""
+    path = Path(arch)
+    if path.suffix == ".json" or path.exists():
+        if not path.exists():
+            raise UserError(f"{arch}: genotype file not found")
+        text = path.read_text()
+        import json
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{arch}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if isinstance(data, dict) and "genotype" in data and "stem" not in data:
+            data = data["genotype"]  # an export bundle that wraps the genotype
+        if not isinstance(data, dict):
+            raise UserError(f"{arch}: expected a JSON object describing a genotype")
+        return Genotype.from_dict(data, source=arch)
+    if "/" in arch and arch.startswith("stem"):
+        from .arch_string import parse_arch_string
+        return parse_arch_string(arch)
+    if arch in ZOO:
+        return get_reference(arch)
+    raise UserError(f"--arch {arch!r}: not a zoo name, a .json genotype file or an arch string; "
+                    f"zoo names: {allowed(sorted(ZOO))}")
+
+
+def describe(g: Genotype, measure: bool = True) -> dict[str, Any]:
+    """Per-stage and total params/FLOPs; fvcore-measured when ``measure``, else analytic."""
+    cost = measure_cost(build_model(g)) if measure else estimate_cost(g)
+    stages = [{"stage": i, "arch": stage_string(s), "cell": s.cell, "repeats": s.repeats,
+               "channels": s.channels, "stride": s.stride, "params": p, "flops": f}
+              for i, (s, p, f) in enumerate(zip(g.stages, cost.stage_params, cost.stage_flops))]
+    return {"name": g.name, "arch": g.arch, "key": g.key(), "resolution": g.resolution,
+            "in_channels": g.in_channels, "num_classes": g.num_classes,
+            "params": cost.params, "flops": cost.flops,
+            "flops_source": "fvcore" if measure else "analytic estimate",
+            "flops_convention": FLOPS_CONVENTION,
+            "stem": {"params": cost.stem_params, "flops": cost.stem_flops},
+            "head": {"params": cost.head_params, "flops": cost.head_flops},
+            "stages": stages}
+
+
+def human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def format_table(info: dict[str, Any]) -> str:
+    rows = [("stem", "conv", "1", "", human(info["stem"]["params"]), human(info["stem"]["flops"]))]
+    for s in info["stages"]:
+        rows.append((f"stage {s['stage']}", s["arch"], str(s["repeats"]), str(s["channels"]),
+                     human(s["params"]), human(s["flops"])))
+    rows.append(("head", "conv+pool+fc", "", "", human(info["head"]["params"]), human(info["head"]["flops"])))
+    header = ("part", "cell", "repeats", "channels", "params", "FLOPs")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    lines = [f"{info['name'] or 'architecture'}  ({info['resolution']} px, {info['in_channels']} in, "
+             f"{info['num_classes']} classes)", fmt(header), fmt(tuple("-" * w for w in widths))]
+    lines += [fmt(r) for r in rows]
+    lines.append(f"total: {info['params']:,} params, {info['flops']:,} FLOPs ({human(info['flops'])})")
+    lines.append(f"FLOPs: {info['flops_convention']} [{info['flops_source']}]")
+    lines.append(f"arch: {info['arch']}")
+    return "\n".join(lines)

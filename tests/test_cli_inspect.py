@@ -1,0 +1,47 @@
+import json
+
+from nas import get_reference
+
+from conftest import run_cli
+
+
+def test_inspect_json_efficientnet_b0():
+    code, out, _ = run_cli("inspect", "--arch", "efficientnet_b0", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["params"] == 5_288_548
+    assert abs(info["flops"] - 401.7e6) / 401.7e6 < 0.005
+    assert info["resolution"] == 224
+    assert info["arch"] == get_reference("efficientnet_b0").arch
+    assert sum(s["flops"] for s in info["stages"]) + info["stem"]["flops"] + info["head"]["flops"] == info["flops"]
+
+
+def test_inspect_table_names_flops_convention():
+    code, out, _ = run_cli("inspect", "--arch", "mobilenet_v2", "--resolution", "96", "--analytic")
+    assert code == 0
+    assert "1 multiply-add = 1 flop" in out
+    assert "stage 6" in out and "3,504,872 params" in out
+
+
+def test_inspect_accepts_genotype_json_file_and_scaling(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text(get_reference("efficientnet_b0").to_json())
+    code, out, _ = run_cli("inspect", "--arch", str(path), "--width-mult", "1.4", "--depth-mult", "1.8",
+                           "--resolution", "380", "--json", "--analytic")
+    assert code == 0
+    info = json.loads(out)
+    assert info["params"] == 19_341_616 and info["resolution"] == 380
+    code, out, _ = run_cli("inspect", "--arch", str(path), "--num-classes", "10", "--json", "--analytic")
+    assert json.loads(out)["params"] == 5_288_548 - 1281 * 990
+
+
+def test_inspect_user_errors_exit_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    for args in (["--arch", "efficientnet_b9"], ["--arch", str(bad)],
+                 ["--arch", str(tmp_path / "missing.json")], ["--arch", "mobilenet_v2", "--width-mult", "-1"]):
+        code, _, err = run_cli("inspect", *args)
+        assert code == 2, args
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+    code, _, err = run_cli("inspect")
+    assert code == 2 and "--arch" in err
