@@ -57,24 +57,31 @@ def shortcut_kind(cell: str, in_ch: int, out_ch: int, stride: int, skip: bool) -
     return "projection" if cell in ("res", "resb") else "none"
 
 
+def stage_block_specs(stage: Stage, stage_index: int, in_channels: int, first_block: int = 0,
+                      total_blocks: int = 1, drop_path_rate: float = 0.0) -> list[BlockSpec]:
+    """Specs of one stage's blocks given its input channels (stochastic depth by global index)."""
+    specs = []
+    in_ch = in_channels
+    for r in range(stage.repeats):
+        stride = stage.stride if r == 0 else 1
+        out_ch = stage.channels
+        specs.append(BlockSpec(
+            stage_index=stage_index, cell=stage.cell, in_channels=in_ch, out_channels=out_ch,
+            mid_channels=expanded_channels(in_ch, stage), kernel=stage.kernel, stride=stride,
+            se_channels=se_channels(in_ch, stage), activation=stage.activation,
+            shortcut=shortcut_kind(stage.cell, in_ch, out_ch, stride, stage.skip),
+            drop_path=drop_path_rate * (first_block + r) / total_blocks))
+        in_ch = out_ch
+    return specs
+
+
 def block_specs(g: Genotype) -> list[BlockSpec]:
     """One spec per block, in order; stochastic depth grows linearly with the block index."""
-    total = g.num_blocks
     specs: list[BlockSpec] = []
     in_ch = g.stem.channels
-    index = 0
     for si, stage in enumerate(g.stages):
-        for r in range(stage.repeats):
-            stride = stage.stride if r == 0 else 1
-            out_ch = stage.channels
-            specs.append(BlockSpec(
-                stage_index=si, cell=stage.cell, in_channels=in_ch, out_channels=out_ch,
-                mid_channels=expanded_channels(in_ch, stage), kernel=stage.kernel, stride=stride,
-                se_channels=se_channels(in_ch, stage), activation=stage.activation,
-                shortcut=shortcut_kind(stage.cell, in_ch, out_ch, stride, stage.skip),
-                drop_path=g.drop_path_rate * index / total))
-            in_ch = out_ch
-            index += 1
+        specs += stage_block_specs(stage, si, in_ch, len(specs), g.num_blocks, g.drop_path_rate)
+        in_ch = stage.channels
     return specs
 
 

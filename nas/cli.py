@@ -84,11 +84,71 @@ def _cmd_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    from .search import DEFAULT_SAMPLER, PRUNERS, SAMPLERS
+
+    p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
+                       description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
+    p.add_argument("--space", default="search_spaces/mobile.yaml", help="search-space YAML file or shipped name")
+    p.add_argument("--dataset", default="mnist5k",
+                   help="mnist5k | digits | cifar10:PATH | folder:PATH | npz:PATH")
+    p.add_argument("--study", default="demo", help="study name; results go to results/<study>/")
+    p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
+    p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 2)")
+    p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.2)")
+    p.add_argument("--flops-max", default=None, help="hard FLOPs budget, e.g. 20M (k/M/G suffixes)")
+    p.add_argument("--params-max", default=None, help="hard parameter budget, e.g. 500k")
+    p.add_argument("--flops-target", default=None,
+                   help="MnasNet single-objective reward ACC x (FLOPs/T)^w with this T")
+    p.add_argument("--reward-exponent", type=float, default=-0.07)
+    p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS)
+    p.add_argument("--pruner", default="none", choices=PRUNERS, help="reward mode only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed-archs", action="store_true",
+                   help="evaluate the space's reference architectures first")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL or journal:FILE.log (default sqlite results/<study>/study.db)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_cmd_search)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchConfig, parse_quantity, run_search
+    from .train import TrainConfig
+
+    train = TrainConfig(seed=args.seed, batch_size=args.batch_size)
+    if args.epochs is not None or args.time_budget is not None:
+        train.epochs = args.epochs
+        train.time_budget = args.time_budget
+    if args.lr is not None:
+        train.lr = args.lr
+    if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
+        raise UserError("--epochs and --time-budget must be positive")
+    if args.pruner != "none" and args.flops_target is None:
+        raise UserError("--pruner needs the single-objective reward mode (--flops-target T)")
+    cfg = SearchConfig(
+        space=args.space, dataset=args.dataset, study=args.study, trials=args.trials, train=train,
+        flops_max=parse_quantity(args.flops_max, "--flops-max"),
+        params_max=parse_quantity(args.params_max, "--params-max"),
+        flops_target=parse_quantity(args.flops_target, "--flops-target"),
+        reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
+        seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
+        val_fraction=args.val_fraction, progress=not args.no_progress,
+        command=" ".join(["run_search.py", *sys.argv[1:]]))
+    run_search(cfg)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nas", description="Neural architecture search and compound scaling.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_inspect(sub)
     _add_space(sub)
+    _add_search(sub)
     return parser
 
 

@@ -13,13 +13,18 @@ building a module, so the search can reject over-budget candidates in microsecon
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .blocks import BlockSpec, block_specs, conv_out
-from .genotype import Genotype
+from .blocks import BlockSpec, block_specs, conv_out, stage_block_specs
+from .genotype import Genotype, Stage
+
+if TYPE_CHECKING:
+    from .space import SearchSpace
 
 FLOPS_CONVENTION = "fvcore FLOPs (1 multiply-add = 1 flop, eval mode, batch 1)"
 
@@ -96,18 +101,62 @@ def estimate_cost(g: Genotype) -> Cost:
     for spec in block_specs(g):
         size = _block(stage_tallies[spec.stage_index], spec, size)
     head = _Tally()
-    features = g.stages[-1].channels
-    if g.head.channels:
-        head.conv_bn(features, g.head.channels, 1, size)
-        features = g.head.channels
-    head.flops += size * size * features  # global average pool
-    head.linear(features, g.num_classes)
+    head.params, head.flops = head_cost(g.head.channels, g.stages[-1].channels, g.num_classes, size)
     parts = [stem, *stage_tallies, head]
     return Cost(params=sum(p.params for p in parts), flops=sum(p.flops for p in parts),
                 stage_params=[t.params for t in stage_tallies],
                 stage_flops=[t.flops for t in stage_tallies],
                 stem_params=stem.params, stem_flops=stem.flops,
                 head_params=head.params, head_flops=head.flops)
+
+
+def stage_cost(stage: Stage, in_channels: int, size: int) -> tuple[int, int, int]:
+    """(params, FLOPs, output size) of one stage given its input channels and spatial size."""
+    t = _Tally()
+    for spec in stage_block_specs(stage, 0, in_channels):
+        size = _block(t, spec, size)
+    return t.params, t.flops, size
+
+
+def head_cost(head_channels: int, features: int, num_classes: int, size: int) -> tuple[int, int]:
+    """(params, FLOPs) of the optional 1x1 head conv, the global average pool and the classifier."""
+    t = _Tally()
+    if head_channels:
+        t.conv_bn(features, head_channels, 1, size)
+        features = head_channels
+    t.flops += size * size * features  # global average pool: 1 per input element
+    t.linear(features, num_classes)
+    return t.params, t.flops
+
+
+def space_min_cost(space: "SearchSpace", in_channels: int, num_classes: int) -> tuple[int, int]:
+    """Smallest params and smallest FLOPs of any genotype in ``space`` (exact, by dynamic programming).
+
+    A stage's cost depends only on its own choices, its input channels (the previous stage's
+    output) and the spatial size (fixed by strides), so a DP over output channels is exact.
+    Params and FLOPs are minimised separately.
+    """
+    best = [math.inf, math.inf]
+    for resolution in space.resolutions:
+        stem = _Tally()
+        size = stem.conv_bn(in_channels, space.stem.channels, space.stem.kernel, resolution,
+                            space.stem.stride)
+        if space.stem.pool:
+            size = conv_out(size, 3, 2)
+        frontier = {space.stem.channels: (stem.params, stem.flops)}
+        for choices in space.stages:
+            nxt: dict[int, tuple[float, float]] = {}
+            out_size = size
+            for option in choices.options():
+                for cin, (p0, f0) in frontier.items():
+                    p, f, out_size = stage_cost(option, cin, size)
+                    bp, bf = nxt.get(option.channels, (math.inf, math.inf))
+                    nxt[option.channels] = (min(bp, p0 + p), min(bf, f0 + f))
+            frontier, size = nxt, out_size
+        for features, (p0, f0) in frontier.items():
+            hp, hf = head_cost(space.head.channels, features, num_classes, size)
+            best = [min(best[0], p0 + hp), min(best[1], f0 + hf)]
+    return int(best[0]), int(best[1])
 
 
 def count_params(model: nn.Module) -> int:

@@ -1,0 +1,377 @@
+"""Multi-objective architecture search: Optuna asks, we sample a genotype, check its cost, train it
+briefly, and tell. Written as an ask/tell loop so that every trial's fate is recorded by us:
+
+* over budget (analytic estimate, before any model is built): recorded with its constraint
+  violation via ``Trial.set_constraint`` and never trained;
+* already evaluated genotype (same :meth:`Genotype.key`): its result is reused and marked;
+* NaN loss, out of memory, any exception: the trial FAILs with its reason; the search goes on;
+* Ctrl-C: the running trial FAILs as "interrupted", finished trials stay, a rerun resumes.
+
+``--trials`` is the number of evaluated trials wanted in the study (trained, reused or failed
+candidates; over-budget rejections and interrupted trials do not count), so rerunning the same
+command after an interruption runs only the missing ones.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from .cost import FLOPS_CONVENTION, estimate_cost, space_min_cost
+from .data import Dataset, load_dataset
+from .errors import UserError, allowed
+from .genotype import Genotype
+from .inspect_arch import human
+from .results import format_front, pareto_frame, trials_frame
+from .space import SearchSpace, load_space
+from .storage import open_storage, study_dir
+from .train import CandidateFailed, TrainConfig, select_device, train_candidate
+
+SAMPLERS = ("tpe", "nsga2", "random", "gp")
+DEFAULT_SAMPLER = "tpe"
+PRUNERS = ("none", "median", "hyperband")
+UNCOUNTED_REASONS = ("interrupted", "worker lost")
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def parse_quantity(text: str | float | int | None, flag: str) -> float | None:
+    """``20M``, ``1.5G``, ``300k`` or a plain number."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    s = text.strip()
+    scale = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(s[-1:], 1.0)
+    try:
+        value = float(s[:-1] if scale != 1.0 else s) * scale
+    except ValueError:
+        raise UserError(f"{flag} {text!r}: expected a number with an optional k/M/G suffix, e.g. 20M") from None
+    if value <= 0 or not math.isfinite(value):
+        raise UserError(f"{flag} {text!r}: must be a positive number")
+    return value
+
+
+@dataclass
+class SearchConfig:
+    space: str = "search_spaces/mobile.yaml"
+    dataset: str = "mnist5k"
+    study: str = "demo"
+    trials: int = 40
+    train: TrainConfig = field(default_factory=TrainConfig)
+    flops_max: float | None = None
+    params_max: float | None = None
+    flops_target: float | None = None  # MnasNet reward mode when set
+    reward_exponent: float = -0.07
+    sampler: str = DEFAULT_SAMPLER
+    pruner: str = "none"
+    seed: int = 0
+    seed_archs: bool = False
+    storage: str | None = None
+    device: str = "auto"
+    val_fraction: float = 0.2
+    write_files: bool = True
+    progress: bool = True
+    command: str = ""
+
+    @property
+    def reward_mode(self) -> bool:
+        return self.flops_target is not None
+
+
+def make_sampler(name: str, seed: int, n_objectives: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=10)
+    raise UserError(f"--sampler {name!r}: allowed: {allowed(SAMPLERS)}")
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    raise UserError(f"--pruner {name!r}: allowed: {allowed(PRUNERS)}")
+
+
+def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:
+    """Evaluated trials count; over-budget rejections and interrupted/lost trials do not."""
+    if t.state in (TrialState.RUNNING, TrialState.WAITING):
+        return False
+    if t.user_attrs.get("over_budget"):
+        return False
+    reason = str(t.user_attrs.get("fail_reason", ""))
+    return not (t.state == TrialState.FAIL and reason.startswith(UNCOUNTED_REASONS))
+
+
+def evaluated_count(study: optuna.Study) -> int:
+    return sum(counts_toward_total(t) for t in study.get_trials(deepcopy=False))
+
+
+class Searcher:
+    """Holds what every trial needs: the space, the data, the device, the budgets."""
+
+    def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device) -> None:
+        self.cfg, self.space, self.data, self.device = cfg, space, data, device
+
+    # ----- one trial ----------------------------------------------------------------------------
+    def run_trial(self, study: optuna.Study, trial: optuna.Trial) -> tuple[TrialState, list[float] | None]:
+        cfg = self.cfg
+        g = self.space.sample(trial, self.data.in_channels, self.data.num_classes)
+        cost = estimate_cost(g)
+        trial.set_user_attr("genotype", g.to_json(indent=None))
+        trial.set_user_attr("arch", g.arch)
+        trial.set_user_attr("key", g.key())
+        trial.set_user_attr("params", cost.params)
+        trial.set_user_attr("flops", cost.flops)
+        over = False
+        if cfg.flops_max is not None:
+            violation = (cost.flops - cfg.flops_max) / cfg.flops_max
+            trial.set_constraint("flops", violation)
+            over |= violation > 0
+        if cfg.params_max is not None:
+            violation = (cost.params - cfg.params_max) / cfg.params_max
+            trial.set_constraint("params", violation)
+            over |= violation > 0
+        if over:
+            trial.set_user_attr("over_budget", True)
+            trial.set_user_attr("trained", False)
+            return TrialState.COMPLETE, self.values(0.0, cost.flops)
+
+        previous = self.find_duplicate(study, g.key(), trial.number)
+        if previous is not None:
+            for k in ("accuracy", "train_loss", "train_time", "images_per_sec", "epochs", "device"):
+                if k in previous.user_attrs:
+                    trial.set_user_attr(k, previous.user_attrs[k])
+            trial.set_user_attr("reused_from", previous.number)
+            trial.set_user_attr("trained", False)
+            return TrialState.COMPLETE, list(previous.values)
+
+        report = None
+        if cfg.reward_mode:
+            def report(epoch: int, acc: float) -> bool:
+                trial.report(self.reward(acc, cost.flops), epoch)
+                return trial.should_prune()
+        try:
+            result = train_candidate(g, self.data, cfg.train, self.device, report)
+        except CandidateFailed as exc:
+            return self.fail(trial, str(exc))
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            return self.fail(trial, f"CUDA out of memory: {str(exc).splitlines()[0]}")
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad candidate must not stop the search
+            return self.fail(trial, f"{type(exc).__name__}: {exc}")
+        trial.set_user_attr("trained", True)
+        for k, v in (("accuracy", result.val_accuracy), ("train_loss", result.train_loss),
+                     ("train_time", result.train_time), ("total_time", result.total_time),
+                     ("images_per_sec", result.images_per_sec), ("epochs", result.epochs),
+                     ("device", result.device)):
+            trial.set_user_attr(k, v)
+        if result.epoch_accuracies:
+            trial.set_user_attr("epoch_accuracies", result.epoch_accuracies)
+        if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
+            return TrialState.PRUNED, None
+        return TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops)
+
+    def values(self, accuracy: float, flops: int) -> list[float]:
+        if self.cfg.reward_mode:
+            return [self.reward(accuracy, flops)]
+        return [accuracy, float(flops)]
+
+    def reward(self, accuracy: float, flops: float) -> float:
+        """MnasNet: ACC x (FLOPs / T)^w, w < 0 penalises FLOPs above the target T."""
+        return accuracy * (flops / float(self.cfg.flops_target)) ** self.cfg.reward_exponent
+
+    @staticmethod
+    def fail(trial: optuna.Trial, reason: str) -> tuple[TrialState, None]:
+        trial.set_user_attr("fail_reason", reason[:500])
+        trial.set_user_attr("trained", False)
+        return TrialState.FAIL, None
+
+    @staticmethod
+    def find_duplicate(study: optuna.Study, key: str, number: int) -> optuna.trial.FrozenTrial | None:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.number != number and t.user_attrs.get("key") == key and not t.user_attrs.get("over_budget"):
+                return t
+        return None
+
+
+# ----- study set-up -------------------------------------------------------------------------------
+
+def _metadata(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> dict[str, Any]:
+    return {"command": cfg.command, "space_name": space.name, "space_source": space.source,
+            "space_text": space.text, "dataset": cfg.dataset, "dataset_summary": data.describe(),
+            "seed": cfg.seed, "sampler": cfg.sampler,
+            "objectives": ["reward"] if cfg.reward_mode else ["accuracy", "flops"],
+            "train_config": cfg.train.to_dict(), "flops_max": cfg.flops_max,
+            "params_max": cfg.params_max, "flops_target": cfg.flops_target,
+            "reward_exponent": cfg.reward_exponent, "val_fraction": cfg.val_fraction,
+            "in_channels": data.in_channels, "num_classes": data.num_classes,
+            "flops_convention": FLOPS_CONVENTION, "torch": torch.__version__,
+            "optuna": optuna.__version__, "python": platform.python_version()}
+
+
+def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> optuna.Study:
+    storage = open_storage(cfg.storage, cfg.study)
+    directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
+    n_obj = len(directions)
+    existing = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if cfg.study in existing:
+        study = optuna.load_study(study_name=cfg.study, storage=storage,
+                                  sampler=make_sampler(cfg.sampler, cfg.seed, n_obj),
+                                  pruner=make_pruner(cfg.pruner))
+        attrs = study.user_attrs
+        if [d.name.lower() for d in study.directions] != directions:
+            raise UserError(f"study {cfg.study!r} exists with objectives {attrs.get('objectives')}; "
+                            f"use another --study name for a different objective")
+        if attrs.get("space_text") not in (None, space.text):
+            raise UserError(f"study {cfg.study!r} was made with a different search space "
+                            f"({attrs.get('space_source')}); use another --study name")
+        if attrs.get("dataset") not in (None, cfg.dataset):
+            raise UserError(f"study {cfg.study!r} was made on dataset {attrs.get('dataset')!r}; "
+                            f"use another --study name")
+        return study
+    study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
+                                sampler=make_sampler(cfg.sampler, cfg.seed, n_obj),
+                                pruner=make_pruner(cfg.pruner))
+    for k, v in _metadata(cfg, space, data).items():
+        study.set_user_attr(k, v)
+    if cfg.seed_archs:
+        for g in space.reference_genotypes(data.in_channels, data.num_classes):
+            study.enqueue_trial(space.params_for(g), user_attrs={"reference": g.name},
+                                skip_if_exists=True)
+    return study
+
+
+def check_budget(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
+    """Refuse, before any training, a budget that no genotype in the space can meet."""
+    if cfg.flops_max is None and cfg.params_max is None:
+        return
+    min_params, min_flops = space_min_cost(space, data.in_channels, data.num_classes)
+    if cfg.flops_max is not None and min_flops > cfg.flops_max:
+        raise UserError(f"--flops-max {human(cfg.flops_max)} is impossible: the smallest architecture "
+                        f"in {space.source} needs {human(min_flops)} FLOPs ({FLOPS_CONVENTION})")
+    if cfg.params_max is not None and min_params > cfg.params_max:
+        raise UserError(f"--params-max {human(cfg.params_max)} is impossible: the smallest "
+                        f"architecture in {space.source} has {human(min_params)} parameters")
+
+
+# ----- the loop -----------------------------------------------------------------------------------
+
+class Progress:
+    """Trials done, best accuracy and Pareto-front size: a tqdm bar on a terminal, otherwise one
+    line per trial (logs and CI stay readable)."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        self.bar = None
+        self.enabled, self.total, self.done = enabled, total, initial
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=initial, unit="trial", file=sys.stderr,
+                            dynamic_ncols=True, leave=True)
+
+    def update(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, counted: bool) -> None:
+        if not self.enabled:
+            return
+        frame = trials_frame(study)
+        done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
+        best = done["accuracy"].max() if not done.empty else float("nan")
+        summary = f"best acc {best:.4f}, front {len(pareto_frame(frame))}"
+        self.done += counted
+        if self.bar is not None:
+            self.bar.set_postfix_str(summary)
+            self.bar.update(1) if counted else self.bar.refresh()
+            return
+        a = trial.user_attrs
+        what = (f"failed: {a.get('fail_reason')}" if state == TrialState.FAIL else
+                "over budget, not trained" if a.get("over_budget") else
+                f"reused trial {a['reused_from']}" if "reused_from" in a else
+                f"acc {a.get('accuracy', float('nan')):.4f} in {a.get('train_time', 0):.1f}s")
+        print(f"trial {trial.number:>4} [{self.done}/{self.total}] {human(a.get('flops', 0))} FLOPs, "
+              f"{what}; {summary}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
+    """Run (or resume) a search until the study holds ``cfg.trials`` evaluated trials."""
+    if cfg.trials < 1:
+        raise UserError(f"--trials must be >= 1, got {cfg.trials}")
+    space = load_space(cfg.space)
+    data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed)
+    check_budget(cfg, space, data)
+    study = open_study(cfg, space, data)
+    device = select_device(cfg.device)
+    searcher = Searcher(cfg, space, data, device)
+    done = evaluated_count(study)
+    print(f"study {cfg.study!r}: {done} of {cfg.trials} trials done; {data.describe()}; device {device}",
+          file=out)
+    progress = Progress(cfg.trials, min(done, cfg.trials), cfg.progress)
+    asks, max_asks = 0, 20 * cfg.trials + 100  # over-budget proposals are cheap but not endless
+    try:
+        while done < cfg.trials and asks < max_asks:
+            trial = study.ask()
+            asks += 1
+            try:
+                state, values = searcher.run_trial(study, trial)
+            except KeyboardInterrupt:
+                trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+                study.tell(trial, state=TrialState.FAIL)
+                raise
+            study.tell(trial, values, state=state)
+            counted = not trial.user_attrs.get("over_budget")
+            done += counted
+            progress.update(study, trial, state, counted)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
+              f"{cfg.study!r}; rerun the same command to resume", file=out)
+        raise
+    progress.close()
+    if asks >= max_asks and done < cfg.trials:
+        print(f"warning: stopped after {asks} proposals, most over budget; the budget is tight "
+              f"for this space", file=out)
+    finish(study, cfg, out)
+    return study
+
+
+def finish(study: optuna.Study, cfg: SearchConfig, out: TextIO) -> None:
+    """Print the front and write trials.csv / pareto.csv under results/<study>/."""
+    frame = trials_frame(study)
+    front = pareto_frame(frame)
+    if cfg.reward_mode:
+        best = frame[frame["state"] == "COMPLETE"].sort_values("objective", ascending=False).head(5)
+        print("best by MnasNet reward ACC x (FLOPs/T)^w:", file=out)
+        print(format_front(best), file=out)
+    else:
+        print(format_front(front), file=out)
+    if cfg.write_files:
+        folder = study_dir(cfg.study)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "trials.csv", index=False)
+        front.to_csv(folder / "pareto.csv", index=False)
+        print(f"wrote {folder / 'trials.csv'} and {folder / 'pareto.csv'}", file=out)
+
+
+def genotype_of(trial: optuna.trial.FrozenTrial) -> Genotype:
+    return Genotype.from_json(trial.user_attrs["genotype"], source=f"trial {trial.number}")
+

@@ -1,0 +1,68 @@
+"""Opening Optuna storages from what a user types, with clear errors.
+
+Default: a SQLite file at ``results/<study>/study.db``. ``--storage`` takes any Optuna RDB URL
+(``sqlite:///path.db``, ``postgresql://user:pw@host/db``, ...) or a journal file
+(``journal:PATH`` or a path ending in ``.log``/``.jsonl``), which is safe for many processes
+writing at once without a database server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from .errors import UserError
+
+RESULTS_DIR = Path("results")
+
+
+def study_dir(study_name: str) -> Path:
+    return RESULTS_DIR / study_name
+
+
+def default_storage_url(study_name: str) -> str:
+    return f"sqlite:///{study_dir(study_name) / 'study.db'}"
+
+
+def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorage:
+    """Open ``url`` (or the default SQLite file); any failure is a :class:`UserError`."""
+    if url is None:
+        study_dir(study_name).mkdir(parents=True, exist_ok=True)
+        url = default_storage_url(study_name)
+    if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
+        path = Path(url.removeprefix("journal:")).expanduser()
+        if not path.parent.exists():
+            raise UserError(f"--storage {url}: folder {path.parent} does not exist")
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"--storage {url}: cannot open journal file ({exc})") from None
+    if "://" not in url:
+        raise UserError(f"--storage {url!r}: not a storage URL; use sqlite:///FILE.db, "
+                        f"postgresql://USER:PASSWORD@HOST/DB, mysql://..., or journal:FILE.log")
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy raises many kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--storage {url}: cannot open storage ({type(exc).__name__}: {first})") from None
+
+
+def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
+    """An existing study, or a UserError listing the studies that do exist there."""
+    storage = open_storage(storage_url, study_name) if storage_url else _existing_default(study_name)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if study_name not in names:
+        raise UserError(f"study {study_name!r} not found in {storage_url or default_storage_url(study_name)}; "
+                        f"studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def _existing_default(study_name: str) -> optuna.storages.BaseStorage:
+    db = study_dir(study_name) / "study.db"
+    if not db.exists():
+        found = sorted(p.parent.name for p in RESULTS_DIR.glob("*/study.db"))
+        raise UserError(f"study {study_name!r} not found: no {db}; studies in {RESULTS_DIR}/: "
+                        f"{', '.join(found) or 'none'}")
+    return open_storage(None, study_name)

@@ -1,0 +1,269 @@
+"""Brief training of one candidate, with the whole dataset living on the device (airbench-style).
+
+Batches are index slices of device tensors; augmentation (random crop with padding, horizontal
+flip where the dataset allows it) runs as tensor ops on the device; the model runs channels_last
+(about 2x CPU throughput for these nets), under bf16 autocast on CUDA. SGD with Nesterov
+momentum, label smoothing and a one-cycle schedule whose progress is steps done or, with a time
+budget, time spent. Before evaluation BatchNorm statistics are recomputed on training batches:
+after a few epochs the running averages still remember the untrained network (measured: 9.8%
+validation accuracy without, 96% with, on digits after 3 epochs).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .builder import build_model
+from .data import Dataset
+from .genotype import Genotype
+
+
+class CandidateFailed(Exception):
+    """The candidate could not be trained (NaN loss, out of memory, ...); the search goes on."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: float | None = 2.0
+    time_budget: float | None = None  # seconds of training; with epochs, whichever ends first
+    # bs 64 / peak lr 0.2 beat bs 128 / lr 0.1 on all three mobile references on mnist5k
+    # (2 epochs: 0.964/0.950/0.946 vs 0.945/0.933/0.914) at similar wall time.
+    batch_size: int = 64
+    lr: float = 0.2  # peak learning rate of the one-cycle schedule
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    warmup_fraction: float = 0.15
+    bn_recalibration_batches: int = 20  # 0 disables recalibration
+    channels_last: bool = True
+    bf16: bool = True  # autocast on CUDA only
+    seed: int = 0
+    eval_batch_size: int = 1000
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    val_accuracy: float
+    train_loss: float
+    train_time: float  # seconds spent in the training loop
+    total_time: float  # including model build, data transfer, recalibration and evaluation
+    images_per_sec: float
+    epochs: float
+    device: str
+    epoch_accuracies: list[float] = field(default_factory=list)
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto``: the first CUDA GPU when there is one, else the CPU."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(preference)
+
+
+class DeviceData:
+    """A dataset's tensors at one resolution, on one device, with its normalisation constants."""
+
+    _cache: dict[tuple[int, int, str], "DeviceData"] = {}
+
+    def __init__(self, data: Dataset, resolution: int, device: torch.device) -> None:
+        x_train, x_val = data.at_resolution(resolution)
+        self.x_train = x_train.to(device)
+        self.y_train = data.y_train.to(device)
+        self.x_val = x_val.to(device)
+        self.y_val = data.y_val.to(device)
+        mean = x_train.float().mean(dim=(0, 2, 3)) / 255.0
+        std = x_train.float().std(dim=(0, 2, 3)).clamp_min(1.0) / 255.0
+        self.scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(device)
+        self.shift = (-mean / std).view(1, -1, 1, 1).to(device)
+        self.flip = data.flip
+        self.pad = max(1, resolution // 8)
+
+    @classmethod
+    def get(cls, data: Dataset, resolution: int, device: torch.device) -> "DeviceData":
+        key = (id(data), resolution, str(device))
+        if key not in cls._cache:
+            cls._cache = {k: v for k, v in cls._cache.items() if k[0] == id(data)}
+            cls._cache[key] = cls(data, resolution, device)
+        return cls._cache[key]
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() * self.scale + self.shift
+
+
+def augment(x: torch.Tensor, pad: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with zero padding (per-sample shifts by one gather) and optional h-flip."""
+    n, c, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
+    rows = (dy + torch.arange(h, device=x.device)).view(n, 1, h, 1).expand(n, c, h, w)
+    cols = (dx + torch.arange(w, device=x.device)).view(n, 1, 1, w).expand(n, c, h, w)
+    out = padded[torch.arange(n, device=x.device).view(n, 1, 1, 1),
+                 torch.arange(c, device=x.device).view(1, c, 1, 1), rows, cols]
+    if flip:
+        mask = torch.rand(n, device=x.device, generator=gen) < 0.5
+        out = torch.where(mask.view(n, 1, 1, 1), out.flip(3), out)
+    return out
+
+
+def recalibrate_batchnorm(model: nn.Module, batches: list[torch.Tensor], autocast: Callable) -> None:
+    """Recompute BN running statistics as an exact average over ``batches`` (momentum=None)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not batches:
+        return
+    saved = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with torch.no_grad(), autocast():
+        for xb in batches:
+            model(xb)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, autocast: Callable) -> float:
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=dd.x_val.device)
+    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for start in range(0, len(dd.y_val), cfg.eval_batch_size):
+        xb = dd.normalise(dd.x_val[start:start + cfg.eval_batch_size]).contiguous(memory_format=memory)
+        with autocast():
+            pred = model(xb).argmax(1)
+        correct += (pred == dd.y_val[start:start + cfg.eval_batch_size]).sum()
+    return correct.item() / len(dd.y_val)
+
+
+def one_cycle(progress: float, warmup: float) -> float:
+    """LR multiplier: linear warm-up from 0.1 to 1, then linear decay to 0."""
+    if progress < warmup:
+        return 0.1 + 0.9 * progress / warmup
+    return max(0.0, (1.0 - progress) / (1.0 - warmup))
+
+
+def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
+                    device: torch.device | str = "auto",
+                    report: Callable[[int, float], bool] | None = None) -> TrainResult:
+    """Train ``genotype`` briefly on ``data`` and return its validation accuracy.
+
+    ``report(epoch, accuracy)`` is called after each whole epoch when given (with BN statistics
+    recalibrated first); returning True stops training early (a pruner's decision).
+    Raises :class:`CandidateFailed` for non-finite losses.
+    """
+    start_total = time.perf_counter()
+    device = select_device(device) if isinstance(device, str) else device
+    if cfg.epochs is None and cfg.time_budget is None:
+        raise ValueError("give epochs or time_budget")
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    dd = DeviceData.get(data, genotype.resolution, device)
+    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = build_model(genotype).to(device=device, memory_format=memory)
+    use_bf16 = cfg.bf16 and device.type == "cuda"
+
+    def autocast():  # noqa: ANN202
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    n = len(dd.y_train)
+    bs = min(cfg.batch_size, n)
+    steps_per_epoch = max(1, n // bs)
+    total_steps = math.ceil(steps_per_epoch * cfg.epochs) if cfg.epochs is not None else None
+    peak_lr = cfg.lr
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=peak_lr, momentum=cfg.momentum, nesterov=True)
+
+    step, epoch, seen = 0, 0, 0
+    loss_sum = torch.zeros((), device=device)
+    epoch_losses: list[float] = []
+    epoch_accs: list[float] = []
+    t0 = time.perf_counter()
+    finished = False
+    while not finished:
+        model.train()
+        perm = torch.randperm(n, device=device, generator=gen)
+        loss_sum.zero_()
+        batches_this_epoch = 0
+        for b in range(steps_per_epoch):
+            elapsed = time.perf_counter() - t0
+            progress = step / total_steps if total_steps else 0.0
+            if cfg.time_budget:
+                progress = max(progress, elapsed / cfg.time_budget)
+            if progress >= 1.0:
+                finished = True
+                break
+            for group in opt.param_groups:
+                group["lr"] = peak_lr * one_cycle(progress, cfg.warmup_fraction)
+            idx = perm[b * bs:(b + 1) * bs]
+            xb = augment(dd.normalise(dd.x_train[idx]), dd.pad, dd.flip, gen)
+            xb = xb.contiguous(memory_format=memory)
+            with autocast():
+                loss = F.cross_entropy(model(xb), dd.y_train[idx], label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach().float()
+            step += 1
+            batches_this_epoch += 1
+            seen += len(idx)
+            if step % 25 == 0 and not torch.isfinite(loss_sum):
+                raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}, step {step}")
+        if batches_this_epoch:
+            mean_loss = (loss_sum / batches_this_epoch).item()
+            if not math.isfinite(mean_loss):
+                raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}")
+            epoch_losses.append(mean_loss)
+        if batches_this_epoch == steps_per_epoch:
+            epoch += 1
+            if report is not None and not finished:
+                _recalibrate(model, dd, cfg, gen, memory, autocast)
+                acc = evaluate(model, dd, cfg, autocast)
+                epoch_accs.append(acc)
+                if report(epoch, acc):
+                    finished = True
+        if total_steps is not None and step >= total_steps:
+            finished = True
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_time = time.perf_counter() - t0
+    _recalibrate(model, dd, cfg, gen, memory, autocast)
+    acc = evaluate(model, dd, cfg, autocast)
+    if report is not None and (not epoch_accs or epoch_accs[-1] != acc):
+        epoch_accs.append(acc)
+    return TrainResult(
+        val_accuracy=acc, train_loss=epoch_losses[-1] if epoch_losses else float("nan"),
+        train_time=train_time, total_time=time.perf_counter() - start_total,
+        images_per_sec=seen / train_time if train_time > 0 else 0.0,
+        epochs=step / steps_per_epoch, device=str(device), epoch_accuracies=epoch_accs)
+
+
+def _recalibrate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, gen: torch.Generator,
+                 memory: torch.memory_format, autocast: Callable) -> None:
+    if cfg.bn_recalibration_batches <= 0:
+        model.eval()
+        return
+    n = len(dd.y_train)
+    bs = min(cfg.batch_size, n)
+    perm = torch.randperm(n, device=dd.x_train.device, generator=gen)
+    count = min(cfg.bn_recalibration_batches, max(1, n // bs))
+    batches = [dd.normalise(dd.x_train[perm[i * bs:(i + 1) * bs]]).contiguous(memory_format=memory)
+               for i in range(count)]
+    recalibrate_batchnorm(model, batches, autocast)
