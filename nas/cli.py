@@ -152,7 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        # A scheduler's SIGTERM ends a search as cleanly as Ctrl-C.
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

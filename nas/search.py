@@ -327,22 +327,25 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
           file=out)
     progress = Progress(cfg.trials, min(done, cfg.trials), cfg.progress)
     asks, max_asks = 0, 20 * cfg.trials + 100  # over-budget proposals are cheap but not endless
+    trial: optuna.Trial | None = None
     try:
         while done < cfg.trials and asks < max_asks:
             trial = study.ask()
             asks += 1
-            try:
-                state, values = searcher.run_trial(study, trial)
-            except KeyboardInterrupt:
-                trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
-                study.tell(trial, state=TrialState.FAIL)
-                raise
+            state, values = searcher.run_trial(study, trial)
             study.tell(trial, values, state=state)
             counted = not trial.user_attrs.get("over_budget")
             done += counted
             progress.update(study, trial, state, counted)
+            trial = None
     except KeyboardInterrupt:
         progress.close()
+        if trial is not None:  # the running trial: FAIL, so that a rerun replaces it
+            try:
+                trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+                study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
+                pass
         print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
               f"{cfg.study!r}; rerun the same command to resume", file=out)
         raise

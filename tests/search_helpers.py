@@ -1,0 +1,66 @@
+"""A tiny search space and a fast fake trainer for testing the search logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nas.search import SearchConfig
+from nas.train import TrainConfig, TrainResult
+
+TINY_SPACE = """
+name: tiny
+resolution: 16
+stem: {channels: 8, kernel: 3, stride: 1, activation: relu}
+stages:
+  - {cells: [mb], kernels: [3], expansions: [1], repeats: [1], channels: [8, 16], stride: 1, activation: relu}
+  - {cells: [mb, fmb], kernels: [3, 5], expansions: [2, 4], se_ratios: [0, 0.25], repeats: [1, 2], channels: [16, 24], stride: 2, activation: relu}
+  - {cells: [mb, res], kernels: [3], expansions: [2], repeats: [1], channels: [24, 32], stride: 2, activation: relu}
+head: {channels: 32, activation: relu, dropout: 0.0}
+reference_archs:
+  - name: small
+    stages: [mb_r1_k3_s1_e1_c8_nre, mb_r1_k3_s2_e2_c16_nre, mb_r1_k3_s2_e2_c24_nre]
+"""
+
+TWO_ARCH_SPACE = TINY_SPACE.split("stages:")[0] + """stages:
+  - {cells: [mb], kernels: [3], expansions: [1], repeats: [1], channels: [8, 16], stride: 1, activation: relu}
+head: {channels: 16, activation: relu, dropout: 0.0}
+"""
+
+
+def write_space(tmp_path: Path, text: str = TINY_SPACE, name: str = "tiny.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+class FakeTrainer:
+    """Accuracy grows with FLOPs; records every genotype it trains; can fail on demand."""
+
+    def __init__(self, fail_every: int = 0, error: type[Exception] | None = None) -> None:
+        self.trained = []
+        self.fail_every = fail_every
+        self.error = error
+
+    def __call__(self, genotype, data, cfg, device, report=None):
+        from nas.cost import estimate_cost
+
+        self.trained.append(genotype)
+        if self.fail_every and len(self.trained) % self.fail_every == 0:
+            raise (self.error or RuntimeError)("boom in candidate")
+        acc = min(0.99, 0.5 + estimate_cost(genotype).flops / 4e6)
+        if report is not None:
+            for epoch in (1, 2):
+                if report(epoch, acc * epoch / 2):
+                    break
+        return TrainResult(val_accuracy=acc, train_loss=0.1, train_time=0.01, total_time=0.02,
+                           images_per_sec=1e5, epochs=2.0, device="cpu", epoch_accuracies=[])
+
+
+def config(tmp_path: Path, **kw) -> SearchConfig:
+    if "space" not in kw:
+        kw["space"] = str(write_space(tmp_path))
+    base = dict(dataset="digits", study="t", trials=6,
+                train=TrainConfig(epochs=1), progress=False, write_files=True, seed=0,
+                sampler="random")
+    base.update(kw)
+    return SearchConfig(**base)

@@ -1,0 +1,133 @@
+import io
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import nas.search as search_mod
+from nas import Genotype, UserError
+from nas.cost import estimate_cost, space_min_cost
+from nas.results import pareto_frame, trials_frame
+from nas.search import evaluated_count, parse_quantity, run_search
+from nas.space import load_space
+from nas.train import CandidateFailed
+
+from search_helpers import TWO_ARCH_SPACE, FakeTrainer, config, write_space
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    trainer = FakeTrainer()
+    monkeypatch.setattr(search_mod, "train_candidate", trainer)
+    return trainer
+
+
+def test_search_records_everything_a_study_needs(fake, tmp_path):
+    study = run_search(config(tmp_path, trials=6), out=io.StringIO())
+    assert evaluated_count(study) == 6
+    t = study.trials[0]
+    for key in ("genotype", "arch", "params", "flops", "accuracy", "train_time", "images_per_sec", "device"):
+        assert key in t.user_attrs
+    g = Genotype.from_json(t.user_attrs["genotype"])
+    assert g.in_channels == 1 and g.num_classes == 10  # from the dataset
+    assert estimate_cost(g).flops == t.user_attrs["flops"]
+    assert t.values[1] == t.user_attrs["flops"]
+    attrs = study.user_attrs
+    assert attrs["dataset"] == "digits" and "stages:" in attrs["space_text"] and attrs["seed"] == 0
+    assert (tmp_path / "results/t/trials.csv").exists() and (tmp_path / "results/t/pareto.csv").exists()
+    assert (tmp_path / "results/t/study.db").exists()
+
+
+def test_over_budget_candidates_are_never_trained(fake, tmp_path):
+    space = load_space(write_space(tmp_path))
+    _, min_flops = space_min_cost(space, 1, 10)
+    budget = min_flops * 1.6
+    study = run_search(config(tmp_path, trials=8, flops_max=budget), out=io.StringIO())
+    frame = trials_frame(study)
+    over = [t for t in study.trials if t.user_attrs.get("over_budget")]
+    assert over, "the budget should exclude part of this space"
+    assert all(estimate_cost(g).flops <= budget for g in fake.trained)
+    for t in over:
+        assert t.constraints["flops"] > 0 and "accuracy" not in t.user_attrs
+    assert evaluated_count(study) == 8  # over-budget rejections do not count
+    assert pareto_frame(frame)["flops"].max() <= budget
+
+
+def test_impossible_budget_is_a_user_error_before_training(fake, tmp_path):
+    with pytest.raises(UserError, match="impossible"):
+        run_search(config(tmp_path, flops_max=1000), out=io.StringIO())
+    assert fake.trained == []
+
+
+def test_duplicate_genotypes_are_reused_not_retrained(fake, tmp_path):
+    study = run_search(config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE, "two.yaml")), trials=6),
+                       out=io.StringIO())
+    assert len(fake.trained) == 2
+    reused = [t for t in study.trials if "reused_from" in t.user_attrs]
+    assert len(reused) == 4
+    for t in reused:
+        original = study.trials[t.user_attrs["reused_from"]]
+        assert t.values == original.values and t.user_attrs["key"] == original.user_attrs["key"]
+    assert len(pareto_frame(study)) <= 2
+
+
+@pytest.mark.parametrize("error", [RuntimeError, CandidateFailed])
+def test_failing_candidates_are_recorded_and_search_goes_on(monkeypatch, tmp_path, error):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer(fail_every=2, error=error))
+    study = run_search(config(tmp_path, trials=6), out=io.StringIO())
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(failed) >= 2
+    assert all("boom in candidate" in t.user_attrs["fail_reason"] for t in failed)
+    assert evaluated_count(study) == 6
+
+
+def test_rerun_resumes_and_runs_only_missing_trials(fake, tmp_path):
+    first = run_search(config(tmp_path, trials=3), out=io.StringIO())
+    before = [(t.number, t.values) for t in first.trials]
+    study = run_search(config(tmp_path, trials=5), out=io.StringIO())
+    assert evaluated_count(study) == 5
+    assert [(t.number, t.values) for t in study.trials[:3]] == before
+    again = run_search(config(tmp_path, trials=5), out=io.StringIO())
+    assert len(again.trials) == 5  # nothing missing: nothing run
+
+
+def test_resume_with_a_different_space_is_refused(fake, tmp_path):
+    run_search(config(tmp_path, trials=1), out=io.StringIO())
+    other = tmp_path / "other.yaml"
+    other.write_text(TWO_ARCH_SPACE)
+    with pytest.raises(UserError, match="different search space"):
+        run_search(config(tmp_path, space=str(other), trials=2), out=io.StringIO())
+
+
+def test_seed_archs_are_evaluated_first(fake, tmp_path):
+    study = run_search(config(tmp_path, trials=3, seed_archs=True), out=io.StringIO())
+    assert study.trials[0].user_attrs.get("reference") == "small"
+    space = load_space(write_space(tmp_path))
+    assert fake.trained[0] == space.reference_genotypes(1, 10)[0]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
+def test_every_sampler_runs(fake, tmp_path, sampler):
+    study = run_search(config(tmp_path, trials=4, sampler=sampler), out=io.StringIO())
+    assert evaluated_count(study) == 4
+
+
+def test_reward_mode_reports_epochs_and_prunes(fake, tmp_path):
+    study = run_search(config(tmp_path, trials=8, flops_target=1e6, pruner="median"), out=io.StringIO())
+    assert len(study.directions) == 1
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    t = done[0]
+    acc, flops = t.user_attrs["accuracy"], t.user_attrs["flops"]
+    assert t.values[0] == pytest.approx(acc * (flops / 1e6) ** -0.07)
+    assert t.intermediate_values  # per-epoch reports reached Optuna
+
+
+def test_parse_quantity():
+    assert parse_quantity("20M", "--x") == 20e6
+    assert parse_quantity("1.5G", "--x") == 1.5e9
+    assert parse_quantity("300k", "--x") == 3e5
+    for bad in ("abc", "-5M", "0"):
+        with pytest.raises(UserError):
+            parse_quantity(bad, "--flops-max")

@@ -1,0 +1,127 @@
+"""The search as users run it: real processes, real training, kills and bad input."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from nas.search import evaluated_count
+
+from conftest import ROOT, run_cli
+from search_helpers import write_space
+
+RUN = [sys.executable, str(ROOT / "run_search.py")]
+
+
+def search_cmd(space: Path, trials: int, study: str = "k", *extra: str) -> list[str]:
+    return [*RUN, "search", "--space", str(space), "--dataset", "digits", "--trials", str(trials),
+            "--epochs", "1", "--study", study, "--no-progress", "--sampler", "random", *extra]
+
+
+def completed(db: Path) -> dict[int, float]:
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            rows = con.execute(
+                "SELECT t.number, v.value FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id "
+                "WHERE t.state = 'COMPLETE' AND v.objective = 0").fetchall()
+    except sqlite3.Error:
+        return {}
+    return dict(rows)
+
+
+def wait_for(db: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> dict[int, float]:
+    start = time.time()
+    while time.time() - start < timeout:
+        done = completed(db)
+        if len(done) >= n:
+            return done
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "search exited early"
+        time.sleep(0.2)
+    raise AssertionError("search too slow")
+
+
+def load(tmp_path: Path, study: str = "k") -> optuna.Study:
+    return optuna.load_study(study_name=study, storage=f"sqlite:///{tmp_path / 'results' / study / 'study.db'}")
+
+
+def test_real_search_end_to_end_prints_front_and_writes_csv(tmp_path):
+    space = write_space(tmp_path)
+    out = subprocess.run(search_cmd(space, 4), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Pareto front" in out.stdout and "1 multiply-add = 1 flop" in out.stdout
+    study = load(tmp_path)
+    accs = [t.user_attrs["accuracy"] for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(accs) == 4 and max(accs) > 0.3  # really trained: far above 10% chance
+    assert (tmp_path / "results/k/pareto.csv").read_text().count("\n") >= 2
+
+
+def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
+    space = write_space(tmp_path)
+    db = tmp_path / "results/k/study.db"
+    proc = subprocess.Popen(search_cmd(space, 40), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    before = wait_for(db, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = completed(db)
+    assert all(after[n] == v for n, v in before.items())  # nothing finished was lost
+    total = len(after) + 2
+    out = subprocess.run(search_cmd(space, total), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    study = load(tmp_path)
+    assert evaluated_count(study) == total
+    final = completed(db)
+    assert all(final[n] == v for n, v in after.items())
+
+
+def test_ctrl_c_marks_running_trial_failed_and_rerun_resumes(tmp_path):
+    space = write_space(tmp_path)
+    db = tmp_path / "results/k/study.db"
+    proc = subprocess.Popen(search_cmd(space, 40), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    before = wait_for(db, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "rerun the same command to resume" in output
+    assert "Traceback" not in output
+    study = load(tmp_path)
+    assert all(t.state != TrialState.RUNNING for t in study.trials)
+    interrupted = [t for t in study.trials if "interrupted" in str(t.user_attrs.get("fail_reason"))]
+    assert len(interrupted) <= 1
+    assert all(completed(db)[n] == v for n, v in before.items())
+    n_done = evaluated_count(study)
+    out = subprocess.run(search_cmd(space, n_done + 1), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0
+    assert evaluated_count(load(tmp_path)) == n_done + 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--space", "nope.yaml"], "search-space file not found"),
+    (["--dataset", "imagenet"], "unknown dataset"),
+    (["--dataset", "cifar10:/no/such/folder"], "data_batch_1"),
+    (["--flops-max", "1k"], "impossible"),
+    (["--flops-max", "lots"], "expected a number"),
+    (["--storage", "notaurl"], "not a storage URL"),
+    (["--storage", "postgresql+nosuchdriver://u@h/db"], "cannot open storage"),
+    (["--sampler", "bayes"], "invalid choice"),
+    (["--trials", "0"], "--trials must be >= 1"),
+])
+def test_user_errors_exit_2_with_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    base = ["search", "--space", str(write_space(tmp_path)), "--dataset", "digits", "--trials", "2",
+            "--study", "e", "--no-progress"]
+    code, _, err = run_cli(*base, *args)
+    assert code == 2, err
+    assert message in err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not list((tmp_path / "results").glob("*/trials.csv"))

@@ -1,0 +1,92 @@
+import math
+
+import pytest
+import torch
+
+from nas import Genotype, Head, Stem, build_model
+from nas.arch_string import parse_stage
+from nas.data import load_dataset
+from nas.train import (CandidateFailed, DeviceData, TrainConfig, augment, evaluate,
+                       recalibrate_batchnorm, train_candidate)
+
+from conftest import requires_cuda
+
+
+def small_net(resolution: int = 16) -> Genotype:
+    """About 20k parameters."""
+    return Genotype(stem=Stem(16, 3, 1, "relu"),
+                    stages=(parse_stage("mb_r1_k3_s1_e1_c16_nre"), parse_stage("mb_r1_k3_s2_e4_c24_nre"),
+                            parse_stage("mb_r1_k3_s2_e4_c32_se0.25_nre")),
+                    head=Head(64, "relu", 0.0), resolution=resolution, in_channels=1, num_classes=10)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_trainer_learns_far_above_chance_within_seconds(digits):
+    r = train_candidate(small_net(), digits, TrainConfig(epochs=3), "cpu")
+    assert r.val_accuracy > 0.8
+    assert r.images_per_sec > 0 and r.train_time < 60
+    assert math.isfinite(r.train_loss) and r.epochs == pytest.approx(3.0)
+
+
+def test_seeded_cpu_runs_reproduce_the_same_accuracy(digits):
+    cfg = TrainConfig(epochs=1, seed=7)
+    a = train_candidate(small_net(), digits, cfg, "cpu")
+    b = train_candidate(small_net(), digits, cfg, "cpu")
+    assert a.val_accuracy == b.val_accuracy and a.train_loss == b.train_loss
+
+
+def test_bn_recalibration_recovers_accuracy_after_brief_training(digits):
+    """Without recalibration, running stats still remember the untrained net."""
+    with_recal = train_candidate(small_net(), digits, TrainConfig(epochs=1), "cpu")
+    without = train_candidate(small_net(), digits, TrainConfig(epochs=1, bn_recalibration_batches=0), "cpu")
+    assert with_recal.val_accuracy > without.val_accuracy + 0.05
+
+
+def test_recalibrated_statistics_equal_exact_batch_statistics():
+    model = build_model(small_net()).eval()
+    batches = [torch.randn(32, 1, 16, 16) * 3 + 1 for _ in range(4)]
+    recalibrate_batchnorm(model, batches, torch.no_grad)
+    bn = model.stem[1]
+    features = torch.cat([model.stem[0](b) for b in batches])
+    torch.testing.assert_close(bn.running_mean, features.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert bn.momentum == 0.1 and not bn.training
+
+
+def test_augment_crops_and_flips_without_changing_content_statistics():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8)
+    out = augment(x, pad=2, flip=True, gen=gen)
+    assert out.shape == x.shape
+    assert not torch.equal(out, x)
+    centre = augment(x, pad=0, flip=False, gen=gen)
+    assert torch.equal(centre, x)  # zero padding, zero shift: identity
+
+
+def test_non_finite_loss_is_a_candidate_failure(digits):
+    with pytest.raises(CandidateFailed, match="non-finite"):
+        train_candidate(small_net(), digits, TrainConfig(epochs=1, lr=1e30), "cpu")
+
+
+def test_time_budget_stops_training(digits):
+    r = train_candidate(small_net(), digits, TrainConfig(epochs=None, time_budget=1.0), "cpu")
+    assert r.train_time < 3.0 and r.epochs > 0
+
+
+def test_report_gets_per_epoch_accuracy_and_can_stop(digits):
+    seen = []
+    r = train_candidate(small_net(), digits, TrainConfig(epochs=3), "cpu",
+                        report=lambda epoch, acc: seen.append((epoch, acc)) or epoch >= 2)
+    assert [e for e, _ in seen] == [1, 2]
+    assert r.epochs == pytest.approx(2.0)
+
+
+@requires_cuda
+def test_cuda_path_bf16_channels_last(digits):
+    r = train_candidate(small_net(), digits, TrainConfig(epochs=2), "cuda")
+    assert r.device.startswith("cuda") and r.val_accuracy > 0.5
+    dd = DeviceData.get(digits, 16, torch.device("cuda"))
+    assert dd.x_train.is_cuda
