@@ -143,12 +143,170 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pareto(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pareto", help="print a study's Pareto front; write CSV and a plot")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--csv", default=None, help="write the front as CSV here")
+    p.add_argument("--plot", default=None, help="FILE.png|.svg|.pdf|.html")
+    p.set_defaults(handler=_cmd_pareto)
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    from .results import format_front, hypervolume, knee, pareto_frame, trials_frame
+    from .storage import load_study
+
+    study = load_study(args.storage, args.study)
+    frame = trials_frame(study)
+    front = pareto_frame(frame)
+    print(format_front(front))
+    if not front.empty:
+        k = knee(front)
+        print(f"knee: trial {int(k['number'])} (acc {k['accuracy']:.4f}, {k['flops'] / 1e6:.2f}M FLOPs); "
+              f"hypervolume {hypervolume(frame):.4g} (reference: accuracy 0, 1.1 x max FLOPs)")
+    counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
+    print(f"trials: {len(frame)} ({', '.join(f'{v} {k.lower()}' for k, v in counts.items())})")
+    if args.csv:
+        front.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        from .plots import plot_front
+        print(f"wrote {plot_front(frame, args.plot, title=f'study {args.study}')}")
+    return 0
+
+
+def _add_studies(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("studies", help="list studies with trial counts and best points")
+    p.add_argument("--storage", default=None, help="a storage URL (default: every results/*/study.db)")
+    p.set_defaults(handler=_cmd_studies)
+
+
+def _cmd_studies(args: argparse.Namespace) -> int:
+    import optuna
+
+    from .results import pareto_frame, trials_frame
+    from .storage import RESULTS_DIR, open_storage
+
+    urls = [args.storage] if args.storage else [f"sqlite:///{p}" for p in sorted(RESULTS_DIR.glob("*/study.db"))]
+    rows = []
+    for url in urls:
+        storage = open_storage(url, "")
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            frame = trials_frame(study)
+            front = pareto_frame(frame)
+            best = front.sort_values("accuracy").iloc[-1] if not front.empty else None
+            rows.append((summary.study_name, len(frame), len(front),
+                         f"{best['accuracy']:.4f} @ {best['flops'] / 1e6:.2f}M" if best is not None else "-",
+                         url))
+    if not rows:
+        print("no studies found" + ("" if args.storage else f" under {RESULTS_DIR}/"))
+        return 0
+    print(f"{'study':<20} {'trials':>6} {'front':>5}  {'best acc @ FLOPs':<20} storage")
+    for name, n, f, best, url in rows:
+        print(f"{name:<20} {n:>6} {f:>5}  {best:<20} {url}")
+    return 0
+
+
+def _add_scale(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scale", help="grid-search EfficientNet compound scaling for a chosen architecture")
+    p.add_argument("--study", required=True, help="the search study (its dataset and training settings are reused)")
+    p.add_argument("--storage", default=None)
+    p.add_argument("--base", default="knee", help="TRIAL number, best, knee, or a genotype FILE.json")
+    p.add_argument("--flops-factor", type=float, default=2.0, help="alpha*beta^2*gamma^2 target per step")
+    p.add_argument("--grid-step", type=float, default=0.05)
+    p.add_argument("--tolerance", type=float, default=0.10, help="relative tolerance on the FLOPs factor")
+    p.add_argument("--phi-max", type=int, default=3)
+    p.add_argument("--trials", type=int, default=None, help="grid points to train now (default: all; resumes)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--compare-single", action="store_true",
+                   help="also scale depth, width and resolution alone to the same FLOPs and compare")
+    p.set_defaults(handler=_cmd_scale)
+
+
+def _cmd_scale(args: argparse.Namespace) -> int:
+    from .scale import run_scaling
+    from .storage import load_study
+
+    if args.phi_max < 1:
+        raise UserError("--phi-max must be >= 1")
+    study = load_study(args.storage, args.study)
+    run_scaling(study, args.storage, base=args.base, flops_factor=args.flops_factor, step=args.grid_step,
+                tolerance=args.tolerance, phi_max=args.phi_max, trials=args.trials, device=args.device,
+                compare_single=args.compare_single)
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a chosen architecture: genotype JSON, weights, TorchScript, ONNX")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--trial", default="knee", help="trial number, best or knee")
+    p.add_argument("--scaled", type=int, default=None, metavar="PHI",
+                   help="export the compound-scaled member phi of the family (run `scale` first)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--train-epochs", type=float, default=None,
+                   help="train on the training split for this many epochs and export the weights")
+    p.add_argument("--format", default="json,state_dict,torchscript,onnx")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .data import load_dataset
+    from .export import export_model, parse_formats
+    from .genotype import Genotype
+    from .results import resolve_trial
+    from .scale import _train_config, scaled
+    from .storage import load_study
+    from .train import train_candidate
+
+    formats = parse_formats(args.format)
+    study = load_study(args.storage, args.study)
+    attrs = study.user_attrs
+    if args.scaled is not None:
+        info = attrs.get("scaling")
+        if not info:
+            raise UserError(f"study {args.study!r} has no scaling result; run `scale --study {args.study}` first")
+        base = Genotype.from_json(info["base_genotype"])
+        g = scaled(base, info["alpha"], info["beta"], info["gamma"], args.scaled)
+        source, accuracy = f"{info['base']} scaled by phi={args.scaled}", "not measured (scaled, untrained)"
+    else:
+        t = resolve_trial(study, args.trial)
+        g = Genotype.from_json(t.user_attrs["genotype"], source=f"trial {t.number}")
+        source, accuracy = f"study {args.study}, trial {t.number}", f"{t.user_attrs.get('accuracy')} (search, brief training)"
+    model = None
+    if args.train_epochs is not None:
+        if args.train_epochs <= 0:
+            raise UserError("--train-epochs must be positive")
+        data = load_dataset(attrs.get("dataset", "mnist5k"), attrs.get("val_fraction", 0.2), attrs.get("seed", 0))
+        cfg = replace(_train_config(study), epochs=args.train_epochs, time_budget=None)
+        result = train_candidate(g, data, cfg, args.device, keep_model=True)
+        model = result.model
+        accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"
+    report = export_model(g, model, args.out, formats, card={
+        "title": g.name or f"{args.study} {args.trial}", "dataset": attrs.get("dataset_summary", attrs.get("dataset")),
+        "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])})
+    for name, path in report.files.items():
+        diff = f" (reloaded, max |diff| {report.max_abs_diff[name]:.1e})" if name in report.max_abs_diff else ""
+        print(f"wrote {path}{diff}")
+    for name, why in report.skipped.items():
+        print(f"skipped {name}: {why}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nas", description="Neural architecture search and compound scaling.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_inspect(sub)
     _add_space(sub)
     _add_search(sub)
+    _add_pareto(sub)
+    _add_studies(sub)
+    _add_scale(sub)
+    _add_export(sub)
     return parser
 
 

@@ -61,6 +61,7 @@ class TrainResult:
     epochs: float
     device: str
     epoch_accuracies: list[float] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # when asked for
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -157,7 +158,8 @@ def one_cycle(progress: float, warmup: float) -> float:
 
 def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
                     device: torch.device | str = "auto",
-                    report: Callable[[int, float], bool] | None = None) -> TrainResult:
+                    report: Callable[[int, float], bool] | None = None,
+                    keep_model: bool = False) -> TrainResult:
     """Train ``genotype`` briefly on ``data`` and return its validation accuracy.
 
     ``report(epoch, accuracy)`` is called after each whole epoch when given (with BN statistics
@@ -252,7 +254,8 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
         val_accuracy=acc, train_loss=epoch_losses[-1] if epoch_losses else float("nan"),
         train_time=train_time, total_time=time.perf_counter() - start_total,
         images_per_sec=seen / train_time if train_time > 0 else 0.0,
-        epochs=step / steps_per_epoch, device=str(device), epoch_accuracies=epoch_accs)
+        epochs=step / steps_per_epoch, device=str(device), epoch_accuracies=epoch_accs,
+        model=model if keep_model else None)
 
 
 def _recalibrate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, gen: torch.Generator,
