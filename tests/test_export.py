@@ -1,0 +1,91 @@
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+import nas.search as search_mod
+from nas import Genotype, UserError, build_model
+from nas.export import export_model, load_exported, load_weights, parse_formats
+from nas.search import run_search
+
+from conftest import run_cli
+from search_helpers import FakeTrainer, config
+from test_train import small_net
+
+
+def test_every_format_round_trips_to_the_same_outputs(tmp_path):
+    g = small_net()
+    model = build_model(g)
+    # Non-trivial BN statistics, so a wrong reload would show.
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(16, 1, 16, 16) * 2 + 1)
+    model.eval()
+    report = export_model(g, model, tmp_path, card={"dataset": "x", "accuracy": 0.5, "command": "c"})
+    assert set(report.files) == {"json", "state_dict", "torchscript", "onnx", "model_card"}
+    assert all(v < 1e-4 for v in report.max_abs_diff.values()), report.max_abs_diff
+    assert set(report.max_abs_diff) == {"state_dict", "torchscript", "onnx"}
+    x = torch.randn(3, 1, 16, 16)
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(load_exported(tmp_path)(x), expected)
+        torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(x), expected)
+    import onnxruntime as ort
+    got = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"input": x.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-4, atol=1e-4)
+    assert Genotype.from_json((tmp_path / "genotype.json").read_text()) == g
+    card = (tmp_path / "model_card.md").read_text()
+    assert "1 multiply-add = 1 flop" in card and "weights_only" in card
+
+
+def test_exported_json_works_with_inspect(tmp_path):
+    export_model(small_net(), None, tmp_path)
+    code, out, _ = run_cli("inspect", "--arch", str(tmp_path / "genotype.json"), "--json")
+    assert code == 0 and json.loads(out)["arch"] == small_net().arch
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_malicious_pickle_is_refused_without_running_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "weights.pt"
+    with open(path, "wb") as fh:
+        pickle.dump({"stem.0.weight": Evil()}, fh)
+    with pytest.raises(UserError, match="refused"):
+        load_weights(small_net(), path)
+    assert not (tmp_path / "PWNED").exists()
+    torch.save({"not": torch.zeros(1)}, path)
+    with pytest.raises(UserError, match="do not fit"):
+        load_weights(small_net(), path)
+
+
+def test_parse_formats():
+    assert parse_formats("json,onnx") == ("json", "onnx")
+    with pytest.raises(UserError, match="allowed formats"):
+        parse_formats("json,keras")
+
+
+def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer())
+    run_search(config(tmp_path, trials=3), out=open(os.devnull, "w"))
+    code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--out", str(tmp_path / "exp"),
+                             "--train-epochs", "1")
+    assert code == 0, err
+    for name in ("genotype.json", "arch.txt", "weights.pt", "model.ts", "model.onnx", "model_card.md"):
+        assert (tmp_path / "exp" / name).exists(), name
+    card = (tmp_path / "exp" / "model_card.md").read_text()
+    assert "digits" in card and "after 1 epochs" in card
+    model = load_exported(tmp_path / "exp")
+    assert model(torch.zeros(1, 1, 16, 16)).shape == (1, 10)
+    # Bad references are user errors.
+    for args in (["--trial", "99"], ["--trial", "0", "--format", "pickle"], ["--scaled", "1"]):
+        code, _, err = run_cli("export", "--study", "t", "--out", str(tmp_path / "e2"), *args)
+        assert code == 2 and err.count("\n") == 1, err
+    code, _, err = run_cli("export", "--study", "missing", "--out", str(tmp_path / "e3"))
+    assert code == 2 and "not found" in err
