@@ -112,8 +112,25 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
                    help="Optuna storage URL or journal:FILE.log (default sqlite results/<study>/study.db)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the study (--trials is the study-wide total)")
+    p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
+    p.add_argument("--stale-after", type=float, default=60.0,
+                   help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_cmd_search)
+
+
+def _parse_devices(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--devices {text!r}: expected GPU ids separated by commas, e.g. 0,2,3") from None
+    if not ids or min(ids) < 0:
+        raise UserError(f"--devices {text!r}: expected GPU ids separated by commas, e.g. 0,2,3")
+    return ids
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -137,7 +154,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
-        val_fraction=args.val_fraction, progress=not args.no_progress,
+        val_fraction=args.val_fraction, progress=not args.no_progress, workers=args.workers,
+        devices=_parse_devices(args.devices), stale_after=args.stale_after,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     run_search(cfg)
     return 0
@@ -185,9 +203,9 @@ def _cmd_studies(args: argparse.Namespace) -> int:
     import optuna
 
     from .results import pareto_frame, trials_frame
-    from .storage import RESULTS_DIR, open_storage
+    from .storage import RESULTS_DIR, default_storage_urls, open_storage
 
-    urls = [args.storage] if args.storage else [f"sqlite:///{p}" for p in sorted(RESULTS_DIR.glob("*/study.db"))]
+    urls = [args.storage] if args.storage else default_storage_urls()
     rows = []
     for url in urls:
         storage = open_storage(url, "")

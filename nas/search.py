@@ -32,13 +32,14 @@ from .genotype import Genotype
 from .inspect_arch import human
 from .results import format_front, pareto_frame, trials_frame
 from .space import SearchSpace, load_space
-from .storage import open_storage, study_dir
-from .train import CandidateFailed, TrainConfig, select_device, train_candidate
+from .storage import open_storage, resolve_storage_url, study_dir
+from .train import CandidateFailed, TrainConfig, train_candidate
+from .workers import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials, slots_taken
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp")
 DEFAULT_SAMPLER = "tpe"
 PRUNERS = ("none", "median", "hyperband")
-UNCOUNTED_REASONS = ("interrupted", "worker lost")
+UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -81,6 +82,10 @@ class SearchConfig:
     write_files: bool = True
     progress: bool = True
     command: str = ""
+    workers: int = 1
+    devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
+    stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
+    poll_interval: float = 1.0
 
     @property
     def reward_mode(self) -> bool:
@@ -279,10 +284,10 @@ class Progress:
     """Trials done, best accuracy and Pareto-front size: a tqdm bar on a terminal, otherwise one
     line per trial (logs and CI stay readable)."""
 
-    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+    def __init__(self, total: int, initial: int, enabled: bool, prefix: str = "") -> None:
         self.bar = None
-        self.enabled, self.total, self.done = enabled, total, initial
-        if enabled and sys.stderr.isatty():
+        self.enabled, self.total, self.done, self.prefix = enabled, total, initial, prefix
+        if enabled and sys.stderr.isatty() and not prefix:
             from tqdm import tqdm
             self.bar = tqdm(total=total, initial=initial, unit="trial", file=sys.stderr,
                             dynamic_ncols=True, leave=True)
@@ -294,7 +299,7 @@ class Progress:
         done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
         best = done["accuracy"].max() if not done.empty else float("nan")
         summary = f"best acc {best:.4f}, front {len(pareto_frame(frame))}"
-        self.done += counted
+        self.done = evaluated_count(study)
         if self.bar is not None:
             self.bar.set_postfix_str(summary)
             self.bar.update(1) if counted else self.bar.refresh()
@@ -304,7 +309,7 @@ class Progress:
                 "over budget, not trained" if a.get("over_budget") else
                 f"reused trial {a['reused_from']}" if "reused_from" in a else
                 f"acc {a.get('accuracy', float('nan')):.4f} in {a.get('train_time', 0):.1f}s")
-        print(f"trial {trial.number:>4} [{self.done}/{self.total}] {human(a.get('flops', 0))} FLOPs, "
+        print(f"{self.prefix}trial {trial.number:>4} [{self.done}/{self.total}] {human(a.get('flops', 0))} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -312,30 +317,52 @@ class Progress:
             self.bar.close()
 
 
-def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
-    """Run (or resume) a search until the study holds ``cfg.trials`` evaluated trials."""
+def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, optuna.Study]:
+    """Validate everything the user gave, then create or load the study (before any worker)."""
     if cfg.trials < 1:
         raise UserError(f"--trials must be >= 1, got {cfg.trials}")
+    if cfg.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {cfg.workers}")
     space = load_space(cfg.space)
     data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed)
     check_budget(cfg, space, data)
-    study = open_study(cfg, space, data)
-    device = select_device(cfg.device)
-    searcher = Searcher(cfg, space, data, device)
-    done = evaluated_count(study)
-    print(f"study {cfg.study!r}: {done} of {cfg.trials} trials done; {data.describe()}; device {device}",
-          file=out)
-    progress = Progress(cfg.trials, min(done, cfg.trials), cfg.progress)
+    cfg.storage = resolve_storage_url(cfg.storage, cfg.study, cfg.workers)
+    return space, data, open_study(cfg, space, data)
+
+
+def worker_loop(cfg: SearchConfig, searcher: Searcher, study: optuna.Study, progress: "Progress",
+                out: TextIO) -> None:
+    """Ask, evaluate, tell until the study holds ``cfg.trials`` evaluated trials (study-wide).
+
+    Safe with other workers on the same study: see :mod:`nas.workers` for liveness, stale
+    trials and the exact total.
+    """
     asks, max_asks = 0, 20 * cfg.trials + 100  # over-budget proposals are cheap but not endless
     trial: optuna.Trial | None = None
     try:
-        while done < cfg.trials and asks < max_asks:
+        while True:
+            fail_stale_trials(study, cfg.stale_after)
+            done, running = slots_taken(study, counts_toward_total)
+            if done >= cfg.trials or asks >= max_asks:
+                break
+            if done + running >= cfg.trials:  # the last trials are running elsewhere
+                time.sleep(cfg.poll_interval)
+                continue
             trial = study.ask()
             asks += 1
-            state, values = searcher.run_trial(study, trial)
-            study.tell(trial, values, state=state)
+            beat = Heartbeat(study, trial._trial_id)
+            try:
+                below = slots_taken(study, counts_toward_total, below_number=trial.number)
+                if sum(below) >= cfg.trials:
+                    trial.set_user_attr("fail_reason", "surplus: the study total was reached by other workers")
+                    study.tell(trial, state=TrialState.FAIL)
+                    trial = None
+                    continue
+                state, values = searcher.run_trial(study, trial)
+                study.tell(trial, values, state=state)
+            finally:
+                beat.stop()
             counted = not trial.user_attrs.get("over_budget")
-            done += counted
             progress.update(study, trial, state, counted)
             trial = None
     except KeyboardInterrupt:
@@ -346,15 +373,92 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
                 study.tell(trial, state=TrialState.FAIL)
             except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
                 pass
+        raise
+    progress.close()
+    if asks >= max_asks and evaluated_count(study) < cfg.trials:
+        print(f"warning: stopped after {asks} proposals, most over budget; the budget is tight "
+              f"for this space", file=out)
+
+
+def worker_devices(cfg: SearchConfig) -> list[str]:
+    """Worker i's device: round-robin over the visible GPUs (or ``--devices``), else the CPU."""
+    if cfg.device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return [cfg.device if cfg.device != "auto" else "cpu"] * cfg.workers
+    ids = cfg.devices or list(range(torch.cuda.device_count()))
+    return [f"cuda:{ids[i % len(ids)]}" for i in range(cfg.workers)]
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _worker_entry(cfg: SearchConfig, index: int, device: str, threads: int) -> None:
+    """A worker process: loads the study the parent made and runs the shared loop."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(cfg.space)
+    data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed)
+    study = optuna.load_study(study_name=cfg.study, storage=open_storage(cfg.storage, cfg.study),
+                              sampler=make_sampler(cfg.sampler, cfg.seed + 1000 * index, 1 if cfg.reward_mode else 2),
+                              pruner=make_pruner(cfg.pruner))
+    searcher = Searcher(cfg, space, data, torch.device(device))
+    try:
+        worker_loop(cfg, searcher, study, Progress(cfg.trials, 0, cfg.progress, prefix=f"[worker {index}] "),
+                    sys.stdout)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
+    """Run (or resume) a search until the study holds ``cfg.trials`` evaluated trials."""
+    space, data, study = prepare(cfg)
+    done = evaluated_count(study)
+    devices = worker_devices(cfg)
+    print(f"study {cfg.study!r}: {done} of {cfg.trials} trials done; {data.describe()}; "
+          f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
+    if cfg.workers == 1:
+        searcher = Searcher(cfg, space, data, torch.device(devices[0]))
+        try:
+            worker_loop(cfg, searcher, study, Progress(cfg.trials, min(done, cfg.trials), cfg.progress), out)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
+                  f"{cfg.study!r}; rerun the same command to resume", file=out)
+            raise
+    else:
+        run_workers(cfg, devices, study, out)
+    finish(study, cfg, out)
+    return study
+
+
+def run_workers(cfg: SearchConfig, devices: list[str], study: optuna.Study, out: TextIO) -> None:
+    """N processes share the study; CPU threads are divided between CPU workers."""
+    import multiprocessing as mp
+    import os
+
+    ctx = mp.get_context("spawn")
+    cpu_workers = sum(d == "cpu" for d in devices)
+    threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+    procs = [ctx.Process(target=_worker_entry, args=(cfg, i, d, threads if d == "cpu" else 2),
+                         name=f"nas-worker-{i}") for i, d in enumerate(devices)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
         print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
               f"{cfg.study!r}; rerun the same command to resume", file=out)
         raise
-    progress.close()
-    if asks >= max_asks and done < cfg.trials:
-        print(f"warning: stopped after {asks} proposals, most over budget; the budget is tight "
-              f"for this space", file=out)
-    finish(study, cfg, out)
-    return study
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if bad:
+        print(f"warning: {len(bad)} worker(s) exited with codes {bad}; finished trials are kept", file=out)
 
 
 def finish(study: optuna.Study, cfg: SearchConfig, out: TextIO) -> None:

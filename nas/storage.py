@@ -25,6 +25,29 @@ def default_storage_url(study_name: str) -> str:
     return f"sqlite:///{study_dir(study_name) / 'study.db'}"
 
 
+def resolve_storage_url(url: str | None, study_name: str, workers: int = 1) -> str:
+    """The storage a search uses: ``--storage``, else the study's existing file, else a new one.
+
+    New studies get SQLite (``results/<study>/study.db``) for one worker and a journal file
+    (``results/<study>/journal.log``) for several: Optuna advises against SQLite with concurrent
+    writers (lock timeouts), while the journal file is built for them and needs no server.
+    """
+    if url:
+        return url
+    folder = study_dir(study_name)
+    journal, db = folder / "journal.log", folder / "study.db"
+    if journal.exists():
+        return f"journal:{journal}"
+    if db.exists():
+        if workers > 1:
+            raise UserError(f"study {study_name!r} is stored in SQLite ({db}), which is not safe for "
+                            f"{workers} concurrent workers; continue it with --workers 1, or pass "
+                            f"--storage with a journal file or a database server")
+        return f"sqlite:///{db}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"journal:{journal}" if workers > 1 else f"sqlite:///{db}"
+
+
 def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorage:
     """Open ``url`` (or the default SQLite file); any failure is a :class:`UserError`."""
     if url is None:
@@ -52,6 +75,8 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
 def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
     """An existing study, or a UserError listing the studies that do exist there."""
     storage = open_storage(storage_url, study_name) if storage_url else _existing_default(study_name)
+    if storage_url is None:
+        storage_url = resolve_storage_url(None, study_name)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if study_name not in names:
         raise UserError(f"study {study_name!r} not found in {storage_url or default_storage_url(study_name)}; "
@@ -60,9 +85,18 @@ def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
 
 
 def _existing_default(study_name: str) -> optuna.storages.BaseStorage:
-    db = study_dir(study_name) / "study.db"
-    if not db.exists():
-        found = sorted(p.parent.name for p in RESULTS_DIR.glob("*/study.db"))
-        raise UserError(f"study {study_name!r} not found: no {db}; studies in {RESULTS_DIR}/: "
-                        f"{', '.join(found) or 'none'}")
+    folder = study_dir(study_name)
+    if (folder / "journal.log").exists():
+        return open_storage(f"journal:{folder / 'journal.log'}", study_name)
+    if not (folder / "study.db").exists():
+        found = sorted({p.parent.name for p in RESULTS_DIR.glob("*/study.db")}
+                       | {p.parent.name for p in RESULTS_DIR.glob("*/journal.log")})
+        raise UserError(f"study {study_name!r} not found: no {folder / 'study.db'} or journal.log; "
+                        f"studies in {RESULTS_DIR}/: {', '.join(found) or 'none'}")
     return open_storage(None, study_name)
+
+
+def default_storage_urls() -> list[str]:
+    """Every study file under results/ (for ``studies``)."""
+    return sorted([f"sqlite:///{p}" for p in RESULTS_DIR.glob("*/study.db")]
+                  + [f"journal:{p}" for p in RESULTS_DIR.glob("*/journal.log")])

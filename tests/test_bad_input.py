@@ -1,0 +1,124 @@
+"""Everywhere a user can type something: one clear line, exit code 2, and the study untouched."""
+
+import io
+import json
+
+import numpy as np
+import optuna
+import pytest
+from PIL import Image
+
+import nas.search as search_mod
+from nas import get_reference
+from nas.genotype import FORMAT_VERSION
+from nas.search import run_search
+
+from conftest import run_cli
+from search_helpers import TINY_SPACE, FakeTrainer, config, write_space
+
+STAGE = "  - {cells: [mb], kernels: [3], expansions: [2], repeats: [1], channels: [24, 32], stride: 2, activation: relu}"
+
+
+def space_variant(old: str, new: str) -> str:
+    assert old in TINY_SPACE
+    return TINY_SPACE.replace(old, new, 1)
+
+
+SPACES = {
+    "syntax": "stages: [\n  - {cells: [mb]\n",
+    "unknown_cell": space_variant("cells: [mb, fmb]", "cells: [mb, transformer]"),
+    "channels_0": space_variant("channels: [16, 24]", "channels: [0, 24]"),
+    "channels_neg": space_variant("channels: [16, 24]", "channels: [-8]"),
+    "kernel_even": space_variant("kernels: [3, 5]", "kernels: [4]"),
+    "kernel_0": space_variant("kernels: [3, 5]", "kernels: [0]"),
+    "stride_3": space_variant("stride: 2, activation: relu}\n  - {cells: [mb, res]", "stride: 3, activation: relu}\n  - {cells: [mb, res]"),
+    "empty_list": space_variant("expansions: [2, 4]", "expansions: []"),
+    "se_big": space_variant("se_ratios: [0, 0.25]", "se_ratios: [0, 1.5]"),
+    "se_neg": space_variant("se_ratios: [0, 0.25]", "se_ratios: [-0.1]"),
+}
+SPACE_MESSAGES = {
+    "syntax": "YAML syntax error", "unknown_cell": "'transformer'", "channels_0": "bad value 0",
+    "channels_neg": "bad value -8", "kernel_even": "bad value 4", "kernel_0": "bad value 0",
+    "stride_3": "'stride' has bad value 3", "empty_list": "empty list", "se_big": "bad value 1.5",
+    "se_neg": "bad value -0.1",
+}
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A finished study 't' (fake trainer) plus bad files of every kind."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer(fail_every=3))
+    run_search(config(tmp_path, trials=4), out=io.StringIO())
+    for name, text in SPACES.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    (tmp_path / "missing_dir").mkdir()
+    empty = tmp_path / "emptyclass"
+    (empty / "a").mkdir(parents=True)
+    (empty / "b").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(empty / "a" / "x.png")
+    broken = tmp_path / "broken"
+    for c in "ab":
+        (broken / c).mkdir(parents=True)
+        (broken / c / "x.png").write_bytes(b"\x89PNG garbage")
+    np.savez(tmp_path / "range.npz", x=np.zeros((20, 4, 4), np.uint8), y=np.array([0, 7] * 10))
+    np.savez(tmp_path / "lens.npz", x=np.zeros((20, 4, 4), np.uint8), y=np.arange(19) % 2)
+    (tmp_path / "corrupt.json").write_text('{"stem": {"channels": 8')
+    newer = get_reference("mobilenet_v2").to_dict()
+    newer["format_version"] = FORMAT_VERSION + 1
+    (tmp_path / "newer.json").write_text(json.dumps(newer))
+    return tmp_path
+
+
+def snapshot(tmp_path):
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'results/t/study.db'}")
+    return [(t.number, t.state, t.values, t.user_attrs, t.params) for t in study.trials], study.user_attrs
+
+
+def cases(tmp_path):
+    search = ["search", "--study", "t", "--trials", "6", "--no-progress", "--dataset", "digits",
+              "--space", str(tmp_path / "tiny.yaml")]
+    rows = [(["search", "--study", "t", "--trials", "6", "--no-progress", "--dataset", "digits",
+              "--space", str(tmp_path / f"{name}.yaml")], SPACE_MESSAGES[name]) for name in SPACES]
+    rows += [
+        ([*search, "--dataset", "cifar10:" + str(tmp_path / "missing_dir")], "data_batch_1"),
+        ([*search, "--dataset", "folder:" + str(tmp_path / "nowhere")], "image folder not found"),
+        ([*search, "--dataset", "folder:" + str(tmp_path / "emptyclass")], "empty class folder"),
+        ([*search, "--dataset", "folder:" + str(tmp_path / "broken")], "unreadable image"),
+        ([*search, "--dataset", "npz:" + str(tmp_path / "range.npz")], "labels out of range"),
+        ([*search, "--dataset", "npz:" + str(tmp_path / "lens.npz")], "20 images but 19 labels"),
+        ([*search, "--dataset", "svhn"], "unknown dataset"),
+        ([*search, "--flops-max", "10k"], "impossible"),
+        ([*search, "--params-max", "100"], "impossible"),
+        ([*search, "--flops-max", "ten"], "expected a number"),
+        ([*search, "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
+        ([*search, "--storage", "sqlite:////no/such/dir/x.db"], "cannot open storage"),
+        ([*search, "--storage", "mysql//broken"], "not a storage URL"),
+        ([*search, "--storage", "journal:/no/such/dir/j.log"], "does not exist"),
+        ([*search, "--workers", "0"], "--workers must be >= 1"),
+        ([*search, "--workers", "2"], "not safe for 2 concurrent workers"),
+        ([*search, "--devices", "a,b"], "--devices"),
+        (["pareto", "--study", "nope"], "study 'nope' not found"),
+        (["export", "--study", "nope", "--out", "x"], "study 'nope' not found"),
+        (["scale", "--study", "nope"], "study 'nope' not found"),
+        (["export", "--study", "t", "--trial", "42", "--out", "x"], "trial 42 does not exist"),
+        (["export", "--study", "t", "--trial", "2", "--out", "x"], "has no usable result (RuntimeError"),
+        (["scale", "--study", "t", "--base", "42"], "trial 42 does not exist"),
+        (["scale", "--study", "t", "--base", str(tmp_path / "corrupt.json")], "not valid JSON"),
+        (["scale", "--study", "t", "--base", str(tmp_path / "newer.json")], "format_version"),
+        (["inspect", "--arch", str(tmp_path / "corrupt.json")], "not valid JSON"),
+        (["inspect", "--arch", str(tmp_path / "newer.json")], "newer than this toolkit reads"),
+        (["pareto", "--study", "t", "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
+    ]
+    return rows
+
+
+def test_every_bad_input_gives_one_line_exit_2_and_changes_nothing(world):
+    before = snapshot(world)
+    failures = []
+    for args, message in cases(world):
+        code, out, err = run_cli(*args)
+        if code != 2 or message not in err or err.count("\n") != 1 or "Traceback" in err:
+            failures.append((args[:1] + args[-2:], code, err.strip()[:300]))
+    assert not failures, "\n".join(map(str, failures))
+    assert snapshot(world) == before
