@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures and saves JSON under results/bench/ (see BENCHMARKS.md)."""

@@ -1,0 +1,37 @@
+"""Shared helpers: where figures go and what machine made them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "results" / "bench"
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2, default=str) + "\n")
+    print(f"saved {path}")
+    return path
+
+
+def quick() -> bool:
+    """BENCH_QUICK=1 shrinks every benchmark to a smoke run (for trying the scripts)."""
+    return os.environ.get("BENCH_QUICK") == "1"

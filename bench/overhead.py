@@ -1,0 +1,101 @@
+"""Per-trial overhead: time spent outside training, and the samplers' own time per trial.
+
+Part 1 runs the demo search settings (mobile space, mnist5k, 2 epochs) for a few trials with
+timers around the trainer: overhead = (loop wall time - time inside train_candidate) / loop
+wall time, i.e. sampling, genotype decoding, FLOPs estimate, de-duplication lookups, liveness
+and storage writes (SQLite, as the demo). The split inside train_candidate (model build, data
+transfer, BN recalibration, evaluation versus the training loop) is reported beside it.
+
+Part 2 times ``study.ask()`` for each sampler on the mobile space with an instant synthetic
+objective (in-memory storage), around 100, 500 and 1,000 trials; a sampler is stopped when its
+run exceeds a time cap, and the trials it reached are reported.
+
+    python -m bench.overhead
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+
+import numpy as np
+import optuna
+
+import nas.search as search_mod
+from bench.common import quick, save
+from nas.cost import estimate_cost
+from nas.search import SearchConfig, make_sampler, run_search
+from nas.space import load_space
+from nas.train import TrainConfig
+
+
+def trial_overhead(n_trials: int) -> dict[str, float]:
+    inside: list[tuple[float, float]] = []
+    real = search_mod.train_candidate
+
+    def timed(*args, **kw):  # noqa: ANN002, ANN003
+        start = time.perf_counter()
+        result = real(*args, **kw)
+        inside.append((time.perf_counter() - start, result.train_time))
+        return result
+
+    search_mod.train_candidate = timed
+    shutil.rmtree("results/bench-overhead", ignore_errors=True)
+    cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study="bench-overhead",
+                       trials=n_trials, train=TrainConfig(epochs=2), flops_max=20e6, progress=False,
+                       write_files=False)
+    start = time.perf_counter()
+    try:
+        run_search(cfg, out=io.StringIO())
+    finally:
+        search_mod.train_candidate = real
+    wall = time.perf_counter() - start
+    in_trainer = sum(t for t, _ in inside)
+    in_loop = sum(tl for _, tl in inside)
+    return {"trials": n_trials, "wall_s": wall, "in_train_candidate_s": in_trainer,
+            "in_training_loop_s": in_loop,
+            "overhead_outside_trainer_fraction": (wall - in_trainer) / wall,
+            "build_data_recal_eval_fraction": (in_trainer - in_loop) / wall}
+
+
+def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
+    space = load_space("mobile")
+    rng = np.random.default_rng(0)
+    out: dict[str, dict[str, float]] = {}
+    for name in ("random", "tpe", "nsga2", "gp"):
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(name, 0, 2))
+        times = []
+        start = time.perf_counter()
+        for i in range(1000):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            g = space.sample(trial, 1, 10)
+            times.append(time.perf_counter() - t0)
+            flops = estimate_cost(g).flops
+            study.tell(trial, [0.9 + 0.02 * np.log10(flops / 1e6) + rng.normal(0, 0.005), flops])
+            if time.perf_counter() - start > cap_s:
+                break
+        reached = len(times)
+        row = {"trials_reached": reached}
+        for mark in (100, 500, 1000):
+            if reached >= mark:
+                row[f"ask_ms_at_{mark}"] = 1000 * float(np.mean(times[mark - 10:mark]))
+        out[name] = row
+        print(f"sampler {name:7s}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k != "trials_reached")
+              + f" (reached {reached} trials)")
+    return out
+
+
+def main() -> None:
+    overhead = trial_overhead(3 if quick() else 8)
+    print(f"per-trial overhead outside the trainer: {100 * overhead['overhead_outside_trainer_fraction']:.2f}% "
+          f"of wall time (goal < 2%); model build + data + BN recalibration + evaluation: "
+          f"{100 * overhead['build_data_recal_eval_fraction']:.1f}%")
+    samplers = sampler_times(10 if quick() else 90)
+    save("overhead", {"trial_overhead": overhead, "sampler_ask_time": samplers,
+                      "command": "python -m bench.overhead"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Ranking fidelity of brief training: does a 2-epoch ranking predict a 10x longer one?
+
+30 random genotypes of the mobile space are trained on mnist5k for 1, 2 (the default) and 4
+epochs and for 20 epochs (10x the default). Each brief model is evaluated twice from the same
+weights: with its stale BatchNorm running statistics, and after recalibrating them on 20
+training batches (what the search does). Kendall tau against the 20-epoch ranking (recalibrated)
+is reported for every budget, with and without recalibration.
+
+    python -m bench.ranking_fidelity
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import torch
+from scipy.stats import kendalltau
+
+from bench.common import quick, save
+from nas.cost import estimate_cost
+from nas.data import load_dataset
+from nas.space import load_space
+from nas.train import DeviceData, TrainConfig, _recalibrate, evaluate, train_candidate
+
+BUDGETS = (1.0, 2.0, 4.0)
+LONG = 20.0
+
+
+def both_accuracies(g, data, epochs: float, device: torch.device) -> tuple[float, float, float]:
+    """(accuracy without recalibration, with recalibration, wall seconds) from one training run."""
+    cfg = TrainConfig(epochs=epochs, bn_recalibration_batches=0)
+    r = train_candidate(g, data, cfg, device, keep_model=True)
+    stale = r.val_accuracy
+    dd = DeviceData.get(data, g.resolution, device)
+    gen = torch.Generator(device=device).manual_seed(1)
+    cfg_recal = TrainConfig(epochs=epochs)
+    memory = torch.channels_last
+    autocast = lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")  # noqa: E731
+    _recalibrate(r.model, dd, cfg_recal, gen, memory, autocast)
+    return stale, evaluate(r.model, dd, cfg_recal, autocast), r.total_time
+
+
+def main() -> None:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_dataset("mnist5k")
+    space = load_space("mobile")
+    n = 6 if quick() else 30
+    long_epochs = 4.0 if quick() else LONG
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=123))
+    genotypes = []
+    while len(genotypes) < n:
+        t = study.ask()
+        g = space.sample(t, data.in_channels, data.num_classes)
+        study.tell(t, 0.0)
+        if g.key() not in {x.key() for x in genotypes}:
+            genotypes.append(g)
+    rows = []
+    for i, g in enumerate(genotypes):
+        row = {"arch": g.arch, "flops": estimate_cost(g).flops}
+        for b in BUDGETS:
+            stale, recal, secs = both_accuracies(g, data, b, device)
+            row[f"acc_{b:g}ep_stale_bn"], row[f"acc_{b:g}ep"], row[f"secs_{b:g}ep"] = stale, recal, secs
+        row["acc_long"] = train_candidate(g, data, TrainConfig(epochs=long_epochs), device).val_accuracy
+        rows.append(row)
+        print(f"[{i + 1}/{n}] {row['flops'] / 1e6:.2f}M  " + "  ".join(
+            f"{b:g}ep {row[f'acc_{b:g}ep']:.3f} (stale {row[f'acc_{b:g}ep_stale_bn']:.3f})" for b in BUDGETS)
+            + f"  {long_epochs:g}ep {row['acc_long']:.3f}", flush=True)
+    long = np.array([r["acc_long"] for r in rows])
+    taus = {}
+    for b in BUDGETS:
+        for suffix, label in (("", "recalibrated"), ("_stale_bn", "stale BN")):
+            tau = kendalltau([r[f"acc_{b:g}ep{suffix}"] for r in rows], long).statistic
+            taus[f"{b:g}ep {label}"] = float(tau)
+            print(f"Kendall tau, {b:g} epoch(s), {label:12s} vs {long_epochs:g} epochs: {tau:+.3f}")
+    save("ranking_fidelity", {"genotypes": n, "long_epochs": long_epochs, "budgets": BUDGETS,
+                              "kendall_tau": taus, "rows": rows, "goal": "tau >= 0.7 at the default budget",
+                              "command": "python -m bench.ranking_fidelity"})
+
+
+if __name__ == "__main__":
+    main()

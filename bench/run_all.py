@@ -1,0 +1,22 @@
+"""``make bench``: every benchmark at a CPU-sized setting, one after another (not in parallel,
+so that they do not disturb each other's timings)."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+MODULES = ("bench.throughput", "bench.overhead", "bench.ranking_fidelity", "bench.search_efficiency",
+           "bench.scaling")
+
+
+def main() -> None:
+    for name in MODULES:
+        start = time.perf_counter()
+        print(f"\n=== {name} ===", flush=True)
+        importlib.import_module(name).main()
+        print(f"=== {name}: {time.perf_counter() - start:.0f} s ===", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Compound versus single-dimension scaling, in the spirit of EfficientNet's ablation (Fig. 8).
+
+From the demo study's knee architecture (or, without a demo study, the mobile space's
+``mnasnet_tiny`` reference), scale to about 2x and 4x FLOPs (nominal) by compound scaling and
+by depth only, width only and resolution only; train each for the default 2 epochs on mnist5k
+with 3 seeds and report mean accuracy and measured FLOPs. The compound coefficients are the
+demo's `scale` result when there is one, else EfficientNet's alpha=1.2, beta=1.1, gamma=1.15.
+
+    python -m bench.scaling
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import optuna
+
+from bench.common import ROOT, quick, save
+from nas.cost import estimate_cost
+from nas.data import load_dataset
+from nas.genotype import Genotype
+from nas.results import knee
+from nas.scale import scaled
+from nas.space import load_space
+from nas.train import TrainConfig, train_candidate
+
+
+def base_and_coefficients() -> tuple[Genotype, tuple[float, float, float], str]:
+    db = ROOT / "results" / "demo" / "study.db"
+    if db.exists():
+        study = optuna.load_study(study_name="demo", storage=f"sqlite:///{db}")
+        k = knee(study)
+        g = Genotype.from_json(study.trials[int(k["number"])].user_attrs["genotype"])
+        info = study.user_attrs.get("scaling")
+        if info:
+            return g, (info["alpha"], info["beta"], info["gamma"]), f"demo knee (trial {int(k['number'])}), demo scale result"
+        return g, (1.2, 1.1, 1.15), f"demo knee (trial {int(k['number'])}), EfficientNet coefficients"
+    g = load_space("mobile").reference_genotypes(1, 10)[1]
+    return g, (1.2, 1.1, 1.15), "mobile/mnasnet_tiny reference, EfficientNet coefficients"
+
+
+def main() -> None:
+    data = load_dataset("mnist5k")
+    base, (a, b, c), source = base_and_coefficients()
+    seeds = (0,) if quick() else (0, 1, 2)
+    epochs = 1.0 if quick() else 2.0
+    base_flops = estimate_cost(base).flops
+    phi_for = {2: math.log(2) / math.log(a * b * b * c * c), 4: 2 * math.log(2) / math.log(a * b * b * c * c)}
+    variants = {"base": (1.0, 1.0, 1.0, 1.0)}
+    for factor in (2, 4):
+        variants[f"compound x{factor}"] = (a, b, c, phi_for[factor])
+        variants[f"depth x{factor}"] = (factor, 1.0, 1.0, 1.0)
+        variants[f"width x{factor}"] = (1.0, math.sqrt(factor), 1.0, 1.0)
+        variants[f"resolution x{factor}"] = (1.0, 1.0, math.sqrt(factor), 1.0)
+    rows = []
+    for name, (da, wb, rg, phi) in variants.items():
+        g = scaled(base, da, wb, rg, phi)
+        accs = [train_candidate(g, data, TrainConfig(epochs=epochs, seed=s), "cpu").val_accuracy for s in seeds]
+        row = {"scaling": name, "resolution": g.resolution, "params": estimate_cost(g).params,
+               "flops_ratio": estimate_cost(g).flops / base_flops, "acc_mean": statistics.mean(accs),
+               "acc_std": statistics.pstdev(accs), "accs": accs}
+        rows.append(row)
+        print(f"{name:16s} FLOPs x{row['flops_ratio']:.2f}  res {g.resolution:3d}  params {row['params'] / 1e3:6.1f}k  "
+              f"acc {row['acc_mean']:.4f} +/- {row['acc_std']:.4f}", flush=True)
+    save("scaling", {"base": base.arch, "source": source, "coefficients": {"alpha": a, "beta": b, "gamma": c},
+                     "seeds": list(seeds), "epochs": epochs, "rows": rows, "command": "python -m bench.scaling"})
+
+
+if __name__ == "__main__":
+    main()
