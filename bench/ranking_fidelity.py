@@ -6,7 +6,10 @@ weights: with its stale BatchNorm running statistics, and after recalibrating th
 training batches (what the search does). Kendall tau against the 20-epoch ranking (recalibrated)
 is reported for every budget, with and without recalibration.
 
-    python -m bench.ranking_fidelity
+    python -m bench.ranking_fidelity                     # 10 genotypes (CPU-sized, ~25 min here)
+    BENCH_RANKING_N=30 python -m bench.ranking_fidelity  # the full 30 (about 70 min on 2 cores)
+
+Each genotype's result is cached in results/bench/ranking_rows.json, so a longer run resumes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import optuna
 import torch
 from scipy.stats import kendalltau
 
-from bench.common import quick, save
+import json
+import os
+
+from bench.common import OUT, quick, save
 from nas.cost import estimate_cost
 from nas.data import load_dataset
 from nas.space import load_space
@@ -44,7 +50,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_dataset("mnist5k")
     space = load_space("mobile")
-    n = 6 if quick() else 30
+    n = 6 if quick() else int(os.environ.get("BENCH_RANKING_N", "10"))
     long_epochs = 4.0 if quick() else LONG
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=123))
     genotypes = []
@@ -54,14 +60,22 @@ def main() -> None:
         study.tell(t, 0.0)
         if g.key() not in {x.key() for x in genotypes}:
             genotypes.append(g)
+    cache = OUT / ("ranking_rows_quick.json" if quick() else "ranking_rows.json")
+    cached = {r["arch"]: r for r in json.loads(cache.read_text())} if cache.exists() else {}
     rows = []
     for i, g in enumerate(genotypes):
-        row = {"arch": g.arch, "flops": estimate_cost(g).flops}
+        if g.arch in cached and cached[g.arch].get("long_epochs") == long_epochs:
+            rows.append(cached[g.arch])
+            continue
+        row = {"arch": g.arch, "flops": estimate_cost(g).flops, "long_epochs": long_epochs}
         for b in BUDGETS:
             stale, recal, secs = both_accuracies(g, data, b, device)
             row[f"acc_{b:g}ep_stale_bn"], row[f"acc_{b:g}ep"], row[f"secs_{b:g}ep"] = stale, recal, secs
         row["acc_long"] = train_candidate(g, data, TrainConfig(epochs=long_epochs), device).val_accuracy
         rows.append(row)
+        cached[g.arch] = row
+        OUT.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(list(cached.values())))
         print(f"[{i + 1}/{n}] {row['flops'] / 1e6:.2f}M  " + "  ".join(
             f"{b:g}ep {row[f'acc_{b:g}ep']:.3f} (stale {row[f'acc_{b:g}ep_stale_bn']:.3f})" for b in BUDGETS)
             + f"  {long_epochs:g}ep {row['acc_long']:.3f}", flush=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import time
 
-MODULES = ("bench.throughput", "bench.overhead", "bench.ranking_fidelity", "bench.search_efficiency",
-           "bench.scaling")
+MODULES = ("bench.throughput", "bench.overhead", "bench.search_efficiency", "bench.workers",
+           "bench.scaling", "bench.ranking_fidelity")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import numpy as np
 import optuna
 import torch
 from optuna.trial import TrialState
@@ -30,7 +31,7 @@ from .data import Dataset, load_dataset
 from .errors import UserError, allowed
 from .genotype import Genotype
 from .inspect_arch import human
-from .results import format_front, pareto_frame, trials_frame
+from .results import format_front, non_dominated, pareto_frame, trials_frame
 from .space import SearchSpace, load_space
 from .storage import open_storage, resolve_storage_url, study_dir
 from .train import CandidateFailed, TrainConfig, train_candidate
@@ -135,7 +136,9 @@ class Searcher:
         self.cfg, self.space, self.data, self.device = cfg, space, data, device
 
     # ----- one trial ----------------------------------------------------------------------------
-    def run_trial(self, study: optuna.Study, trial: optuna.Trial) -> tuple[TrialState, list[float] | None]:
+    def run_trial(self, study: optuna.Study, trial: optuna.Trial,
+                  known: list[optuna.trial.FrozenTrial] | None = None) -> tuple[TrialState, list[float] | None]:
+        """Evaluate one trial; ``known`` is a recent snapshot of the study's trials (for duplicates)."""
         cfg = self.cfg
         g = self.space.sample(trial, self.data.in_channels, self.data.num_classes)
         cost = estimate_cost(g)
@@ -158,7 +161,8 @@ class Searcher:
             trial.set_user_attr("trained", False)
             return TrialState.COMPLETE, self.values(0.0, cost.flops)
 
-        previous = self.find_duplicate(study, g.key(), trial.number)
+        previous = self.find_duplicate(study.get_trials(deepcopy=False) if known is None else known,
+                                       g.key(), trial.number)
         if previous is not None:
             for k in ("accuracy", "train_loss", "train_time", "images_per_sec", "epochs", "device"):
                 if k in previous.user_attrs:
@@ -211,9 +215,11 @@ class Searcher:
         return TrialState.FAIL, None
 
     @staticmethod
-    def find_duplicate(study: optuna.Study, key: str, number: int) -> optuna.trial.FrozenTrial | None:
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.number != number and t.user_attrs.get("key") == key and not t.user_attrs.get("over_budget"):
+    def find_duplicate(trials: list[optuna.trial.FrozenTrial], key: str,
+                       number: int) -> optuna.trial.FrozenTrial | None:
+        for t in trials:
+            if (t.state == TrialState.COMPLETE and t.number != number and t.user_attrs.get("key") == key
+                    and not t.user_attrs.get("over_budget")):
                 return t
         return None
 
@@ -282,34 +288,40 @@ def check_budget(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
 
 class Progress:
     """Trials done, best accuracy and Pareto-front size: a tqdm bar on a terminal, otherwise one
-    line per trial (logs and CI stay readable)."""
+    line per trial (logs and CI stay readable). Kept incrementally: no storage reads."""
 
-    def __init__(self, total: int, initial: int, enabled: bool, prefix: str = "") -> None:
+    def __init__(self, total: int, study: optuna.Study, enabled: bool, prefix: str = "") -> None:
         self.bar = None
-        self.enabled, self.total, self.done, self.prefix = enabled, total, initial, prefix
+        self.enabled, self.total, self.prefix = enabled, total, prefix
+        self.done = evaluated_count(study)
+        self.points = [(t.user_attrs["accuracy"], t.user_attrs["flops"])
+                       for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                       if "accuracy" in t.user_attrs and "reused_from" not in t.user_attrs]
         if enabled and sys.stderr.isatty() and not prefix:
             from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=initial, unit="trial", file=sys.stderr,
+            self.bar = tqdm(total=total, initial=min(self.done, total), unit="trial", file=sys.stderr,
                             dynamic_ncols=True, leave=True)
 
-    def update(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, counted: bool) -> None:
+    def update(self, number: int, a: dict[str, Any], state: TrialState) -> None:
+        counted = not a.get("over_budget")
+        self.done += counted
+        if state == TrialState.COMPLETE and "accuracy" in a and "reused_from" not in a:
+            self.points.append((a["accuracy"], a["flops"]))
         if not self.enabled:
             return
-        frame = trials_frame(study)
-        done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
-        best = done["accuracy"].max() if not done.empty else float("nan")
-        summary = f"best acc {best:.4f}, front {len(pareto_frame(frame))}"
-        self.done = evaluated_count(study)
+        best = max((p[0] for p in self.points), default=float("nan"))
+        front = int(non_dominated(np.array([p[0] for p in self.points], float),
+                                  np.array([p[1] for p in self.points], float)).sum()) if self.points else 0
+        summary = f"best acc {best:.4f}, front {front}"
         if self.bar is not None:
             self.bar.set_postfix_str(summary)
             self.bar.update(1) if counted else self.bar.refresh()
             return
-        a = trial.user_attrs
         what = (f"failed: {a.get('fail_reason')}" if state == TrialState.FAIL else
                 "over budget, not trained" if a.get("over_budget") else
                 f"reused trial {a['reused_from']}" if "reused_from" in a else
                 f"acc {a.get('accuracy', float('nan')):.4f} in {a.get('train_time', 0):.1f}s")
-        print(f"{self.prefix}trial {trial.number:>4} [{self.done}/{self.total}] {human(a.get('flops', 0))} FLOPs, "
+        print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(a.get('flops', 0))} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -341,8 +353,10 @@ def worker_loop(cfg: SearchConfig, searcher: Searcher, study: optuna.Study, prog
     trial: optuna.Trial | None = None
     try:
         while True:
-            fail_stale_trials(study, cfg.stale_after)
-            done, running = slots_taken(study, counts_toward_total)
+            snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
+            if fail_stale_trials(study, cfg.stale_after, snapshot):
+                snapshot = study.get_trials(deepcopy=False)
+            done, running = slots_taken(study, counts_toward_total, trials=snapshot)
             if done >= cfg.trials or asks >= max_asks:
                 break
             if done + running >= cfg.trials:  # the last trials are running elsewhere
@@ -358,12 +372,12 @@ def worker_loop(cfg: SearchConfig, searcher: Searcher, study: optuna.Study, prog
                     study.tell(trial, state=TrialState.FAIL)
                     trial = None
                     continue
-                state, values = searcher.run_trial(study, trial)
+                state, values = searcher.run_trial(study, trial, snapshot)
                 study.tell(trial, values, state=state)
             finally:
                 beat.stop()
-            counted = not trial.user_attrs.get("over_budget")
-            progress.update(study, trial, state, counted)
+            attrs = study._storage.get_trial(trial._trial_id).user_attrs
+            progress.update(trial.number, attrs, state)
             trial = None
     except KeyboardInterrupt:
         progress.close()
@@ -406,7 +420,7 @@ def _worker_entry(cfg: SearchConfig, index: int, device: str, threads: int) -> N
                               pruner=make_pruner(cfg.pruner))
     searcher = Searcher(cfg, space, data, torch.device(device))
     try:
-        worker_loop(cfg, searcher, study, Progress(cfg.trials, 0, cfg.progress, prefix=f"[worker {index}] "),
+        worker_loop(cfg, searcher, study, Progress(cfg.trials, study, cfg.progress, prefix=f"[worker {index}] "),
                     sys.stdout)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -422,7 +436,7 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
     if cfg.workers == 1:
         searcher = Searcher(cfg, space, data, torch.device(devices[0]))
         try:
-            worker_loop(cfg, searcher, study, Progress(cfg.trials, min(done, cfg.trials), cfg.progress), out)
+            worker_loop(cfg, searcher, study, Progress(cfg.trials, study, cfg.progress), out)
         except KeyboardInterrupt:
             print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
                   f"{cfg.study!r}; rerun the same command to resume", file=out)

@@ -81,11 +81,16 @@ def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None 
     return now - float(beat.get("time", 0)) > stale_after
 
 
-def fail_stale_trials(study: optuna.Study, stale_after: float = DEFAULT_STALE_AFTER) -> list[int]:
-    """Fail RUNNING trials whose worker is gone and enqueue each candidate again once."""
+def fail_stale_trials(study: optuna.Study, stale_after: float = DEFAULT_STALE_AFTER,
+                      trials: list[optuna.trial.FrozenTrial] | None = None) -> list[int]:
+    """Fail RUNNING trials whose worker is gone and enqueue each candidate again once.
+
+    ``trials``: a snapshot already read from the storage (saves a read per loop iteration).
+    """
     failed = []
     storage = study._storage
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    for t in trials:
         if not is_stale(t, stale_after):
             continue
         try:
@@ -102,10 +107,11 @@ def fail_stale_trials(study: optuna.Study, stale_after: float = DEFAULT_STALE_AF
 
 
 def slots_taken(study: optuna.Study, counts: Callable[[optuna.trial.FrozenTrial], bool],
-                below_number: int | None = None) -> tuple[int, int]:
+                below_number: int | None = None,
+                trials: list[optuna.trial.FrozenTrial] | None = None) -> tuple[int, int]:
     """(evaluated trials, running trials), optionally only those numbered below ``below_number``."""
     done = running = 0
-    for t in study.get_trials(deepcopy=False):
+    for t in study.get_trials(deepcopy=False) if trials is None else trials:
         if below_number is not None and t.number >= below_number:
             continue
         if t.state == TrialState.RUNNING:
