@@ -235,10 +235,11 @@ def _add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-step", type=float, default=0.05)
     p.add_argument("--tolerance", type=float, default=0.10, help="relative tolerance on the FLOPs factor")
     p.add_argument("--phi-max", type=int, default=3)
-    p.add_argument("--trials", type=int, default=None, help="grid points to train now (default: all; resumes)")
+    p.add_argument("--trials", type=int, default=None, help="grid points wanted in the scaling study in all (default: every point; resumes)")
     p.add_argument("--device", default="auto")
     p.add_argument("--compare-single", action="store_true",
                    help="also scale depth, width and resolution alone to the same FLOPs and compare")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid")
     p.set_defaults(handler=_cmd_scale)
 
 
@@ -248,10 +249,12 @@ def _cmd_scale(args: argparse.Namespace) -> int:
 
     if args.phi_max < 1:
         raise UserError("--phi-max must be >= 1")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
     study = load_study(args.storage, args.study)
     run_scaling(study, args.storage, base=args.base, flops_factor=args.flops_factor, step=args.grid_step,
                 tolerance=args.tolerance, phi_max=args.phi_max, trials=args.trials, device=args.device,
-                compare_single=args.compare_single)
+                compare_single=args.compare_single, workers=args.workers)
     return 0
 
 

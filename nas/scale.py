@@ -31,6 +31,7 @@ from .results import resolve_trial
 from .scaling import scale_genotype
 from .storage import open_storage, study_dir
 from .train import TrainConfig, select_device, train_candidate
+from .workers import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,20 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
                 flops_factor: float = 2.0, step: float = 0.05, tolerance: float = 0.10,
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 compare_single: bool = False, out: TextIO = sys.stdout,
-                write_files: bool = True) -> dict[str, object]:
-    """Train the grid (resuming), pick the best point, write the phi = 1..phi_max family."""
+                write_files: bool = True, workers: int = 1, grid_only: bool = False) -> dict[str, object]:
+    """Train the grid (resuming), pick the best point, write the phi = 1..phi_max family.
+
+    ``workers`` > 1 starts that many processes on the grid (the storage must be safe for
+    concurrent writers: a journal file or a database server), then picks and writes here.
+    ``grid_only``: a worker's part, training grid points and nothing else.
+    """
     name = search_study.study_name
+    from .storage import resolve_storage_url
+    storage_url = resolve_storage_url(storage_url, name, workers)  # the search study's own storage
+    if workers > 1:
+        _spawn_scale_workers(search_study, storage_url, workers, device, dict(
+            base=base, flops_factor=flops_factor, step=step, tolerance=tolerance, trials=trials))
+        trials = 0  # the grid is done (or as done as the workers got); pick and write below
     g0, base_label = _base_genotype(search_study, base)
     points = grid_points(flops_factor, step, tolerance)
     attrs = search_study.user_attrs
@@ -118,9 +130,23 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
           f"{finished()} done; training {max(0, wanted - finished())}", file=out)
     trial = None
     try:
-        while finished() < wanted:
+        while True:
+            snapshot = study.get_trials(deepcopy=False)
+            if fail_stale_trials(study, DEFAULT_STALE_AFTER, snapshot):  # a dead worker's point: again
+                snapshot = study.get_trials(deepcopy=False)
+            running = sum(t.state == TrialState.RUNNING for t in snapshot)
+            if finished() + running >= wanted:  # the rest are in other workers' hands
+                break
             trial = study.ask()
-            p = points[trial.suggest_categorical("point", list(range(len(points))))]
+            index = trial.suggest_categorical("point", list(range(len(points))))
+            if any(t.params.get("point") == index and t.number != trial.number and
+                   (t.state == TrialState.COMPLETE or t.state == TrialState.RUNNING)
+                   for t in study.get_trials(deepcopy=False)):
+                trial.set_user_attr("fail_reason", "surplus: another worker took this grid point")
+                study.tell(trial, state=TrialState.FAIL)
+                trial = None
+                continue
+            p = points[index]
             g = scaled(g0, p.alpha, p.beta, p.gamma)
             cost = estimate_cost(g)
             for k, v in (("alpha", p.alpha), ("beta", p.beta), ("gamma", p.gamma),
@@ -128,6 +154,7 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
                          ("params", cost.params), ("flops_ratio", cost.flops / base_flops),
                          ("resolution", g.resolution), ("genotype", g.to_json(indent=None))):
                 trial.set_user_attr(k, v)
+            beat = Heartbeat(study, trial._trial_id)
             try:
                 result = train_candidate(g, data, cfg, dev)
             except (KeyboardInterrupt, SystemExit):
@@ -137,6 +164,8 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
                 study.tell(trial, state=TrialState.FAIL)
                 trial = None
                 continue
+            finally:
+                beat.stop()
             trial.set_user_attr("accuracy", result.val_accuracy)
             trial.set_user_attr("train_time", result.train_time)
             study.tell(trial, result.val_accuracy)
@@ -152,6 +181,8 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
                 pass
         print("interrupted: finished grid points are kept; rerun to resume", file=out)
         raise
+    if grid_only:
+        return {}
     grid = grid_frame(study)
     done = grid[grid["state"] == "COMPLETE"]
     if done.empty:
@@ -191,7 +222,47 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
-    return str(t.user_attrs.get("fail_reason", "")).startswith(("interrupted", "worker lost"))
+    """Failures that say nothing about the grid point: it must be trained again (or was taken)."""
+    return str(t.user_attrs.get("fail_reason", "")).startswith(("interrupted", "worker lost", "surplus"))
+
+
+def _scale_worker(study_name: str, storage_url: str, index: int, device: str, threads: int,
+                  kwargs: dict[str, object]) -> None:
+    import io
+
+    import torch
+
+    from .storage import load_study
+    torch.set_num_threads(threads)
+    try:
+        run_scaling(load_study(storage_url, study_name), storage_url, device=device, out=io.StringIO(),
+                    write_files=False, grid_only=True, **kwargs)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _spawn_scale_workers(search_study: optuna.Study, storage_url: str | None, workers: int,
+                         device: str, kwargs: dict[str, object]) -> None:
+    import multiprocessing as mp
+    import os
+
+    import torch
+    url = storage_url
+    gpus = torch.cuda.device_count() if device in ("auto", "cuda") and torch.cuda.is_available() else 0
+    devices = [f"cuda:{i % gpus}" if gpus else ("cpu" if device == "auto" else device) for i in range(workers)]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_scale_worker, args=(search_study.study_name, url, i, d, threads, kwargs))
+             for i, d in enumerate(devices)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+        raise
 
 
 def requeue_interrupted(study: optuna.Study) -> None:

@@ -132,3 +132,19 @@ def test_two_workers_against_a_real_postgresql_server(tmp_path):
         assert len(pids) == 2
     finally:
         optuna.delete_study(study_name=name, storage=POSTGRES_URL)
+
+
+def test_scale_with_two_workers_trains_each_grid_point_once(tmp_path):
+    space = write_space(tmp_path)
+    out = subprocess.run(search(space, 3, "--workers", "2"), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = subprocess.run([*RUN, "scale", "--study", "w", "--base", "best", "--grid-step", "0.2",
+                          "--tolerance", "0.15", "--phi-max", "2", "--workers", "2"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "best: alpha=" in out.stdout
+    from nas.scale import grid_points
+    grid = optuna.load_study(study_name="w-scale", storage=open_storage(f"journal:{tmp_path / 'results/w/journal.log'}", "w"))
+    done = [t for t in grid.trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.params["point"] for t in done) == list(range(len(grid_points(2.0, 0.2, 0.15))))
+    assert (tmp_path / "results/w/scaled/phi2.json").exists()
