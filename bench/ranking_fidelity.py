@@ -26,7 +26,7 @@ from bench.common import OUT, quick, save
 from nas.cost import estimate_cost
 from nas.data import load_dataset
 from nas.space import load_space
-from nas.train import DeviceData, TrainConfig, _recalibrate, evaluate, train_candidate
+from nas.train import DeviceData, TrainConfig, recalibrate_from_training_data, evaluate, train_candidate
 
 BUDGETS = (1.0, 2.0, 4.0)
 LONG = 20.0
@@ -42,7 +42,7 @@ def both_accuracies(g, data, epochs: float, device: torch.device) -> tuple[float
     cfg_recal = TrainConfig(epochs=epochs)
     memory = torch.channels_last
     autocast = lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")  # noqa: E731
-    _recalibrate(r.model, dd, cfg_recal, gen, memory, autocast)
+    recalibrate_from_training_data(r.model, dd, cfg_recal, gen, memory, autocast)
     return stale, evaluate(r.model, dd, cfg_recal, autocast), r.total_time
 
 

@@ -280,9 +280,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_model, parse_formats
     from .genotype import Genotype
     from .results import resolve_trial
-    from .scale import _train_config, scaled
+    from .scale import scaled
     from .storage import load_study
-    from .train import train_candidate
+    from .train import TrainConfig, train_candidate
 
     formats = parse_formats(args.format)
     study = load_study(args.storage, args.study)
@@ -303,7 +303,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.train_epochs <= 0:
             raise UserError("--train-epochs must be positive")
         data = load_dataset(attrs.get("dataset", "mnist5k"), attrs.get("val_fraction", 0.2), attrs.get("seed", 0))
-        cfg = replace(_train_config(study), epochs=args.train_epochs, time_budget=None)
+        cfg = replace(TrainConfig.from_dict(attrs.get("train_config")), epochs=args.train_epochs, time_budget=None)
         result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"

@@ -76,12 +76,6 @@ def _base_genotype(study: optuna.Study, base: str) -> tuple[Genotype, str]:
     return Genotype.from_json(t.user_attrs["genotype"], source=f"trial {t.number}"), f"trial {t.number}"
 
 
-def _train_config(study: optuna.Study) -> TrainConfig:
-    stored = study.user_attrs.get("train_config") or {}
-    known = set(TrainConfig.__dataclass_fields__)
-    return TrainConfig(**{k: v for k, v in stored.items() if k in known})
-
-
 def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str = "knee",
                 flops_factor: float = 2.0, step: float = 0.05, tolerance: float = 0.10,
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
@@ -105,7 +99,7 @@ def run_scaling(search_study: optuna.Study, storage_url: str | None, base: str =
     attrs = search_study.user_attrs
     dataset = attrs.get("dataset", "mnist5k")
     data = load_dataset(dataset, attrs.get("val_fraction", 0.2), attrs.get("seed", 0))
-    cfg = _train_config(search_study)
+    cfg = TrainConfig.from_dict(search_study.user_attrs.get("train_config"))
     dev = select_device(device)
     storage = open_storage(storage_url, name)
     scale_name = f"{name}-scale"

@@ -50,6 +50,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, stored: dict[str, object] | None) -> "TrainConfig":
+        """The settings a study recorded (unknown keys from other versions are ignored)."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (stored or {}).items() if k in known})  # type: ignore[arg-type]
+
 
 @dataclass
 class TrainResult:
@@ -236,7 +242,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
         if batches_this_epoch == steps_per_epoch:
             epoch += 1
             if report is not None and not finished:
-                _recalibrate(model, dd, cfg, gen, memory, autocast)
+                recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
                 acc = evaluate(model, dd, cfg, autocast)
                 epoch_accs.append(acc)
                 if report(epoch, acc):
@@ -246,7 +252,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     train_time = time.perf_counter() - t0
-    _recalibrate(model, dd, cfg, gen, memory, autocast)
+    recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
     acc = evaluate(model, dd, cfg, autocast)
     if report is not None and (not epoch_accs or epoch_accs[-1] != acc):
         epoch_accs.append(acc)
@@ -258,8 +264,10 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
         model=model if keep_model else None)
 
 
-def _recalibrate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, gen: torch.Generator,
-                 memory: torch.memory_format, autocast: Callable) -> None:
+def recalibrate_from_training_data(model: nn.Module, dd: DeviceData, cfg: TrainConfig,
+                                   gen: torch.Generator, memory: torch.memory_format,
+                                   autocast: Callable) -> None:
+    """BN recalibration on ``cfg.bn_recalibration_batches`` random, unaugmented training batches."""
     if cfg.bn_recalibration_batches <= 0:
         model.eval()
         return
