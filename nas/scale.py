@@ -31,7 +31,7 @@ from .results import resolve_trial
 from .scaling import scale_genotype
 from .storage import open_storage, study_dir
 from .train import TrainConfig, select_device, train_candidate
-from .workers import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials
+from .workers import DEFAULT_STALE_AFTER, Heartbeat, assign_devices, fail_stale_trials, run_processes
 
 
 @dataclass(frozen=True)
@@ -235,28 +235,11 @@ def _scale_worker(study_name: str, storage_url: str, index: int, device: str, th
         sys.exit(130)
 
 
-def _spawn_scale_workers(search_study: optuna.Study, storage_url: str | None, workers: int,
+def _spawn_scale_workers(search_study: optuna.Study, storage_url: str, workers: int,
                          device: str, kwargs: dict[str, object]) -> None:
-    import multiprocessing as mp
-    import os
-
-    import torch
-    url = storage_url
-    gpus = torch.cuda.device_count() if device in ("auto", "cuda") and torch.cuda.is_available() else 0
-    devices = [f"cuda:{i % gpus}" if gpus else ("cpu" if device == "auto" else device) for i in range(workers)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_scale_worker, args=(search_study.study_name, url, i, d, threads, kwargs))
-             for i, d in enumerate(devices)]
-    for p in procs:
-        p.start()
-    try:
-        for p in procs:
-            p.join()
-    except KeyboardInterrupt:
-        for p in procs:
-            p.join(timeout=30)
-        raise
+    name = search_study.study_name
+    run_processes(_scale_worker, assign_devices(device, workers),
+                  lambda i, d, threads: (name, storage_url, i, d, threads, kwargs))
 
 
 def requeue_interrupted(study: optuna.Study) -> None:

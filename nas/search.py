@@ -35,7 +35,8 @@ from .results import format_front, non_dominated, pareto_frame, trials_frame
 from .space import SearchSpace, load_space
 from .storage import open_storage, resolve_storage_url, study_dir
 from .train import CandidateFailed, TrainConfig, train_candidate
-from .workers import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials, slots_taken
+from .workers import (DEFAULT_STALE_AFTER, Heartbeat, assign_devices, fail_stale_trials,
+                      run_processes, slots_taken)
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp")
 # GP: in the replay benchmark (bench/search_efficiency.py, BENCHMARKS.md) it reached random
@@ -399,11 +400,7 @@ def worker_loop(cfg: SearchConfig, searcher: Searcher, study: optuna.Study, prog
 
 
 def worker_devices(cfg: SearchConfig) -> list[str]:
-    """Worker i's device: round-robin over the visible GPUs (or ``--devices``), else the CPU."""
-    if cfg.device not in ("auto", "cuda") or not torch.cuda.is_available():
-        return [cfg.device if cfg.device != "auto" else "cpu"] * cfg.workers
-    ids = cfg.devices or list(range(torch.cuda.device_count()))
-    return [f"cuda:{ids[i % len(ids)]}" for i in range(cfg.workers)]
+    return assign_devices(cfg.device, cfg.workers, cfg.devices)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -452,29 +449,14 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout) -> optuna.Study:
 
 
 def run_workers(cfg: SearchConfig, devices: list[str], study: optuna.Study, out: TextIO) -> None:
-    """N processes share the study; CPU threads are divided between CPU workers."""
-    import multiprocessing as mp
-    import os
-
-    ctx = mp.get_context("spawn")
-    cpu_workers = sum(d == "cpu" for d in devices)
-    threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
-    procs = [ctx.Process(target=_worker_entry, args=(cfg, i, d, threads if d == "cpu" else 2),
-                         name=f"nas-worker-{i}") for i, d in enumerate(devices)]
-    for p in procs:
-        p.start()
+    """N processes share the study (see :func:`nas.workers.run_processes`)."""
     try:
-        for p in procs:
-            p.join()
+        codes = run_processes(_worker_entry, devices, lambda i, d, threads: (cfg, i, d, threads))
     except KeyboardInterrupt:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.terminate()
         print(f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
               f"{cfg.study!r}; rerun the same command to resume", file=out)
         raise
-    bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    bad = [c for c in codes if c not in (0, None)]
     if bad:
         print(f"warning: {len(bad)} worker(s) exited with codes {bad}; finished trials are kept", file=out)
 

@@ -119,3 +119,41 @@ def slots_taken(study: optuna.Study, counts: Callable[[optuna.trial.FrozenTrial]
         elif counts(t):
             done += 1
     return done, running
+
+
+def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None) -> list[str]:
+    """Worker i's device: round-robin over the visible GPUs (or ``gpu_ids``), else the CPU."""
+    import torch
+
+    if device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return [device if device != "auto" else "cpu"] * workers
+    ids = gpu_ids or list(range(torch.cuda.device_count()))
+    return [f"cuda:{ids[i % len(ids)]}" for i in range(workers)]
+
+
+def run_processes(target: Callable[..., None], devices: list[str],
+                  make_args: Callable[[int, str, int], tuple]) -> list[int | None]:
+    """Start one spawned process per device and wait for all; returns their exit codes.
+
+    CPU threads are divided between the CPU processes. On Ctrl-C (which the terminal also sends
+    to the children, so each fails its running trial) the children get 30 s to finish cleanly.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    cpu_workers = sum(d == "cpu" for d in devices)
+    threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+    procs = [ctx.Process(target=target, args=make_args(i, d, threads if d == "cpu" else 2),
+                         name=f"nas-worker-{i}") for i, d in enumerate(devices)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+        raise
+    return [p.exitcode for p in procs]
