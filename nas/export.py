@@ -9,7 +9,6 @@ outputs compared with the original model's on a batch.
 
 from __future__ import annotations
 
-import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +164,3 @@ def model_card(genotype: Genotype, info: dict[str, object], report: ExportReport
               "```", "", "`genotype.json` is plain data and `weights.pt` is a plain state_dict: "
               "loading executes no code from these files (`torch.load(weights_only=True)`).", ""]
     return "\n".join(lines)
-
-
-def write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")

@@ -477,8 +477,3 @@ def finish(study: optuna.Study, cfg: SearchConfig, out: TextIO) -> None:
         frame.to_csv(folder / "trials.csv", index=False)
         front.to_csv(folder / "pareto.csv", index=False)
         print(f"wrote {folder / 'trials.csv'} and {folder / 'pareto.csv'}", file=out)
-
-
-def genotype_of(trial: optuna.trial.FrozenTrial) -> Genotype:
-    return Genotype.from_json(trial.user_attrs["genotype"], source=f"trial {trial.number}")
-

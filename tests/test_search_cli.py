@@ -64,12 +64,17 @@ def test_real_search_end_to_end_prints_front_and_writes_csv(tmp_path):
     assert (tmp_path / "results/k/pareto.csv").read_text().count("\n") >= 2
 
 
-def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
+def start_search(tmp_path: Path, wait_completed: int):
+    """A 40-trial search in the background, returned once ``wait_completed`` trials are done."""
     space = write_space(tmp_path)
     db = tmp_path / "results/k/study.db"
     proc = subprocess.Popen(search_cmd(space, 40), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    before = wait_for(db, 3, proc)
+    return space, db, proc, wait_for(db, wait_completed, proc)
+
+
+def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
+    space, db, proc, before = start_search(tmp_path, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     after = completed(db)
@@ -84,11 +89,7 @@ def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
 
 
 def test_ctrl_c_marks_running_trial_failed_and_rerun_resumes(tmp_path):
-    space = write_space(tmp_path)
-    db = tmp_path / "results/k/study.db"
-    proc = subprocess.Popen(search_cmd(space, 40), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    before = wait_for(db, 2, proc)
+    space, db, proc, before = start_search(tmp_path, 2)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
