@@ -29,7 +29,6 @@ from optuna.trial import TrialState
 from .cost import FLOPS_CONVENTION, estimate_cost, space_min_cost
 from .data import Dataset, load_dataset
 from .errors import UserError, allowed
-from .genotype import Genotype
 from .inspect_arch import human
 from .results import format_front, non_dominated, pareto_frame, trials_frame
 from .space import SearchSpace, load_space
