@@ -119,10 +119,15 @@ def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
     front = pareto_frame(_frame(study_or_frame))
     if front.empty:
         return 0.0
-    acc_ref, flops_ref = reference if reference is not None else default_reference(_frame(study_or_frame))
-    pts = [(f, a) for f, a in zip(front["flops"].astype(float), front["accuracy"].astype(float))
-           if f < flops_ref and a > acc_ref]
-    pts.sort()
+    reference = reference if reference is not None else default_reference(_frame(study_or_frame))
+    return front_hypervolume(front["accuracy"].to_numpy(float), front["flops"].to_numpy(float), reference)
+
+
+def front_hypervolume(acc: np.ndarray, flops: np.ndarray, reference: tuple[float, float]) -> float:
+    """Hypervolume of any set of (accuracy, FLOPs) points (dominated ones add nothing)."""
+    acc_ref, flops_ref = reference
+    mask = non_dominated(acc, flops)
+    pts = sorted((f, a) for f, a, m in zip(flops, acc, mask) if m and f < flops_ref and a > acc_ref)
     area = 0.0
     for i, (f, a) in enumerate(pts):
         nxt = pts[i + 1][0] if i + 1 < len(pts) else flops_ref

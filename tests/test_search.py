@@ -1,4 +1,5 @@
 import io
+import math
 
 import optuna
 import pytest
@@ -32,11 +33,23 @@ def test_search_records_everything_a_study_needs(fake, tmp_path):
     g = Genotype.from_json(t.user_attrs["genotype"])
     assert g.in_channels == 1 and g.num_classes == 10  # from the dataset
     assert estimate_cost(g).flops == t.user_attrs["flops"]
-    assert t.values[1] == t.user_attrs["flops"]
+    assert t.values[1] == pytest.approx(math.log10(t.user_attrs["flops"]))  # log10 FLOPs objective
+    assert attrs_objectives(study) == ["accuracy", "log10_flops"]
     attrs = study.user_attrs
     assert attrs["dataset"] == "digits" and "stages:" in attrs["space_text"] and attrs["seed"] == 0
     assert (tmp_path / "results/t/trials.csv").exists() and (tmp_path / "results/t/pareto.csv").exists()
     assert (tmp_path / "results/t/study.db").exists()
+
+
+def attrs_objectives(study):
+    return study.user_attrs["objectives"]
+
+
+def test_study_from_an_older_parameter_encoding_is_refused_not_mixed(fake, tmp_path):
+    study = run_search(config(tmp_path, trials=2), out=io.StringIO())
+    study.set_user_attr("param_encoding", "categorical-v1")
+    with pytest.raises(UserError, match="earlier version.*another --study"):
+        run_search(config(tmp_path, trials=3), out=io.StringIO())
 
 
 def test_over_budget_candidates_are_never_trained(fake, tmp_path):

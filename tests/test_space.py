@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from nas import UserError, get_reference, load_space
-from nas.space import shipped_spaces
+from nas.space import param_value, shipped_spaces
 
 from conftest import run_cli
 
@@ -53,13 +53,29 @@ def test_size_equals_brute_force_count_of_distinct_genotypes(tmp_path):
                               ("act", sc.activations)):
             if len(choices) > 1:
                 names.append(f"s{i}_{name}")
-                grids.append(choices)
+                grids.append([param_value(choices, c) for c in choices])
     for combo in itertools.product(*grids):
         trial = optuna.trial.FixedTrial(dict(zip(names, combo)))
         seen.add(space.sample(trial).key())
     assert space.size() == len(seen)
     # res ignores expansion and SE; resb ignores SE: fewer genotypes than parameter combinations.
     assert len(seen) < len(list(itertools.product(*grids)))
+
+
+def test_numeric_choices_are_ordinal_indexes_and_categories_stay_categorical():
+    space = load_space("mobile")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    g = space.sample(trial, 1, 10)
+    dists = trial.distributions
+    assert isinstance(dists["s1_channels"], optuna.distributions.IntDistribution)
+    assert (dists["s1_channels"].low, dists["s1_channels"].high) == (0, len(space.stages[1].channels) - 1)
+    assert sorted(space.stages[1].channels)[trial.params["s1_channels"]] == g.stages[1].channels
+    assert sorted(space.stages[2].expansions)[trial.params["s2_expansion"]] == g.stages[2].expansion
+    mixed = load_space("mixed")
+    t2 = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    mixed.sample(t2, 1, 10)
+    assert isinstance(t2.distributions["s1_cell"], optuna.distributions.CategoricalDistribution)
 
 
 def test_sampling_uses_stable_parameter_names_and_stays_inside():
