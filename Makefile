@@ -25,7 +25,7 @@ test: $(STAMP)
 
 search: $(STAMP)
 	$(BIN)/python run_search.py search --space search_spaces/mobile.yaml --dataset mnist5k \
-		--trials 40 --epochs 2 --flops-max 20M --study demo --seed-archs
+		--trials 40 --epochs 1 --flops-max 20M --study demo --seed-archs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

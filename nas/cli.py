@@ -94,7 +94,7 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
                    help="mnist5k | digits | cifar10:PATH | folder:PATH | npz:PATH")
     p.add_argument("--study", default="demo", help="study name; results go to results/<study>/")
     p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
-    p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 2)")
+    p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.2)")
