@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "bench"
 sys.path.insert(0, str(ROOT))
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def machine() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Per-trial overhead: time spent outside training, and the samplers' own time per trial.
 
-Part 1 runs the demo search settings (mobile space, mnist5k, 2 epochs) for a few trials with
+Part 1 runs the demo search settings (mobile space, mnist5k, the default epochs) for a few trials with
 timers around the trainer: overhead = (loop wall time - time inside train_candidate) / loop
 wall time, where the loop runs from the first ask to the last tell (the search's one-time
 start-up, loading data and opening the study, is reported separately), i.e. sampling, genotype decoding, FLOPs estimate, de-duplication lookups, liveness
@@ -44,7 +44,7 @@ def trial_overhead(n_trials: int, sampler: str) -> dict[str, float]:
     search_mod.train_candidate = timed
     shutil.rmtree("results/bench-overhead", ignore_errors=True)
     cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study="bench-overhead",
-                       trials=n_trials, train=TrainConfig(epochs=2), flops_max=20e6, progress=False,
+                       trials=n_trials, train=TrainConfig(), flops_max=20e6, progress=False,
                        write_files=False, sampler=sampler)
     start = time.perf_counter()
     try:
@@ -99,7 +99,7 @@ def main() -> None:
               f"of the search loop's wall time (goal < 2%); inside the trainer, model build + data + "
               f"BN recalibration + evaluation: {100 * o['build_data_recal_eval_fraction']:.1f}%; "
               f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
-    samplers = sampler_times(10 if quick() else 90)
+    samplers = sampler_times(10 if quick() else 60)
     save("overhead", {"trial_overhead": overhead, "sampler_ask_time": samplers,
                       "command": "python -m bench.overhead"})
 

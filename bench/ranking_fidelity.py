@@ -1,93 +1,82 @@
-"""Ranking fidelity of brief training: does a 2-epoch ranking predict a 10x longer one?
+"""Ranking fidelity of brief training: does a brief ranking predict a 10x longer one?
 
-30 random genotypes of the mobile space are trained on mnist5k for 1, 2 (the default) and 4
-epochs and for 20 epochs (10x the default). Each brief model is evaluated twice from the same
-weights: with its stale BatchNorm running statistics, and after recalibrating them on 20
-training batches (what the search does). Kendall tau against the 20-epoch ranking (recalibrated)
-is reported for every budget, with and without recalibration.
+The first 30 genotypes of the benchmark table (uniform random sample of the mobile space, see
+``bench.table``) are trained on mnist5k for 1, 2 (the default) and 4 epochs and for 20 epochs
+(10x the default). Each brief model is evaluated twice from the same weights: with its stale
+BatchNorm running statistics, and after recalibrating them on 20 training batches (what the
+search does). Reported: Kendall tau of every brief ranking against the 20-epoch ranking, with a
+95% bootstrap interval over the genotypes, and the cheapest budget whose tau is not worse than
+the best budget's at 95% (paired bootstrap): that sets the default.
 
-    python -m bench.ranking_fidelity                     # 10 genotypes (CPU-sized, ~25 min here)
-    BENCH_RANKING_N=30 python -m bench.ranking_fidelity  # the full 30 (about 70 min on 2 cores)
-
-Each genotype's result is cached in results/bench/ranking_rows.json, so a longer run resumes.
+    python -m bench.ranking_fidelity        # about 12 min on 2 cores; trainings cached and resumable
 """
 
 from __future__ import annotations
 
 import numpy as np
-import optuna
-import torch
 from scipy.stats import kendalltau
 
-import json
-import os
-
-from bench.common import OUT, quick, save
-from nas.cost import estimate_cost
-from nas.data import load_dataset
-from nas.space import load_space
-from nas.train import DeviceData, TrainConfig, recalibrate_from_training_data, evaluate, train_candidate
+from bench import table
+from bench.common import quick, save
 
 BUDGETS = (1.0, 2.0, 4.0)
 LONG = 20.0
+BOOTSTRAP = 500
 
 
-def both_accuracies(g, data, epochs: float, device: torch.device) -> tuple[float, float, float]:
-    """(accuracy without recalibration, with recalibration, wall seconds) from one training run."""
-    cfg = TrainConfig(epochs=epochs, bn_recalibration_batches=0)
-    r = train_candidate(g, data, cfg, device, keep_model=True)
-    stale = r.val_accuracy
-    dd = DeviceData.get(data, g.resolution, device)
-    gen = torch.Generator(device=device).manual_seed(1)
-    cfg_recal = TrainConfig(epochs=epochs)
-    memory = torch.channels_last
-    autocast = lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")  # noqa: E731
-    recalibrate_from_training_data(r.model, dd, cfg_recal, gen, memory, autocast)
-    return stale, evaluate(r.model, dd, cfg_recal, autocast), r.total_time
+def tau_interval(brief: np.ndarray, long: np.ndarray, best: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[float, float, float, float]:
+    """tau, its 95% bootstrap interval over genotypes, and the 97.5th percentile of the paired
+    difference tau(brief) - tau(best budget): below 0 means worse than the best, at 95%."""
+    n = len(long)
+    samples, diffs = [], []
+    for _ in range(BOOTSTRAP):
+        idx = rng.integers(0, n, n)
+        t = kendalltau(brief[idx], long[idx]).statistic
+        samples.append(t)
+        diffs.append(t - kendalltau(best[idx], long[idx]).statistic)
+    low, high = np.nanpercentile(samples, [2.5, 97.5])
+    return float(kendalltau(brief, long).statistic), float(low), float(high), float(np.nanpercentile(diffs, 97.5))
 
 
 def main() -> None:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_dataset("mnist5k")
-    space = load_space("mobile")
-    n = 6 if quick() else int(os.environ.get("BENCH_RANKING_N", "10"))
+    n = 8 if quick() else 30
     long_epochs = 4.0 if quick() else LONG
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=123))
-    genotypes = []
-    while len(genotypes) < n:
-        t = study.ask()
-        g = space.sample(t, data.in_channels, data.num_classes)
-        study.tell(t, 0.0)
-        if g.key() not in {x.key() for x in genotypes}:
-            genotypes.append(g)
-    cache = OUT / ("ranking_rows_quick.json" if quick() else "ranking_rows.json")
-    cached = {r["arch"]: r for r in json.loads(cache.read_text())} if cache.exists() else {}
-    rows = []
-    for i, g in enumerate(genotypes):
-        if g.arch in cached and cached[g.arch].get("long_epochs") == long_epochs:
-            rows.append(cached[g.arch])
-            continue
-        row = {"arch": g.arch, "flops": estimate_cost(g).flops, "long_epochs": long_epochs}
-        for b in BUDGETS:
-            stale, recal, secs = both_accuracies(g, data, b, device)
-            row[f"acc_{b:g}ep_stale_bn"], row[f"acc_{b:g}ep"], row[f"secs_{b:g}ep"] = stale, recal, secs
-        row["acc_long"] = train_candidate(g, data, TrainConfig(epochs=long_epochs), device).val_accuracy
-        rows.append(row)
-        cached[g.arch] = row
-        OUT.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(list(cached.values())))
-        print(f"[{i + 1}/{n}] {row['flops'] / 1e6:.2f}M  " + "  ".join(
-            f"{b:g}ep {row[f'acc_{b:g}ep']:.3f} (stale {row[f'acc_{b:g}ep_stale_bn']:.3f})" for b in BUDGETS)
-            + f"  {long_epochs:g}ep {row['acc_long']:.3f}", flush=True)
-    long = np.array([r["acc_long"] for r in rows])
-    taus = {}
-    for b in BUDGETS:
-        for suffix, label in (("", "recalibrated"), ("_stale_bn", "stale BN")):
-            tau = kendalltau([r[f"acc_{b:g}ep{suffix}"] for r in rows], long).statistic
-            taus[f"{b:g}ep {label}"] = float(tau)
-            print(f"Kendall tau, {b:g} epoch(s), {label:12s} vs {long_epochs:g} epochs: {tau:+.3f}")
-    save("ranking_fidelity", {"genotypes": n, "long_epochs": long_epochs, "budgets": BUDGETS,
-                              "kendall_tau": taus, "rows": rows, "goal": "tau >= 0.7 at the default budget",
+    budgets = (1.0, 2.0) if quick() else BUDGETS
+    genotypes = table.random_genotypes(n)
+    res = table.results(genotypes, (*budgets, long_epochs))
+    long = np.array([r["acc"] for r in res[long_epochs]])
+    acc = {b: np.array([r["acc"] for r in res[b]]) for b in budgets}
+    point = {b: float(kendalltau(acc[b], long).statistic) for b in budgets}
+    best = max(budgets, key=lambda b: point[b])
+    rng = np.random.default_rng(0)
+    taus: dict[str, dict[str, float]] = {}
+    for b in budgets:
+        rows = res[b]
+        tau, low, high, diff_high = tau_interval(acc[b], long, acc[best], rng)
+        stale = np.array([r["acc_stale_bn"] for r in rows])
+        taus[f"{b:g}"] = {"tau": tau, "tau_low": low, "tau_high": high, "diff_to_best_high": diff_high,
+                          "tau_stale_bn": float(kendalltau(stale, long).statistic),
+                          "mean_acc": float(acc[b].mean()), "mean_acc_stale_bn": float(stale.mean()),
+                          "mean_secs": float(np.mean([r["secs"] for r in rows]))}
+        t = taus[f"{b:g}"]
+        print(f"{b:g} epoch(s): tau {tau:+.3f} [{low:+.3f}, {high:+.3f}] with BN recalibration, "
+              f"{t['tau_stale_bn']:+.3f} with stale BN statistics; mean accuracy {t['mean_acc']:.3f} "
+              f"(stale {t['mean_acc_stale_bn']:.3f}); {t['mean_secs']:.1f} s per candidate", flush=True)
+    # The cheapest budget whose tau is not worse than the best budget's at 95% (paired bootstrap).
+    chosen = next(b for b in budgets if b == best or taus[f"{b:g}"]["diff_to_best_high"] >= 0)
+    long_acc = long
+    n_val = len(bytes.fromhex(res[long_epochs][0]["correct"]))
+    print(f"{long_epochs:g}-epoch accuracies: {long_acc.min():.3f}-{long_acc.max():.3f} "
+          f"(interquartile {np.percentile(long_acc, 25):.3f}-{np.percentile(long_acc, 75):.3f}); "
+          f"binomial s.e. of one accuracy on {n_val} images: ~{np.sqrt(long_acc.mean() * (1 - long_acc.mean()) / n_val):.3f}")
+    print(f"cheapest budget not worse than the best ({best:g} epochs) at 95%: {chosen:g} epoch(s) (goal: tau >= 0.7)")
+    save("ranking_fidelity", {"genotypes": n, "long_epochs": long_epochs, "budgets": budgets,
+                              "kendall_tau": taus, "recommended_epochs": chosen,
+                              "long_accuracy": {"min": float(long_acc.min()), "max": float(long_acc.max()),
+                                                "values": [float(a) for a in long_acc]},
+                              "archs": [g.arch for g in genotypes],
+                              "goal": "tau >= 0.7 at the default budget",
                               "command": "python -m bench.ranking_fidelity"})
 
 

@@ -2,7 +2,7 @@
 
 From the demo study's knee architecture (or, without a demo study, the mobile space's
 ``mnasnet_tiny`` reference), scale to about 2x and 4x FLOPs (nominal) by compound scaling and
-by depth only, width only and resolution only; train each for the default 2 epochs on mnist5k
+by depth only, width only and resolution only; train each for the default number of epochs on mnist5k
 with 3 seeds and report mean accuracy and measured FLOPs. The compound coefficients are the
 demo's `scale` result when there is one, else EfficientNet's alpha=1.2, beta=1.1, gamma=1.15.
 
@@ -17,13 +17,13 @@ import statistics
 import optuna
 
 from bench.common import ROOT, quick, save
+from bench.pool import Job, run_jobs
 from nas.cost import estimate_cost
-from nas.data import load_dataset
 from nas.genotype import Genotype
 from nas.results import knee
 from nas.scale import scaled
 from nas.space import load_space
-from nas.train import TrainConfig, train_candidate
+from nas.train import TrainConfig
 
 
 def base_and_coefficients() -> tuple[Genotype, tuple[float, float, float], str]:
@@ -41,10 +41,9 @@ def base_and_coefficients() -> tuple[Genotype, tuple[float, float, float], str]:
 
 
 def main() -> None:
-    data = load_dataset("mnist5k")
     base, (a, b, c), source = base_and_coefficients()
     seeds = (0,) if quick() else (0, 1, 2)
-    epochs = 1.0 if quick() else 2.0
+    epochs = 1.0 if quick() else float(TrainConfig().epochs or 2.0)  # the default budget
     base_flops = estimate_cost(base).flops
     phi_for = {2: math.log(2) / math.log(a * b * b * c * c), 4: 2 * math.log(2) / math.log(a * b * b * c * c)}
     variants = {"base": (1.0, 1.0, 1.0, 1.0)}
@@ -53,10 +52,12 @@ def main() -> None:
         variants[f"depth x{factor}"] = (factor, 1.0, 1.0, 1.0)
         variants[f"width x{factor}"] = (1.0, math.sqrt(factor), 1.0, 1.0)
         variants[f"resolution x{factor}"] = (1.0, 1.0, math.sqrt(factor), 1.0)
+    genotypes = {name: scaled(base, da, wb, rg, phi) for name, (da, wb, rg, phi) in variants.items()}
+    jobs = [Job(g.to_json(indent=None), epochs, s) for g in genotypes.values() for s in seeds]
+    results = iter(run_jobs(jobs))
     rows = []
-    for name, (da, wb, rg, phi) in variants.items():
-        g = scaled(base, da, wb, rg, phi)
-        accs = [train_candidate(g, data, TrainConfig(epochs=epochs, seed=s), "cpu").val_accuracy for s in seeds]
+    for name, g in genotypes.items():
+        accs = [next(results)["acc"] for _ in seeds]
         row = {"scaling": name, "resolution": g.resolution, "params": estimate_cost(g).params,
                "flops_ratio": estimate_cost(g).flops / base_flops, "acc_mean": statistics.mean(accs),
                "acc_std": statistics.pstdev(accs), "accs": accs}

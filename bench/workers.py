@@ -1,7 +1,7 @@
 """Parallel workers on this machine: trials per minute with --workers 1 and 2 (demo settings).
 
 Both runs use the same storage kind (a journal file) and the same demo settings (mobile space,
-mnist5k, 2 epochs, TPE), 16 trials each, one after the other. Coordination time per trial is
+mnist5k, default epochs, TPE), 16 trials each, one after the other. Coordination time per trial is
 the worker time not spent inside trials: (wall x workers - sum of trial durations) / trials,
 where a trial's duration runs from ask to tell (Optuna's start and complete times).
 
@@ -23,7 +23,7 @@ def run(workers: int, trials: int) -> dict[str, float]:
     name = f"bench-workers-{workers}"
     shutil.rmtree(f"results/{name}", ignore_errors=True)
     cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study=name, trials=trials,
-                       train=TrainConfig(epochs=2), flops_max=20e6, progress=False, write_files=False,
+                       train=TrainConfig(), flops_max=20e6, progress=False, write_files=False,
                        workers=workers, storage=None if workers > 1 else f"journal:results/{name}/journal.log")
     if workers == 1:
         import pathlib
