@@ -94,12 +94,12 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
 def main() -> None:
     overhead = {}
     for sampler in ("gp", "tpe"):
-        o = overhead[sampler] = trial_overhead(3 if quick() else 12, sampler)
+        o = overhead[sampler] = trial_overhead(3 if quick() else 8, sampler)
         print(f"[{sampler}] per-trial overhead outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% "
               f"of the search loop's wall time (goal < 2%); inside the trainer, model build + data + "
               f"BN recalibration + evaluation: {100 * o['build_data_recal_eval_fraction']:.1f}%; "
               f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
-    samplers = sampler_times(10 if quick() else 60)
+    samplers = sampler_times(10 if quick() else 45)
     save("overhead", {"trial_overhead": overhead, "sampler_ask_time": samplers,
                       "command": "python -m bench.overhead"})
 

@@ -83,11 +83,33 @@ def step_ceiling(genotype, batch_size: int, lr: float, device: torch.device, ste
     return steps * batch_size / (time.perf_counter() - start)
 
 
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Hardware flop/s of a large square matmul in ``dtype``: the practical peak this device
+    reaches on dense work (multiply and add counted as 2 flops, as hardware peaks are)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return repeats * 2 * n ** 3 / (time.perf_counter() - start)
+
+
+def training_flops_per_s(images_per_s: float, fvcore_flops: int) -> float:
+    """Hardware flop/s a training run sustains: fvcore counts a multiply-add as 1 flop (x2 for
+    hardware flops), and a training step costs about 3 forward passes (forward + backward)."""
+    return images_per_s * fvcore_flops * 2 * 3
+
+
 def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_dataset("mnist5k")
     epochs = 0.5 if quick() else 1.0
-    repeats = 1 if quick() else 3
+    repeats = 1 if quick() else 2
     models = []
     for space_name, index in (("mobile", 0), ("mobile", 2), ("efficientnetv2", 0), ("resnet", 0)):
         g = load_space(space_name).reference_genotypes(data.in_channels, data.num_classes)[index]
@@ -117,6 +139,12 @@ def main() -> None:
               f"plain {row['plain_img_s']:7.0f} img/s  x{row['speedup']:.2f}  "
               f"(bare steps {row['ceiling_img_s']:7.0f} img/s: at most x{row['ceiling_speedup']:.2f}); "
               f"channels_last x{row['channels_last_gain']:.2f}", flush=True)
+    largest = max(rows, key=lambda r: r["flops"])
+    peak = matmul_peak(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    fraction = training_flops_per_s(largest["ours_img_s"], largest["flops"]) / peak
+    print(f"largest model ({largest['model']}): {100 * fraction:.1f}% of a 2048^2 "
+          f"{'bf16' if device.type == 'cuda' else 'fp32'} matmul's {peak / 1e9:.0f} GFLOP/s on {device} "
+          f"(training flops = images/s x 3 x 2 x fvcore FLOPs)")
     geo = statistics.geometric_mean([r["speedup"] for r in rows])
     geo_ceiling = statistics.geometric_mean([r["ceiling_speedup"] for r in rows])
     geo_cl = statistics.geometric_mean([r["channels_last_gain"] for r in rows])
@@ -126,6 +154,7 @@ def main() -> None:
     save("throughput", {"device": str(device), "epochs": epochs, "repeats": repeats,
                         "batch_size": cfg.batch_size, "rows": rows, "geomean_speedup": geo,
                         "geomean_ceiling_speedup": geo_ceiling, "geomean_channels_last_gain": geo_cl,
+                        "largest_model_fraction_of_matmul_peak": fraction, "matmul_peak_flops": peak,
                         "command": "python -m bench.throughput"})
 
 

@@ -1,7 +1,7 @@
 """Parallel workers on this machine: trials per minute with --workers 1 and 2 (demo settings).
 
 Both runs use the same storage kind (a journal file) and the same demo settings (mobile space,
-mnist5k, default epochs, TPE), 16 trials each, one after the other. Coordination time per trial is
+mnist5k, default epochs, TPE), 12 trials each, one after the other. Coordination time per trial is
 the worker time not spent inside trials: (wall x workers - sum of trial durations) / trials,
 where a trial's duration runs from ask to tell (Optuna's start and complete times).
 
@@ -38,7 +38,7 @@ def run(workers: int, trials: int) -> dict[str, float]:
 
 
 def main() -> None:
-    trials = 6 if quick() else 16
+    trials = 6 if quick() else 12
     one, two = run(1, trials), run(2, trials)
     speedup = two["trials_per_min"] / one["trials_per_min"]
     for r in (one, two):
