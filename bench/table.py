@@ -43,7 +43,7 @@ def random_genotypes(n: int) -> list[Genotype]:
     return out
 
 
-def _key(arch: str, epochs: float, seed: int) -> str:
+def cache_key(arch: str, epochs: float, seed: int) -> str:
     return f"{arch}|{epochs:g}|{seed}"
 
 
@@ -57,14 +57,14 @@ def results(genotypes: list[Genotype], budgets: Sequence[float], seed: int = 0) 
     cache = load_cache()
     missing = [Job(g.to_json(indent=None), epochs, seed, DATASET)
                for epochs in sorted(budgets, reverse=True) for g in genotypes
-               if _key(g.arch, epochs, seed) not in cache]
+               if cache_key(g.arch, epochs, seed) not in cache]
     if missing:
         print(f"table: {len(missing)} trainings to run "
               f"({len(genotypes) * len(budgets) - len(missing)} cached)", flush=True)
         done = [0]
 
         def store(row: dict[str, Any]) -> None:
-            key = _key(Genotype.from_json(row["genotype"]).arch, row["epochs"], row["seed"])
+            key = cache_key(Genotype.from_json(row["genotype"]).arch, row["epochs"], row["seed"])
             cache[key] = {"key": key, **row}
             PATH.parent.mkdir(parents=True, exist_ok=True)
             PATH.write_text(json.dumps(list(cache.values())))
@@ -73,4 +73,4 @@ def results(genotypes: list[Genotype], budgets: Sequence[float], seed: int = 0) 
                 print(f"table: {done[0]}/{len(missing)} trained", flush=True)
 
         run_jobs(missing, on_done=store)
-    return {epochs: [cache[_key(g.arch, epochs, seed)] for g in genotypes] for epochs in budgets}
+    return {epochs: [cache[cache_key(g.arch, epochs, seed)] for g in genotypes] for epochs in budgets}

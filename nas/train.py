@@ -31,13 +31,15 @@ class CandidateFailed(Exception):
 
 @dataclass
 class TrainConfig:
-    # 1 epoch: on 30 random mobile-space genotypes (mnist5k) the Kendall tau against a 20-epoch
-    # ranking was 0.33 after 1 epoch, 0.29 after 2 and 0.31 after 4 (95% intervals +-0.25):
-    # longer brief budgets bought no ranking fidelity, so the cheapest wins (BENCHMARKS.md §4).
+    # 1 epoch: on 30 random mobile-space genotypes (mnist5k), Kendall tau against the 10x-longer
+    # ranking was +0.20 / +0.13 / +0.34 after 1 / 2 / 4 epochs (95% intervals about +-0.3; the
+    # 10- and 20-epoch rankings themselves agree at only +0.12): longer brief budgets bought no
+    # measurable ranking fidelity, so the cheapest wins (BENCHMARKS.md §4, bench/ranking_fidelity).
     epochs: float | None = 1.0
     time_budget: float | None = None  # seconds of training; with epochs, whichever ends first
-    # bs 64 / peak lr 0.2 beat bs 128 / lr 0.1 on all three mobile references on mnist5k
-    # (2 epochs: 0.964/0.950/0.946 vs 0.945/0.933/0.914) at similar wall time.
+    # bs 64 / peak lr 0.2: ranks as well as bs 32 / 0.1, 64 / 0.4 and 128 / 0.4 (tau +0.41 against
+    # +0.37 / +0.26 / +0.45 on 15 genotypes, within noise) at the second-lowest cost per candidate
+    # (BENCHMARKS.md §6, bench/defaults).
     batch_size: int = 64
     lr: float = 0.2  # peak learning rate of the one-cycle schedule
     momentum: float = 0.9
