@@ -92,6 +92,45 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
     return out
 
 
+def storage_cost(n_trials: int) -> dict[str, float]:
+    """Milliseconds per trial of the search loop with an instant trainer (TPE), per storage
+    kind, against the sampler alone on in-memory storage: what the storage writes cost."""
+    from nas.train import TrainResult
+
+    def instant(*args, **kw):  # noqa: ANN002, ANN003
+        return TrainResult(val_accuracy=0.9, train_loss=0.1, train_time=0.0, total_time=0.0,
+                           images_per_sec=1.0, epochs=1.0, device="cpu")
+
+    out: dict[str, float] = {}
+    real = search_mod.train_candidate
+    search_mod.train_candidate = instant
+    try:
+        for kind, url in (("sqlite", None), ("journal", "journal:results/bench-storage-journal/journal.log")):
+            name = f"bench-storage-{kind}"
+            shutil.rmtree(f"results/{name}", ignore_errors=True)
+            Path(f"results/{name}").mkdir(parents=True)
+            cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study=name, trials=n_trials,
+                               flops_max=20e6, progress=False, write_files=False, sampler="tpe", storage=url)
+            study = run_search(cfg, out=io.StringIO())
+            trials = sorted(study.trials, key=lambda t: t.number)
+            loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+            out[f"{kind}_ms_per_trial"] = 1000 * loop / len(trials)
+            shutil.rmtree(f"results/{name}", ignore_errors=True)
+    finally:
+        search_mod.train_candidate = real
+    space = load_space("mobile")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler("tpe", 0, 2))
+    start = time.perf_counter()
+    for _ in range(n_trials):
+        trial = study.ask()
+        space.sample(trial, 1, 10)
+        study.tell(trial, [0.9, 6.0])
+    out["sampler_only_in_memory_ms_per_trial"] = 1000 * (time.perf_counter() - start) / n_trials
+    print("per-trial cost of the loop with an instant trainer (TPE): " + ", ".join(
+        f"{k.replace('_ms_per_trial', '')} {v:.0f} ms" for k, v in out.items()), flush=True)
+    return out
+
+
 def demo_overhead() -> dict[str, float] | None:
     """The same fraction read back from the demo study (``make search``: 40 trials, GP), if one
     exists: a real search's trials carry their start/end times and time inside the trainer."""
@@ -116,12 +155,13 @@ def main() -> None:
               f"of the search loop's wall time (goal < 2%); inside the trainer, model build + data + "
               f"BN recalibration + evaluation: {100 * o['build_data_recal_eval_fraction']:.1f}%; "
               f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
+    storage = storage_cost(10 if quick() else 40)
     demo = demo_overhead()
     if demo:
         print(f"[demo study, {demo['sampler']}, {demo['trials']} trials] outside the trainer: "
               f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
     samplers = sampler_times(10 if quick() else 45)
-    save("overhead", {"trial_overhead": overhead, "demo_study": demo, "sampler_ask_time": samplers,
+    save("overhead", {"trial_overhead": overhead, "storage_cost": storage, "demo_study": demo, "sampler_ask_time": samplers,
                       "command": "python -m bench.overhead"})
 
 
