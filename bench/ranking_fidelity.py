@@ -68,11 +68,10 @@ def main() -> None:
               f"(stale {t['mean_acc_stale_bn']:.3f}); {t['mean_secs']:.1f} s per candidate", flush=True)
     # The cheapest budget whose tau is not worse than the best budget's at 95% (paired bootstrap).
     chosen = next(b for b in budgets if b == best or taus[f"{b:g}"]["diff_to_best_high"] >= 0)
-    long_acc = long
     n_val = len(bytes.fromhex(res[long_epochs][0]["correct"]))
-    print(f"{long_epochs:g}-epoch accuracies: {long_acc.min():.3f}-{long_acc.max():.3f} "
-          f"(interquartile {np.percentile(long_acc, 25):.3f}-{np.percentile(long_acc, 75):.3f}); "
-          f"binomial s.e. of one accuracy on {n_val} images: ~{np.sqrt(long_acc.mean() * (1 - long_acc.mean()) / n_val):.3f}")
+    print(f"{long_epochs:g}-epoch accuracies: {long.min():.3f}-{long.max():.3f} "
+          f"(interquartile {np.percentile(long, 25):.3f}-{np.percentile(long, 75):.3f}); "
+          f"binomial s.e. of one accuracy on {n_val} images: ~{np.sqrt(long.mean() * (1 - long.mean()) / n_val):.3f}")
     # The reference's own agreement: a ranking after 2x the long budget, when trained (slow:
     # BENCH_RANKING_CROSSCHECK=1) or already cached. A brief budget cannot agree with the long
     # ranking better than two long rankings agree with each other.
@@ -89,8 +88,8 @@ def main() -> None:
     save("ranking_fidelity", {"genotypes": n, "long_epochs": long_epochs, "budgets": budgets,
                               "kendall_tau": taus, "recommended_epochs": chosen,
                               "reference_tau_vs_double": reference_tau,
-                              "long_accuracy": {"min": float(long_acc.min()), "max": float(long_acc.max()),
-                                                "values": [float(a) for a in long_acc]},
+                              "longuracy": {"min": float(long.min()), "max": float(long.max()),
+                                                "values": [float(a) for a in long]},
                               "archs": [g.arch for g in genotypes],
                               "goal": "tau >= 0.7 at the default budget",
                               "command": "python -m bench.ranking_fidelity"})

@@ -1,8 +1,8 @@
 """The benchmark table: random genotypes of the mobile space, trained once on mnist5k, cached.
 
-One seeded random sample (de-duplicated) serves two benchmarks: ``search_efficiency`` replays
-samplers against the 1-epoch accuracies of the first few hundred, and ``ranking_fidelity``
-trains the first 30 also for 2, 4 and 20 epochs. Every (genotype, epochs) result is cached in
+One seeded random sample (de-duplicated) serves three benchmarks: ``search_efficiency`` replays
+samplers against the 1-epoch accuracies of the first 150, ``ranking_fidelity`` trains the first
+30 also for 2, 4 and 10 epochs, and ``defaults`` reuses those. Every (genotype, epochs) result is cached in
 ``results/bench/table.json`` as soon as it finishes, so an interrupted run resumes and the two
 benchmarks never train the same thing twice.
 """

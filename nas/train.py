@@ -2,7 +2,7 @@
 
 Batches are index slices of device tensors; augmentation (random crop with padding, horizontal
 flip where the dataset allows it) runs as tensor ops on the device; the model runs channels_last
-(about 2x CPU throughput for these nets), under bf16 autocast on CUDA. SGD with Nesterov
+(x1.23 CPU throughput for these nets, BENCHMARKS.md §1), under bf16 autocast on CUDA. SGD with Nesterov
 momentum, label smoothing and a one-cycle schedule whose progress is steps done or, with a time
 budget, time spent. Before evaluation BatchNorm statistics are recomputed on training batches:
 after a few epochs the running averages still remember the untrained network (measured: 9.8%
@@ -166,6 +166,13 @@ def evaluate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, autocast: Calla
     return (predict(model, dd, cfg, autocast) == dd.y_val).sum().item() / len(dd.y_val)
 
 
+def autocast_for(device: torch.device, cfg: TrainConfig) -> Callable[[], torch.autocast]:
+    """The trainer's precision context: bf16 autocast on CUDA when ``cfg.bf16``, fp32 elsewhere
+    (bf16 on this CPU was slower for depthwise convolutions, BENCHMARKS.md §1)."""
+    enabled = cfg.bf16 and device.type == "cuda"
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def one_cycle(progress: float, warmup: float) -> float:
     """LR multiplier: linear warm-up from 0.1 to 1, then linear decay to 0."""
     if progress < warmup:
@@ -193,10 +200,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     dd = DeviceData.get(data, genotype.resolution, device)
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = build_model(genotype).to(device=device, memory_format=memory)
-    use_bf16 = cfg.bf16 and device.type == "cuda"
-
-    def autocast():  # noqa: ANN202
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    autocast = autocast_for(device, cfg)
 
     n = len(dd.y_train)
     bs = min(cfg.batch_size, n)
