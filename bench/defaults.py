@@ -19,7 +19,7 @@ from bench import table
 from bench.common import quick, save
 from bench.pool import Job, run_jobs
 from bench.ranking_fidelity import LONG
-from nas.train import TrainConfig
+from nas.train.trainer import TrainConfig
 
 GRID = ((32, 0.1), (64, 0.2), (64, 0.4), (128, 0.4))
 

@@ -24,34 +24,31 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-import nas.search as search_mod
 from bench.common import quick, save
-from nas.cost import estimate_cost
-from nas.search import SearchConfig, make_sampler, run_search
-from nas.space import load_space
-from nas.train import TrainConfig
+from nas.model.cost import estimate_cost
+from nas.study.records import StudyRecord, TrialRecord
+from nas.study.samplers import make_sampler
+from nas.study.search import SearchConfig, run_search
+from nas.train.trainer import train_candidate
+from nas.arch.space_file import load_space
+from nas.train.trainer import TrainConfig
 
 
 def trial_overhead(n_trials: int, sampler: str) -> dict[str, float]:
     inside: list[tuple[float, float]] = []
-    real = search_mod.train_candidate
 
     def timed(*args, **kw):  # noqa: ANN002, ANN003
         start = time.perf_counter()
-        result = real(*args, **kw)
+        result = train_candidate(*args, **kw)
         inside.append((time.perf_counter() - start, result.train_time))
         return result
 
-    search_mod.train_candidate = timed
     shutil.rmtree("results/bench-overhead", ignore_errors=True)
-    cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study="bench-overhead",
+    cfg = SearchConfig(space="mobile", dataset="mnist5k", study="bench-overhead",
                        trials=n_trials, train=TrainConfig(), flops_max=20e6, progress=False,
                        write_files=False, sampler=sampler)
     start = time.perf_counter()
-    try:
-        study = run_search(cfg, out=io.StringIO())
-    finally:
-        search_mod.train_candidate = real
+    study = run_search(cfg, out=io.StringIO(), trainer=timed)
     wall = time.perf_counter() - start
     trials = sorted(study.trials, key=lambda t: t.number)
     # The search loop proper: first ask to last tell (start-up and the final CSV excluded).
@@ -95,29 +92,24 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
 def storage_cost(n_trials: int) -> dict[str, float]:
     """Milliseconds per trial of the search loop with an instant trainer (TPE), per storage
     kind, against the sampler alone on in-memory storage: what the storage writes cost."""
-    from nas.train import TrainResult
+    from nas.train.trainer import TrainResult
 
     def instant(*args, **kw):  # noqa: ANN002, ANN003
         return TrainResult(val_accuracy=0.9, train_loss=0.1, train_time=0.0, total_time=0.0,
                            images_per_sec=1.0, epochs=1.0, device="cpu")
 
     out: dict[str, float] = {}
-    real = search_mod.train_candidate
-    search_mod.train_candidate = instant
-    try:
-        for kind, url in (("sqlite", None), ("journal", "journal:results/bench-storage-journal/journal.log")):
-            name = f"bench-storage-{kind}"
-            shutil.rmtree(f"results/{name}", ignore_errors=True)
-            Path(f"results/{name}").mkdir(parents=True)
-            cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study=name, trials=n_trials,
-                               flops_max=20e6, progress=False, write_files=False, sampler="tpe", storage=url)
-            study = run_search(cfg, out=io.StringIO())
-            trials = sorted(study.trials, key=lambda t: t.number)
-            loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
-            out[f"{kind}_ms_per_trial"] = 1000 * loop / len(trials)
-            shutil.rmtree(f"results/{name}", ignore_errors=True)
-    finally:
-        search_mod.train_candidate = real
+    for kind, url in (("sqlite", None), ("journal", "journal:results/bench-storage-journal/journal.log")):
+        name = f"bench-storage-{kind}"
+        shutil.rmtree(f"results/{name}", ignore_errors=True)
+        Path(f"results/{name}").mkdir(parents=True)
+        cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials,
+                           flops_max=20e6, progress=False, write_files=False, sampler="tpe", storage=url)
+        study = run_search(cfg, out=io.StringIO(), trainer=instant)
+        trials = sorted(study.trials, key=lambda t: t.number)
+        loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+        out[f"{kind}_ms_per_trial"] = 1000 * loop / len(trials)
+        shutil.rmtree(f"results/{name}", ignore_errors=True)
     space = load_space("mobile")
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler("tpe", 0, 2))
     start = time.perf_counter()
@@ -142,8 +134,9 @@ def demo_overhead() -> dict[str, float] | None:
     if len(trials) < 2:
         return None
     loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
-    inside = sum(t.user_attrs.get("total_time", 0.0) for t in trials if t.user_attrs.get("trained"))
-    return {"trials": len(trials), "sampler": study.user_attrs.get("sampler"), "loop_s": loop,
+    records = [TrialRecord.from_trial(t) for t in trials]
+    inside = sum(r.total_time or 0.0 for r in records if r.trained)
+    return {"trials": len(trials), "sampler": StudyRecord.from_study(study).sampler, "loop_s": loop,
             "overhead_outside_trainer_fraction": (loop - inside) / loop}
 
 

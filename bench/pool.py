@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from nas.data import Dataset, load_dataset
-from nas.genotype import Genotype
-from nas.train import (DeviceData, TrainConfig, autocast_for, predict, recalibrate_from_training_data,
+from nas.train.data import Dataset, load_dataset
+from nas.arch.genotype import Genotype
+from nas.train.trainer import (DeviceData, TrainConfig, autocast_for, predict, recalibrate_from_training_data,
                        select_device, train_candidate)
 
 

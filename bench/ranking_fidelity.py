@@ -20,7 +20,7 @@ from scipy.stats import kendalltau
 
 from bench import table
 from bench.common import quick, save
-from nas.train import TrainConfig
+from nas.train.trainer import TrainConfig
 
 BUDGETS = (1.0, 2.0, 4.0)
 LONG = 10 * float(TrainConfig().epochs or 1.0)  # 10x the default brief budget

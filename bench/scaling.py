@@ -18,12 +18,13 @@ import optuna
 
 from bench.common import ROOT, quick, save
 from bench.pool import Job, run_jobs
-from nas.cost import estimate_cost
-from nas.genotype import Genotype
-from nas.results import knee
-from nas.scale import scaled
-from nas.space import load_space
-from nas.train import TrainConfig
+from nas.model.cost import estimate_cost
+from nas.arch.genotype import Genotype
+from nas.report.results import knee
+from nas.study.records import StudyRecord, TrialRecord
+from nas.study.scale import scaled
+from nas.arch.space_file import load_space
+from nas.train.trainer import TrainConfig
 
 
 def base_and_coefficients() -> tuple[Genotype, tuple[float, float, float], str]:
@@ -31,8 +32,8 @@ def base_and_coefficients() -> tuple[Genotype, tuple[float, float, float], str]:
     if db.exists():
         study = optuna.load_study(study_name="demo", storage=f"sqlite:///{db}")
         k = knee(study)
-        g = Genotype.from_json(study.trials[int(k["number"])].user_attrs["genotype"])
-        info = study.user_attrs.get("scaling")
+        g = Genotype.from_json(TrialRecord.from_trial(study.trials[int(k["number"])]).genotype)
+        info = StudyRecord.from_study(study).scaling
         if info:
             return g, (info["alpha"], info["beta"], info["gamma"]), f"demo knee (trial {int(k['number'])}), demo scale result"
         return g, (1.2, 1.1, 1.15), f"demo knee (trial {int(k['number'])}), EfficientNet coefficients"

@@ -31,11 +31,11 @@ import pandas as pd
 from bench import table
 from bench.common import quick, save
 from bench.pool import parallel_map
-from nas.cost import estimate_cost
-from nas.genotype import Genotype
-from nas.results import front_hypervolume
-from nas.search import make_sampler
-from nas.space import load_space
+from nas.model.cost import estimate_cost
+from nas.arch.genotype import Genotype
+from nas.report.results import front_hypervolume
+from nas.study.samplers import make_sampler
+from nas.arch.space_file import load_space
 
 TABLE_EPOCHS = 1.0
 

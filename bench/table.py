@@ -17,8 +17,8 @@ import optuna
 
 from bench.common import OUT
 from bench.pool import Job, run_jobs
-from nas.genotype import Genotype
-from nas.space import load_space
+from nas.arch.genotype import Genotype
+from nas.arch.space_file import load_space
 
 SPACE = "mobile"
 DATASET = "mnist5k"

@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench.common import quick, save
-from nas.builder import build_model
-from nas.cost import estimate_cost
-from nas.data import load_dataset
-from nas.space import load_space
-from nas.train import DeviceData, TrainConfig, train_candidate
+from nas.model.builder import build_model
+from nas.model.cost import estimate_cost
+from nas.train.data import load_dataset
+from nas.arch.space_file import load_space
+from nas.train.trainer import DeviceData, TrainConfig, train_candidate
 
 
 def plain_loop(genotype, data, epochs: float, batch_size: int, lr: float, device: torch.device) -> float:

@@ -15,8 +15,8 @@ import shutil
 import time
 
 from bench.common import quick, save
-from nas.search import SearchConfig, run_search
-from nas.train import TrainConfig
+from nas.study.search import SearchConfig, run_search
+from nas.train.trainer import TrainConfig
 
 
 def run(workers: int, trials: int) -> dict[str, float]:

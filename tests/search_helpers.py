@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas.search import SearchConfig
-from nas.train import TrainConfig, TrainResult
+import io
+
+from nas.report.summary import report_search
+from nas.study.search import SearchConfig, run_search
+from nas.train.trainer import TrainConfig, TrainResult
 
 TINY_SPACE = """
 name: tiny
@@ -42,7 +45,7 @@ class FakeTrainer:
         self.error = error
 
     def __call__(self, genotype, data, cfg, device, report=None):
-        from nas.cost import estimate_cost
+        from nas.model.cost import estimate_cost
 
         self.trained.append(genotype)
         if self.fail_every and len(self.trained) % self.fail_every == 0:
@@ -64,3 +67,10 @@ def config(tmp_path: Path, **kw) -> SearchConfig:
                 sampler="random")
     base.update(kw)
     return SearchConfig(**base)
+
+
+def search(cfg: SearchConfig, trainer: "FakeTrainer"):
+    """What ``nas search`` does: run the search with ``trainer``, then report (front, CSVs)."""
+    study = run_search(cfg, out=io.StringIO(), trainer=trainer)
+    report_search(study, out=io.StringIO(), write_files=cfg.write_files)
+    return study

@@ -1,6 +1,5 @@
 """Everywhere a user can type something: one clear line, exit code 2, and the study untouched."""
 
-import io
 import json
 
 import numpy as np
@@ -8,13 +7,11 @@ import optuna
 import pytest
 from PIL import Image
 
-import nas.search as search_mod
 from nas import get_reference
-from nas.genotype import FORMAT_VERSION
-from nas.search import run_search
+from nas.arch.genotype import FORMAT_VERSION
 
 from conftest import run_cli
-from search_helpers import TINY_SPACE, FakeTrainer, config, write_space
+from search_helpers import TINY_SPACE, FakeTrainer, config, search
 
 STAGE = "  - {cells: [mb], kernels: [3], expansions: [2], repeats: [1], channels: [24, 32], stride: 2, activation: relu}"
 
@@ -48,8 +45,7 @@ SPACE_MESSAGES = {
 def world(tmp_path, monkeypatch):
     """A finished study 't' (fake trainer) plus bad files of every kind."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer(fail_every=3))
-    run_search(config(tmp_path, trials=4), out=io.StringIO())
+    search(config(tmp_path, trials=4), FakeTrainer(fail_every=3))
     for name, text in SPACES.items():
         (tmp_path / f"{name}.yaml").write_text(text)
     (tmp_path / "missing_dir").mkdir()
@@ -76,28 +72,28 @@ def snapshot(tmp_path):
 
 
 def cases(tmp_path):
-    search = ["search", "--study", "t", "--trials", "6", "--no-progress", "--dataset", "digits",
-              "--space", str(tmp_path / "tiny.yaml")]
+    searching = ["search", "--study", "t", "--trials", "6", "--no-progress", "--dataset", "digits",
+                 "--space", str(tmp_path / "tiny.yaml")]
     rows = [(["search", "--study", "t", "--trials", "6", "--no-progress", "--dataset", "digits",
               "--space", str(tmp_path / f"{name}.yaml")], SPACE_MESSAGES[name]) for name in SPACES]
     rows += [
-        ([*search, "--dataset", "cifar10:" + str(tmp_path / "missing_dir")], "data_batch_1"),
-        ([*search, "--dataset", "folder:" + str(tmp_path / "nowhere")], "image folder not found"),
-        ([*search, "--dataset", "folder:" + str(tmp_path / "emptyclass")], "empty class folder"),
-        ([*search, "--dataset", "folder:" + str(tmp_path / "broken")], "unreadable image"),
-        ([*search, "--dataset", "npz:" + str(tmp_path / "range.npz")], "labels out of range"),
-        ([*search, "--dataset", "npz:" + str(tmp_path / "lens.npz")], "20 images but 19 labels"),
-        ([*search, "--dataset", "svhn"], "unknown dataset"),
-        ([*search, "--flops-max", "10k"], "impossible"),
-        ([*search, "--params-max", "100"], "impossible"),
-        ([*search, "--flops-max", "ten"], "expected a number"),
-        ([*search, "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
-        ([*search, "--storage", "sqlite:////no/such/dir/x.db"], "cannot open storage"),
-        ([*search, "--storage", "mysql//broken"], "not a storage URL"),
-        ([*search, "--storage", "journal:/no/such/dir/j.log"], "does not exist"),
-        ([*search, "--workers", "0"], "--workers must be >= 1"),
-        ([*search, "--workers", "2"], "not safe for 2 concurrent workers"),
-        ([*search, "--devices", "a,b"], "--devices"),
+        ([*searching, "--dataset", "cifar10:" + str(tmp_path / "missing_dir")], "data_batch_1"),
+        ([*searching, "--dataset", "folder:" + str(tmp_path / "nowhere")], "image folder not found"),
+        ([*searching, "--dataset", "folder:" + str(tmp_path / "emptyclass")], "empty class folder"),
+        ([*searching, "--dataset", "folder:" + str(tmp_path / "broken")], "unreadable image"),
+        ([*searching, "--dataset", "npz:" + str(tmp_path / "range.npz")], "labels out of range"),
+        ([*searching, "--dataset", "npz:" + str(tmp_path / "lens.npz")], "20 images but 19 labels"),
+        ([*searching, "--dataset", "svhn"], "unknown dataset"),
+        ([*searching, "--flops-max", "10k"], "impossible"),
+        ([*searching, "--params-max", "100"], "impossible"),
+        ([*searching, "--flops-max", "ten"], "expected a number"),
+        ([*searching, "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
+        ([*searching, "--storage", "sqlite:////no/such/dir/x.db"], "cannot open storage"),
+        ([*searching, "--storage", "mysql//broken"], "not a storage URL"),
+        ([*searching, "--storage", "journal:/no/such/dir/j.log"], "does not exist"),
+        ([*searching, "--workers", "0"], "--workers must be >= 1"),
+        ([*searching, "--workers", "2"], "not safe for 2 concurrent workers"),
+        ([*searching, "--devices", "a,b"], "--devices"),
         (["pareto", "--study", "nope"], "study 'nope' not found"),
         (["export", "--study", "nope", "--out", "x"], "study 'nope' not found"),
         (["scale", "--study", "nope"], "study 'nope' not found"),

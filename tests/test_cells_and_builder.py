@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from nas import Genotype, Head, Stem, build_model, count_params, scale_genotype
-from nas.arch_string import parse_stage
-from nas.scaling import make_divisible
+from nas.arch.arch_string import parse_stage
+from nas.arch.rounding import make_divisible
 
 
 def tiny(stage: str, in_channels: int = 3) -> Genotype:

@@ -4,8 +4,8 @@ import optuna
 import pytest
 
 from nas import ZOO, build_model, count_flops, count_params, estimate_cost, get_reference
-from nas.cost import measure_cost
-from nas.space import load_space, shipped_spaces
+from nas.model.cost import measure_cost
+from nas.arch.space_file import load_space, shipped_spaces
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nas import UserError
-from nas.data import load_dataset, stratified_split
+from nas.train.data import load_dataset, stratified_split
 
 
 def test_mnist5k_is_the_embedded_real_sample():

@@ -5,13 +5,11 @@ import pickle
 import pytest
 import torch
 
-import nas.search as search_mod
 from nas import Genotype, UserError, build_model
-from nas.export import export_model, load_exported, load_weights, parse_formats
-from nas.search import run_search
+from nas.report.export import export_model, load_exported, load_weights, parse_formats
 
 from conftest import run_cli
-from search_helpers import FakeTrainer, config
+from search_helpers import FakeTrainer, config, search
 from test_train import small_net
 
 
@@ -72,8 +70,7 @@ def test_parse_formats():
 
 def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer())
-    run_search(config(tmp_path, trials=3), out=open(os.devnull, "w"))
+    search(config(tmp_path, trials=3), FakeTrainer())
     code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--out", str(tmp_path / "exp"),
                              "--train-epochs", "1")
     assert code == 0, err

@@ -4,8 +4,8 @@ import optuna
 import pytest
 
 from nas import Genotype, UserError, ZOO, get_reference, parse_arch_string
-from nas.genotype import FORMAT_VERSION, Stage
-from nas.space import load_space, shipped_spaces
+from nas.arch.genotype import FORMAT_VERSION, Stage
+from nas.arch.space_file import load_space, shipped_spaces
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -77,10 +77,10 @@ def test_newer_format_version_is_refused():
 @pytest.mark.parametrize("field,value,match", [
     ("kernel", 4, "kernel must be an odd integer"),
     ("stride", 3, "stride must be one of 1, 2"),
-    ("se_ratio", 1.5, r"se_ratio must be in \[0, 1\]"),
-    ("channels", 0, "channels must be >= 1"),
-    ("cell", "conv", "cell 'conv' not in"),
-    ("activation", "gelu", "activation 'gelu' not in"),
+    ("se_ratio", 1.5, r"se_ratio must be a number in \[0, 1\], got 1.5"),
+    ("channels", 0, "channels must be an integer >= 1, got 0"),
+    ("cell", "conv", "cell must be one of 'mb', 'fmb', 'res', 'resb', got 'conv'"),
+    ("activation", "gelu", "activation must be one of 'relu', .*got 'gelu'"),
 ])
 def test_invalid_stage_values_name_field_and_allowed(field, value, match):
     data = get_reference("efficientnet_b0").to_dict()

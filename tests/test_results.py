@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
 from nas import get_reference
-from nas.results import (choice_effects, hypervolume, hypervolume_history, knee, non_dominated,
+from nas.report.results import (choice_effects, hypervolume, hypervolume_history, knee, non_dominated,
                          pareto_frame, resolve_trial, trials_frame)
 from nas import UserError
 

@@ -5,14 +5,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import nas.scale as scale_mod
-import nas.search as search_mod
 from nas import Genotype, UserError, get_reference
-from nas.cost import estimate_cost
-from nas.scale import family_frame, grid_points, run_scaling, scaled
-from nas.search import run_search
+from nas.model.cost import estimate_cost
+from nas.report.results import resolve_trial
+from nas.study.scale import GridSettings, family_frame, grid_points, run_scaling, scaled
+from nas.study.storage import load_handle
 
-from search_helpers import FakeTrainer, config
+from search_helpers import FakeTrainer, config, search
 
 
 def test_grid_points_satisfy_the_constraint():
@@ -43,8 +42,7 @@ def test_family_of_b0_with_published_coefficients_records_measured_beside_nomina
 @pytest.fixture
 def small_study(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer())
-    return run_search(config(tmp_path, trials=4), out=io.StringIO())
+    return search(config(tmp_path, trials=4), FakeTrainer())
 
 
 def test_scale_trains_every_grid_point_resumes_and_writes_family(small_study, tmp_path, monkeypatch):
@@ -57,17 +55,17 @@ def test_scale_trains_every_grid_point_resumes_and_writes_family(small_study, tm
             raise KeyboardInterrupt
         return trainer(*args, **kw)
 
-    monkeypatch.setattr(scale_mod, "train_candidate", interrupting)
-    kw = dict(base="best", flops_factor=2.0, step=0.1, tolerance=0.1, phi_max=3, out=io.StringIO())
+    handle = load_handle(None, "t")
+    base = Genotype.from_json(resolve_trial(handle.study, "best").user_attrs["genotype"])
+    kw = dict(grid=GridSettings(2.0, 0.1, 0.1), phi_max=3, out=io.StringIO())
     with pytest.raises(KeyboardInterrupt):
-        run_scaling(small_study, None, **kw)
+        run_scaling(handle, base, "best", trainer=interrupting, **kw)
     points = grid_points(2.0, 0.1, 0.1)
     storage = f"sqlite:///{tmp_path / 'results/t/study.db'}"
     partial = optuna.load_study(study_name="t-scale", storage=storage)
     assert sum(t.state == TrialState.COMPLETE for t in partial.trials) == 3
     # Resume: the interrupted point is trained again; every point once.
-    monkeypatch.setattr(scale_mod, "train_candidate", trainer)
-    result = run_scaling(small_study, None, **kw)
+    result = run_scaling(handle, base, "best", trainer=trainer, **kw)
     done = [t for t in optuna.load_study(study_name="t-scale", storage=storage).trials
             if t.state == TrialState.COMPLETE]
     assert len(done) == len(points)
@@ -91,7 +89,7 @@ def test_scale_trains_every_grid_point_resumes_and_writes_family(small_study, tm
     for phi in (1, 2, 3):
         g = Genotype.from_json((folder / f"phi{phi}.json").read_text())
         assert estimate_cost(g).flops == family.loc[family["phi"] == phi, "flops"].item()
-    assert small_study.user_attrs["scaling"]["alpha"] == result["alpha"]
+    assert load_handle(None, "t").study.user_attrs["scaling"]["alpha"] == result["alpha"]
 
 
 def test_scaled_genotype_follows_rounding_rules():

@@ -1,31 +1,27 @@
-import io
 import math
 
-import optuna
 import pytest
 from optuna.trial import TrialState
 
-import nas.search as search_mod
 from nas import Genotype, UserError
-from nas.cost import estimate_cost, space_min_cost
-from nas.results import pareto_frame, trials_frame
-from nas.search import evaluated_count, parse_quantity, run_search
-from nas.space import load_space
-from nas.train import CandidateFailed
+from nas.model.cost import estimate_cost, space_min_cost
+from nas.report.results import pareto_frame, trials_frame
+from nas.study.loop import evaluated_count
+from nas.units import parse_quantity
+from nas.arch.space_file import load_space
+from nas.train.trainer import CandidateFailed
 
-from search_helpers import TWO_ARCH_SPACE, FakeTrainer, config, write_space
+from search_helpers import TWO_ARCH_SPACE, FakeTrainer, config, search, write_space
 
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    trainer = FakeTrainer()
-    monkeypatch.setattr(search_mod, "train_candidate", trainer)
-    return trainer
+    return FakeTrainer()
 
 
 def test_search_records_everything_a_study_needs(fake, tmp_path):
-    study = run_search(config(tmp_path, trials=6), out=io.StringIO())
+    study = search(config(tmp_path, trials=6), fake)
     assert evaluated_count(study) == 6
     t = study.trials[0]
     for key in ("genotype", "arch", "params", "flops", "accuracy", "train_time", "images_per_sec", "device"):
@@ -46,17 +42,17 @@ def attrs_objectives(study):
 
 
 def test_study_from_an_older_parameter_encoding_is_refused_not_mixed(fake, tmp_path):
-    study = run_search(config(tmp_path, trials=2), out=io.StringIO())
+    study = search(config(tmp_path, trials=2), fake)
     study.set_user_attr("param_encoding", "categorical-v1")
     with pytest.raises(UserError, match="earlier version.*another --study"):
-        run_search(config(tmp_path, trials=3), out=io.StringIO())
+        search(config(tmp_path, trials=3), fake)
 
 
 def test_over_budget_candidates_are_never_trained(fake, tmp_path):
     space = load_space(write_space(tmp_path))
     _, min_flops = space_min_cost(space, 1, 10)
     budget = min_flops * 1.6
-    study = run_search(config(tmp_path, trials=8, flops_max=budget), out=io.StringIO())
+    study = search(config(tmp_path, trials=8, flops_max=budget), fake)
     frame = trials_frame(study)
     over = [t for t in study.trials if t.user_attrs.get("over_budget")]
     assert over, "the budget should exclude part of this space"
@@ -69,13 +65,13 @@ def test_over_budget_candidates_are_never_trained(fake, tmp_path):
 
 def test_impossible_budget_is_a_user_error_before_training(fake, tmp_path):
     with pytest.raises(UserError, match="impossible"):
-        run_search(config(tmp_path, flops_max=1000), out=io.StringIO())
+        search(config(tmp_path, flops_max=1000), fake)
     assert fake.trained == []
 
 
 def test_duplicate_genotypes_are_reused_not_retrained(fake, tmp_path):
-    study = run_search(config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE, "two.yaml")), trials=6),
-                       out=io.StringIO())
+    study = search(config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE, "two.yaml")), trials=6),
+                   fake)
     assert len(fake.trained) == 2
     reused = [t for t in study.trials if "reused_from" in t.user_attrs]
     assert len(reused) == 4
@@ -88,8 +84,7 @@ def test_duplicate_genotypes_are_reused_not_retrained(fake, tmp_path):
 @pytest.mark.parametrize("error", [RuntimeError, CandidateFailed])
 def test_failing_candidates_are_recorded_and_search_goes_on(monkeypatch, tmp_path, error):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search_mod, "train_candidate", FakeTrainer(fail_every=2, error=error))
-    study = run_search(config(tmp_path, trials=6), out=io.StringIO())
+    study = search(config(tmp_path, trials=6), FakeTrainer(fail_every=2, error=error))
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     assert len(failed) >= 2
     assert all("boom in candidate" in t.user_attrs["fail_reason"] for t in failed)
@@ -97,25 +92,25 @@ def test_failing_candidates_are_recorded_and_search_goes_on(monkeypatch, tmp_pat
 
 
 def test_rerun_resumes_and_runs_only_missing_trials(fake, tmp_path):
-    first = run_search(config(tmp_path, trials=3), out=io.StringIO())
+    first = search(config(tmp_path, trials=3), fake)
     before = [(t.number, t.values) for t in first.trials]
-    study = run_search(config(tmp_path, trials=5), out=io.StringIO())
+    study = search(config(tmp_path, trials=5), fake)
     assert evaluated_count(study) == 5
     assert [(t.number, t.values) for t in study.trials[:3]] == before
-    again = run_search(config(tmp_path, trials=5), out=io.StringIO())
+    again = search(config(tmp_path, trials=5), fake)
     assert len(again.trials) == 5  # nothing missing: nothing run
 
 
 def test_resume_with_a_different_space_is_refused(fake, tmp_path):
-    run_search(config(tmp_path, trials=1), out=io.StringIO())
+    search(config(tmp_path, trials=1), fake)
     other = tmp_path / "other.yaml"
     other.write_text(TWO_ARCH_SPACE)
     with pytest.raises(UserError, match="different search space"):
-        run_search(config(tmp_path, space=str(other), trials=2), out=io.StringIO())
+        search(config(tmp_path, space=str(other), trials=2), fake)
 
 
 def test_seed_archs_are_evaluated_first(fake, tmp_path):
-    study = run_search(config(tmp_path, trials=3, seed_archs=True), out=io.StringIO())
+    study = search(config(tmp_path, trials=3, seed_archs=True), fake)
     assert study.trials[0].user_attrs.get("reference") == "small"
     space = load_space(write_space(tmp_path))
     assert fake.trained[0] == space.reference_genotypes(1, 10)[0]
@@ -123,12 +118,12 @@ def test_seed_archs_are_evaluated_first(fake, tmp_path):
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
 def test_every_sampler_runs(fake, tmp_path, sampler):
-    study = run_search(config(tmp_path, trials=4, sampler=sampler), out=io.StringIO())
+    study = search(config(tmp_path, trials=4, sampler=sampler), fake)
     assert evaluated_count(study) == 4
 
 
 def test_reward_mode_reports_epochs_and_prunes(fake, tmp_path):
-    study = run_search(config(tmp_path, trials=8, flops_target=1e6, pruner="median"), out=io.StringIO())
+    study = search(config(tmp_path, trials=8, flops_target=1e6, pruner="median"), fake)
     assert len(study.directions) == 1
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     t = done[0]

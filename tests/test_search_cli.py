@@ -12,7 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.search import evaluated_count
+from nas.study.loop import evaluated_count
 
 from conftest import ROOT, run_cli
 from search_helpers import write_space

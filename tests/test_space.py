@@ -5,7 +5,8 @@ import optuna
 import pytest
 
 from nas import UserError, get_reference, load_space
-from nas.space import param_value, shipped_spaces
+from nas.arch.space import param_value
+from nas.arch.space_file import shipped_spaces
 
 from conftest import run_cli
 
@@ -49,8 +50,8 @@ def test_size_equals_brute_force_count_of_distinct_genotypes(tmp_path):
     names, grids = [], []
     for i, sc in enumerate(space.stages):
         for name, choices in (("cell", sc.cells), ("kernel", sc.kernels), ("expansion", sc.expansions),
-                              ("se", sc.se_ratios), ("repeats", sc.repeats), ("channels", sc.channels),
-                              ("act", sc.activations)):
+                              ("se_ratio", sc.se_ratios), ("repeats", sc.repeats), ("channels", sc.channels),
+                              ("activation", sc.activations)):
             if len(choices) > 1:
                 names.append(f"s{i}_{name}")
                 grids.append([param_value(choices, c) for c in choices])
@@ -89,7 +90,23 @@ def test_sampling_uses_stable_parameter_names_and_stays_inside():
         study.tell(trial, 0.0)
     assert set(study.trials[0].params) == {
         "s0_channels", *(f"s{i}_{n}" for i in range(1, 5)
-                         for n in ("kernel", "expansion", "se", "repeats", "channels"))}
+                         for n in ("kernel", "expansion", "se_ratio", "repeats", "channels"))}
+
+
+def test_parameter_names_are_the_trials_frame_column_names(tmp_path):
+    """One naming scheme: every sampled parameter is also a column of the trials frame."""
+    from nas.report.results import trials_frame
+
+    space = load_space(write(tmp_path, TINY))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(5):
+        trial = study.ask()
+        g = space.sample(trial, 1, 10)
+        trial.set_user_attr("genotype", g.to_json(indent=None))
+        study.tell(trial, 0.5)
+    columns = set(trials_frame(study).columns)
+    params = {name for t in study.trials for name in t.params}
+    assert params and params <= columns
 
 
 def test_params_for_reproduces_reference_through_a_fixed_trial():
@@ -112,13 +129,13 @@ def test_contains_rejects_outside_points():
 
 BAD_FILES = [
     ("stages:\n  - {cells: [mb]\n", "YAML syntax error"),
-    (TINY.replace("cells: [mb, res]", "cells: [mb, conv]"), "stage 0: field 'cells' has bad value 'conv'; allowed: 'mb', 'fmb', 'res', 'resb'"),
+    (TINY.replace("cells: [mb, res]", "cells: [mb, conv]"), "stage 0: field 'cells' has bad value 'conv'; allowed: one of 'mb', 'fmb', 'res', 'resb'"),
     (TINY.replace("channels: [8], stride: 1", "channels: [0], stride: 1"), "stage 0: field 'channels' has bad value 0"),
-    (TINY.replace("kernels: [3, 5]", "kernels: [3, 4]"), "stage 0: field 'kernels' has bad value 4; allowed: odd integers"),
+    (TINY.replace("kernels: [3, 5]", "kernels: [3, 4]"), "stage 0: field 'kernels' has bad value 4; allowed: an odd integer >= 1"),
     (TINY.replace("kernels: [3, 5]", "kernels: [0]"), "stage 0: field 'kernels' has bad value 0"),
     (TINY.replace("stride: 2", "stride: 3"), "stage 1: field 'stride' has bad value 3; allowed: 1, 2"),
     (TINY.replace("kernels: [3, 5]", "kernels: []"), "stage 0: field 'kernels' is an empty list"),
-    (TINY.replace("se_ratios: [0, 0.5]", "se_ratios: [0, 1.5]"), "stage 1: field 'se_ratios' has bad value 1.5; allowed: numbers in [0, 1]"),
+    (TINY.replace("se_ratios: [0, 0.5]", "se_ratios: [0, 1.5]"), "stage 1: field 'se_ratios' has bad value 1.5; allowed: a number in [0, 1]"),
     (TINY.replace("activation: relu}", "activation: gelu}", 1), "field 'activation' has bad value 'gelu'"),
     (TINY.replace("stem:", "steam:"), "unknown field 'steam'"),
     (TINY + "reference_archs:\n  - {name: x, stages: [mb_r9_k3_s1_e1_c8_nre, fmb_r1_k3_s2_e2_c8_nre]}\n", "not inside this search space"),

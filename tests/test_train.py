@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from nas import Genotype, Head, Stem, build_model
-from nas.arch_string import parse_stage
-from nas.data import load_dataset
-from nas.train import (CandidateFailed, DeviceData, TrainConfig, augment, evaluate,
+from nas.arch.arch_string import parse_stage
+from nas.train.data import load_dataset
+from nas.train.trainer import (CandidateFailed, DeviceData, TrainConfig, augment, evaluate,
                        recalibrate_batchnorm, train_candidate)
 
 from conftest import requires_cuda
@@ -74,10 +74,10 @@ def test_non_finite_loss_is_a_candidate_failure(digits):
 def test_time_budget_stops_training(digits, monkeypatch):
     """A fake clock (0.05 s per reading) makes the budget deterministic: 1 s is about 20 steps,
     less than one epoch of digits (22 steps at batch 64)."""
-    import nas.train
+    import nas.train.trainer
 
     clock = iter(i * 0.05 for i in range(10**6))
-    monkeypatch.setattr(nas.train.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(nas.train.trainer.time, "perf_counter", lambda: next(clock))
     r = train_candidate(small_net(), digits, TrainConfig(epochs=None, time_budget=1.0), "cpu")
     assert 0 < r.epochs < 1
 

@@ -13,10 +13,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.results import trials_frame
-from nas.search import evaluated_count
-from nas.storage import open_storage
-from nas.workers import HEARTBEAT_KEY, fail_stale_trials, is_stale
+from nas.report.results import trials_frame
+from nas.study.loop import evaluated_count
+from nas.study.storage import StudyHandle, open_storage
+from nas.study.liveness import HEARTBEAT_KEY, fail_stale_trials, is_stale
 
 from conftest import ROOT
 from search_helpers import write_space
@@ -99,22 +99,26 @@ def test_worker_killed_mid_trial_is_detected_retried_and_nothing_is_lost(tmp_pat
 
 
 def test_stale_detection_by_heartbeat_age_and_dead_pid(tmp_path):
-    study = optuna.create_study(storage=open_storage(f"journal:{tmp_path / 'j.log'}", "s"), study_name="s")
+    storage = open_storage(f"journal:{tmp_path / 'j.log'}", "s")
+    study = optuna.create_study(storage=storage, study_name="s")
+    handle = StudyHandle(study, storage)
     fresh, old, dead = (study.ask() for _ in range(3))
     for t in (fresh, old, dead):
         t.suggest_categorical("x", [1, 2])
-    storage = study._storage
-    storage.set_trial_system_attr(fresh._trial_id, HEARTBEAT_KEY, {"host": "elsewhere", "pid": 1, "time": time.time()})
-    storage.set_trial_system_attr(old._trial_id, HEARTBEAT_KEY, {"host": "elsewhere", "pid": 1, "time": time.time() - 500})
+
+    def beat(trial, **info):
+        storage.set_trial_system_attr(handle.trial_id(trial.number), HEARTBEAT_KEY, info)
+    beat(fresh, host="elsewhere", pid=1, time=time.time())
+    beat(old, host="elsewhere", pid=1, time=time.time() - 500)
     import socket
-    storage.set_trial_system_attr(dead._trial_id, HEARTBEAT_KEY, {"host": socket.gethostname(), "pid": 2 ** 22 + 7, "time": time.time()})
+    beat(dead, host=socket.gethostname(), pid=2 ** 22 + 7, time=time.time())
     frozen = {t.number: t for t in study.get_trials()}
     assert not is_stale(frozen[fresh.number], 60)
     assert is_stale(frozen[old.number], 60) and is_stale(frozen[dead.number], 60)
-    assert sorted(fail_stale_trials(study, 60)) == sorted([old.number, dead.number])
+    assert sorted(fail_stale_trials(handle, 60)) == sorted([old.number, dead.number])
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert len(waiting) == 2 and all("retry_of" in t.user_attrs for t in waiting)
-    assert fail_stale_trials(study, 60) == []  # done once
+    assert fail_stale_trials(handle, 60) == []  # done once
 
 
 @pytest.mark.skipif(not POSTGRES_URL and not REQUIRE_POSTGRES,
@@ -143,7 +147,7 @@ def test_scale_with_two_workers_trains_each_grid_point_once(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "best: alpha=" in out.stdout
-    from nas.scale import grid_points
+    from nas.study.scale import grid_points
     grid = optuna.load_study(study_name="w-scale", storage=open_storage(f"journal:{tmp_path / 'results/w/journal.log'}", "w"))
     done = [t for t in grid.trials if t.state == TrialState.COMPLETE]
     assert sorted(t.params["point"] for t in done) == list(range(len(grid_points(2.0, 0.2, 0.15))))

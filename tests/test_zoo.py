@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nas import build_model, count_params, estimate_cost, get_reference
-from nas.cost import _fvcore_analysis
+from nas.model.cost import _fvcore_analysis
 
 # torchvision's published parameter counts (1000 classes).
 TORCHVISION_PARAMS = {

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .blocks import BlockSpec, block_specs, conv_out, stage_block_specs
-from .genotype import Genotype, Stage
+from .specs import BlockSpec, block_specs, conv_out, stage_block_specs
+from ..arch.genotype import Genotype, Stage
 
 if TYPE_CHECKING:
-    from .space import SearchSpace
+    from ..arch.space import SearchSpace
 
 FLOPS_CONVENTION = "fvcore FLOPs (1 multiply-add = 1 flop, eval mode, batch 1)"
 

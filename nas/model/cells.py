@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import BlockSpec
+from .specs import BlockSpec
 
 
 def activation(name: str) -> nn.Module:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .arch_string import stage_string
-from .builder import build_model
-from .cost import FLOPS_CONVENTION, estimate_cost, measure_cost
-from .errors import UserError, allowed
-from .genotype import Genotype
-from .zoo import ZOO, get_reference
+from ..arch.grammar import stage_string
+from ..model.builder import build_model
+from ..model.cost import FLOPS_CONVENTION, estimate_cost, measure_cost
+from ..units import human  # noqa: F401 - formatted tables use it
+from ..errors import UserError, allowed
+from ..arch.genotype import Genotype
+from ..arch.zoo import ZOO, get_reference
 
 
 def resolve_arch(arch: str) -> Genotype:
@@ -31,7 +32,7 @@ def resolve_arch(arch: str) -> Genotype:
             raise UserError(f"{arch}: expected a JSON object describing a genotype")
         return Genotype.from_dict(data, source=arch)
     if "/" in arch and arch.startswith("stem"):
-        from .arch_string import parse_arch_string
+        from ..arch.arch_string import parse_arch_string
         return parse_arch_string(arch)
     if arch in ZOO:
         return get_reference(arch)
@@ -53,13 +54,6 @@ def describe(g: Genotype, measure: bool = True) -> dict[str, Any]:
             "stem": {"params": cost.stem_params, "flops": cost.stem_flops},
             "head": {"params": cost.head_params, "flops": cost.head_flops},
             "stages": stages}
-
-
-def human(n: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f}{unit}"
-    return f"{n:.0f}"
 
 
 def format_table(info: dict[str, Any]) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .arch_string import parse_stage
-from .errors import UserError, allowed
+from ..errors import UserError, allowed
 from .genotype import Genotype, Head, Stem
-from .scaling import scale_genotype
+from .rounding import scale_genotype
 
 
 def _stages(*arch: str) -> tuple:

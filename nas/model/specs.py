@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .genotype import Genotype, Stage
-from .scaling import make_divisible
+from ..arch.genotype import Genotype, Stage
+from ..arch.rounding import make_divisible
 
 
 @dataclass(frozen=True)

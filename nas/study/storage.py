@@ -8,11 +8,12 @@ writing at once without a database server.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
 
-from .errors import UserError
+from ..errors import UserError
 
 RESULTS_DIR = Path("results")
 
@@ -72,7 +73,9 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
         raise UserError(f"--storage {url}: cannot open storage ({type(exc).__name__}: {first})") from None
     if url.startswith("sqlite"):
         _fast_sqlite(storage)
-    return storage
+    # The wrapper Optuna itself would put around an RDB storage: the study and the toolkit's own
+    # writes (heartbeats, stale trials) then go through one object.
+    return optuna.storages.get_storage(storage)
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
@@ -91,16 +94,56 @@ def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
     storage.engine.dispose()  # connections made before the listener are replaced
 
 
-def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
+@dataclass
+class StudyHandle:
+    """A study together with the storage object the toolkit opened it on and that storage's URL.
+
+    Liveness and the loop write trial system attributes and states through the storage's public
+    API (trial ids by study id and trial number), never through Optuna's private
+    ``study._storage`` or ``trial._trial_id``.
+    """
+
+    study: optuna.Study
+    storage: optuna.storages.BaseStorage
+    url: str | None = None
+    _study_id: int | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    @property
+    def study_id(self) -> int:
+        if self._study_id is None:
+            self._study_id = self.storage.get_study_id_from_name(self.study.study_name)
+        return self._study_id
+
+    def trial_id(self, number: int) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+
+
+def load_handle(storage_url: str | None, study_name: str,
+                sampler: optuna.samplers.BaseSampler | None = None,
+                pruner: optuna.pruners.BasePruner | None = None) -> StudyHandle:
     """An existing study, or a UserError listing the studies that do exist there."""
     storage = open_storage(storage_url, study_name) if storage_url else _existing_default(study_name)
     if storage_url is None:
         storage_url = resolve_storage_url(None, study_name)
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    names = study_names(storage)
     if study_name not in names:
         raise UserError(f"study {study_name!r} not found in {storage_url or default_storage_url(study_name)}; "
                         f"studies there: {', '.join(names) or 'none'}")
-    return optuna.load_study(study_name=study_name, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
+    return StudyHandle(study, storage, storage_url)
+
+
+def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
+    """An existing study, or a UserError listing the studies that do exist there."""
+    return load_handle(storage_url, study_name).study
 
 
 def _existing_default(study_name: str) -> optuna.storages.BaseStorage:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError, allowed
+from ..errors import UserError, allowed
 
 BUILTIN = ("mnist5k", "digits")
 USER_KINDS = ("cifar10", "folder", "npz")
@@ -36,6 +36,9 @@ class Dataset:
     num_classes: int
     flip: bool  # horizontal flips are label-preserving (natural images, not digits)
     _resized: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+    # Device copies (nas.train.trainer.DeviceData) live and die with this object: a cache keyed
+    # by id() could hand a new dataset, allocated at a freed one's address, the old tensors.
+    device_cache: dict[tuple[int, str], object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def in_channels(self) -> int:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cost import FLOPS_CONVENTION
-from .errors import UserError
+from ..model.cost import FLOPS_CONVENTION
+from ..errors import UserError
 from .results import pareto_frame
 
 

@@ -1,53 +1,18 @@
-"""A compact one-line form of a genotype, in a timm-like block grammar, and its parser.
+"""Parsing the one-line arch string (grammar in :mod:`nas.arch.grammar`) back into a genotype.
 
-Grammar (elements separated by ``/``, tokens inside an element by ``_``)::
-
-    stem_c32_k3_s2_nsw[_pool] / STAGE / ... / head_c1280_nsw_d0.2 / res224_in3_cls1000_sd0.2
-    STAGE := CELL_rR_kK_sS_eE_cC[_seX]_ACT[_noskip]      CELL in mb, fmb, res, resb
-
-Activation tokens follow timm: ``nre`` relu, ``nr6`` relu6, ``nsw`` silu (swish), ``nhs``
-hardswish. ``se`` is omitted when 0, and ``e`` for ``res`` cells (always 1).
-Example stage: ``mb_r2_k3_s2_e6_c24_se0.25_nsw``. The string parses back to an equal genotype.
+The string parses back to an equal genotype: ``parse_arch_string(g.arch) == g``.
 """
 
 from __future__ import annotations
 
 import re
 
-from .errors import UserError, allowed
-from .genotype import CELL_TYPES, Genotype, Head, Stage, Stem
+from ..errors import UserError, allowed
+from .fields import CELL_TYPES
+from .genotype import Genotype, Head, Stage, Stem
+from .grammar import TOKEN_ACTS, stage_string, to_arch_string  # noqa: F401 - public here too
 
-ACT_TOKENS = {"relu": "nre", "relu6": "nr6", "silu": "nsw", "hardswish": "nhs"}
-TOKEN_ACTS = {v: k for k, v in ACT_TOKENS.items()}
 _NUMERIC = re.compile(r"^([a-z]+?)(-?[0-9][0-9.e+-]*)$")
-
-
-def _num(x: float) -> str:
-    """Shortest exact form: integers without '.0', other floats by repr (round-trips)."""
-    return str(int(x)) if x == int(x) else repr(float(x))
-
-
-def stage_string(s: Stage) -> str:
-    parts = [s.cell, f"r{s.repeats}", f"k{s.kernel}", f"s{s.stride}"]
-    if s.cell != "res":
-        parts.append(f"e{_num(s.expansion)}")
-    parts.append(f"c{s.channels}")
-    if s.se_ratio:
-        parts.append(f"se{_num(s.se_ratio)}")
-    parts.append(ACT_TOKENS[s.activation])
-    if not s.skip:
-        parts.append("noskip")
-    return "_".join(parts)
-
-
-def to_arch_string(g: Genotype) -> str:
-    stem = ["stem", f"c{g.stem.channels}", f"k{g.stem.kernel}", f"s{g.stem.stride}",
-            ACT_TOKENS[g.stem.activation]] + (["pool"] if g.stem.pool else [])
-    head = ["head", f"c{g.head.channels}", ACT_TOKENS[g.head.activation], f"d{_num(g.head.dropout)}"]
-    net = [f"res{g.resolution}", f"in{g.in_channels}", f"cls{g.num_classes}",
-           f"sd{_num(g.drop_path_rate)}"]
-    elements = ["_".join(stem)] + [stage_string(s) for s in g.stages] + ["_".join(head), "_".join(net)]
-    return "/".join(elements)
 
 
 def _tokens(element: str, where: str, numeric: set[str], flags: set[str]) -> tuple[dict[str, str], set[str], str | None]:

@@ -7,10 +7,10 @@ import math
 import torch
 from torch import nn
 
-from .blocks import block_specs
+from .specs import block_specs
 from .cells import activation, conv_bn, make_block
-from .genotype import Genotype
-from .scaling import scale_genotype
+from ..arch.genotype import Genotype
+from ..arch.rounding import scale_genotype
 
 
 class Network(nn.Module):

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .builder import build_model
+from ..model.builder import build_model
 from .data import Dataset
-from .genotype import Genotype
+from ..arch.genotype import Genotype
 
 
 class CandidateFailed(Exception):
@@ -85,8 +85,6 @@ def select_device(preference: str = "auto") -> torch.device:
 class DeviceData:
     """A dataset's tensors at one resolution, on one device, with its normalisation constants."""
 
-    _cache: dict[tuple[int, int, str], "DeviceData"] = {}
-
     def __init__(self, data: Dataset, resolution: int, device: torch.device) -> None:
         x_train, x_val = data.at_resolution(resolution)
         self.x_train = x_train.to(device)
@@ -102,11 +100,11 @@ class DeviceData:
 
     @classmethod
     def get(cls, data: Dataset, resolution: int, device: torch.device) -> "DeviceData":
-        key = (id(data), resolution, str(device))
-        if key not in cls._cache:
-            cls._cache = {k: v for k, v in cls._cache.items() if k[0] == id(data)}
-            cls._cache[key] = cls(data, resolution, device)
-        return cls._cache[key]
+        """Made once per (resolution, device) and kept on ``data`` itself, so it is freed with it."""
+        key = (resolution, str(device))
+        if key not in data.device_cache:
+            data.device_cache[key] = cls(data, resolution, device)
+        return data.device_cache[key]  # type: ignore[return-value]
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return x.float() * self.scale + self.shift

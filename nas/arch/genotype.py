@@ -13,17 +13,11 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .errors import UserError, allowed
+from ..errors import UserError, allowed
+from .fields import ACTIVATIONS, CELL_TYPES, STAGE_FIELDS, STRIDES  # noqa: F401 - vocabulary re-exported
+from .grammar import to_arch_string
 
 FORMAT_VERSION = 1
-
-CELL_TYPES = ("mb", "fmb", "res", "resb")
-"""mb: MBConv (inverted residual, depthwise k x k; expansion 1 = depthwise-separable).
-fmb: fused-MBConv (k x k expanding conv + 1x1 projection; a single k x k conv when expansion 1).
-res: residual basic cell (two 3x3-style k x k convs).
-resb: residual bottleneck (1x1 - k x k - 1x1; inner width = channels / expansion)."""
-
-ACTIVATIONS = ("relu", "relu6", "silu", "hardswish")
 
 
 @dataclass(frozen=True)
@@ -121,8 +115,7 @@ class Genotype:
 
     @property
     def arch(self) -> str:
-        from .arch_string import to_arch_string
-
+        """The one-line arch string (:mod:`nas.arch.grammar`)."""
         return to_arch_string(self)
 
     def with_updates(self, **changes: Any) -> "Genotype":
@@ -150,16 +143,10 @@ def validate(g: Genotype, source: str = "genotype") -> None:
     _require(len(g.stages) >= 1, f"{source}: stages must not be empty")
     for i, s in enumerate(g.stages):
         where = f"{source}: stage {i}"
-        _require(s.cell in CELL_TYPES, f"{where}: cell {s.cell!r} not in {allowed(CELL_TYPES)}")
-        _require(s.repeats >= 1, f"{where}: repeats must be >= 1, got {s.repeats}")
-        _require(s.kernel >= 1 and s.kernel % 2 == 1,
-                 f"{where}: kernel must be an odd integer >= 1, got {s.kernel}")
-        _require(s.stride in (1, 2), f"{where}: stride must be one of 1, 2, got {s.stride}")
-        _require(s.expansion >= 1, f"{where}: expansion must be >= 1, got {s.expansion:g}")
-        _require(0 <= s.se_ratio <= 1, f"{where}: se_ratio must be in [0, 1], got {s.se_ratio:g}")
-        _require(s.channels >= 1, f"{where}: channels must be >= 1, got {s.channels}")
-        _require(s.activation in ACTIVATIONS,
-                 f"{where}: activation {s.activation!r} not in {allowed(ACTIVATIONS)}")
+        for f in STAGE_FIELDS:
+            value = getattr(s, f.name)
+            _require(f.accepts(value), f"{where}: {f.name} must be {f.rule}, got {value!r}")
+        _require(s.stride in STRIDES, f"{where}: stride must be one of {allowed(STRIDES)}, got {s.stride}")
         if s.cell in ("res", "resb"):
             _require(s.se_ratio == 0, f"{where}: se_ratio must be 0 for {s.cell} cells")
         if s.cell == "res":

@@ -1,0 +1,56 @@
+"""Command line: ``nas <command>`` or ``python run_search.py <command>``.
+
+User errors (:class:`nas.errors.UserError`) print one line to stderr and exit with code 2. Each
+command group is a module of this package with an ``add_<command>`` function that registers its
+sub-parser; handlers import what they need when they run, so ``nas --help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import UserError
+from . import describe, export, scale, search
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags as a UserError (one line, exit 2) like every other mistake."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nas", description="Neural architecture search and compound scaling.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    describe.add_inspect(sub)
+    describe.add_space(sub)
+    search.add_search(sub)
+    search.add_pareto(sub)
+    search.add_studies(sub)
+    scale.add_scale(sub)
+    export.add_export(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
+    from ..study.processes import raise_keyboard_interrupt
+
+    if threading.current_thread() is threading.main_thread():
+        # A scheduler's SIGTERM ends a search as cleanly as Ctrl-C.
+        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,69 @@
+"""``export``: write a chosen architecture (genotype JSON, weights, TorchScript, ONNX)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import UserError
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a chosen architecture: genotype JSON, weights, TorchScript, ONNX")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--trial", default="knee", help="trial number, best or knee")
+    p.add_argument("--scaled", type=int, default=None, metavar="PHI",
+                   help="export the compound-scaled member phi of the family (run `scale` first)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--train-epochs", type=float, default=None,
+                   help="train on the training split for this many epochs and export the weights")
+    p.add_argument("--format", default="json,state_dict,torchscript,onnx")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..arch.genotype import Genotype
+    from ..report.export import export_model, parse_formats
+    from ..report.results import resolve_trial
+    from ..study.records import StudyRecord, TrialRecord
+    from ..study.scale import scaled
+    from ..study.search import study_dataset
+    from ..study.storage import load_study
+    from ..train.trainer import TrainConfig, train_candidate
+
+    formats = parse_formats(args.format)
+    study = load_study(args.storage, args.study)
+    record = StudyRecord.from_study(study)
+    if args.scaled is not None:
+        info = record.scaling
+        if not info:
+            raise UserError(f"study {args.study!r} has no scaling result; run `scale --study {args.study}` first")
+        base = Genotype.from_json(info["base_genotype"])
+        g = scaled(base, info["alpha"], info["beta"], info["gamma"], args.scaled)
+        source, accuracy = f"{info['base']} scaled by phi={args.scaled}", "not measured (scaled, untrained)"
+    else:
+        t = resolve_trial(study, args.trial)
+        r = TrialRecord.from_trial(t)
+        g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
+        source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"
+    model = None
+    if args.train_epochs is not None:
+        if args.train_epochs <= 0:
+            raise UserError("--train-epochs must be positive")
+        data = study_dataset(record)
+        cfg = replace(TrainConfig.from_dict(record.train_config), epochs=args.train_epochs, time_budget=None)
+        result = train_candidate(g, data, cfg, args.device, keep_model=True)
+        model = result.model
+        accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"
+    report = export_model(g, model, args.out, formats, card={
+        "title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
+        "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])})
+    for name, path in report.files.items():
+        diff = f" (reloaded, max |diff| {report.max_abs_diff[name]:.1e})" if name in report.max_abs_diff else ""
+        print(f"wrote {path}{diff}")
+    for name, why in report.skipped.items():
+        print(f"skipped {name}: {why}")
+    return 0

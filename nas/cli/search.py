@@ -1,0 +1,152 @@
+"""``search``, ``pareto`` and ``studies``: run a search, read its front, list the studies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import UserError
+
+def add_search(sub: argparse._SubParsersAction) -> None:
+    from ..study.samplers import DEFAULT_SAMPLER, PRUNERS, SAMPLERS
+
+    p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
+                       description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
+    p.add_argument("--space", default="mobile", help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
+    p.add_argument("--dataset", default="mnist5k",
+                   help="mnist5k | digits | cifar10:PATH | folder:PATH | npz:PATH")
+    p.add_argument("--study", default="demo", help="study name; results go to results/<study>/")
+    p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
+    p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
+    p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.2)")
+    p.add_argument("--flops-max", default=None, help="hard FLOPs budget, e.g. 20M (k/M/G suffixes)")
+    p.add_argument("--params-max", default=None, help="hard parameter budget, e.g. 500k")
+    p.add_argument("--flops-target", default=None,
+                   help="MnasNet single-objective reward ACC x (FLOPs/T)^w with this T")
+    p.add_argument("--reward-exponent", type=float, default=-0.07)
+    p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS)
+    p.add_argument("--pruner", default="none", choices=PRUNERS, help="reward mode only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed-archs", action="store_true",
+                   help="evaluate the space's reference architectures first")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL or journal:FILE.log (default sqlite results/<study>/study.db)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the study (--trials is the study-wide total)")
+    p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
+    p.add_argument("--stale-after", type=float, default=60.0,
+                   help="seconds without a heartbeat before a running trial counts as lost")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_cmd_search)
+
+
+def _parse_devices(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--devices {text!r}: expected GPU ids separated by commas, e.g. 0,2,3") from None
+    if not ids or min(ids) < 0:
+        raise UserError(f"--devices {text!r}: expected GPU ids separated by commas, e.g. 0,2,3")
+    return ids
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from ..report.summary import report_search
+    from ..study.search import SearchConfig, run_search
+    from ..train.trainer import TrainConfig
+    from ..units import parse_quantity
+
+    train = TrainConfig(seed=args.seed, batch_size=args.batch_size)
+    if args.epochs is not None or args.time_budget is not None:
+        train.epochs = args.epochs
+        train.time_budget = args.time_budget
+    if args.lr is not None:
+        train.lr = args.lr
+    if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
+        raise UserError("--epochs and --time-budget must be positive")
+    if args.pruner != "none" and args.flops_target is None:
+        raise UserError("--pruner needs the single-objective reward mode (--flops-target T)")
+    cfg = SearchConfig(
+        space=args.space, dataset=args.dataset, study=args.study, trials=args.trials, train=train,
+        flops_max=parse_quantity(args.flops_max, "--flops-max"),
+        params_max=parse_quantity(args.params_max, "--params-max"),
+        flops_target=parse_quantity(args.flops_target, "--flops-target"),
+        reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
+        seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
+        val_fraction=args.val_fraction, progress=not args.no_progress, workers=args.workers,
+        devices=_parse_devices(args.devices), stale_after=args.stale_after,
+        command=" ".join(["run_search.py", *sys.argv[1:]]))
+    study = run_search(cfg)
+    report_search(study, write_files=cfg.write_files)
+    return 0
+
+
+def add_pareto(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pareto", help="print a study's Pareto front; write CSV and a plot")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--csv", default=None, help="write the front as CSV here")
+    p.add_argument("--plot", default=None, help="FILE.png|.svg|.pdf|.html")
+    p.set_defaults(handler=_cmd_pareto)
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    from ..report.results import format_front, hypervolume, knee, pareto_frame, trials_frame
+    from ..study.storage import load_study
+
+    study = load_study(args.storage, args.study)
+    frame = trials_frame(study)
+    front = pareto_frame(frame)
+    print(format_front(front))
+    if not front.empty:
+        k = knee(front)
+        print(f"knee: trial {int(k['number'])} (acc {k['accuracy']:.4f}, {k['flops'] / 1e6:.2f}M FLOPs); "
+              f"hypervolume {hypervolume(frame):.4g} (reference: accuracy 0, 1.1 x max FLOPs)")
+    counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
+    print(f"trials: {len(frame)} ({', '.join(f'{v} {k.lower()}' for k, v in counts.items())})")
+    if args.csv:
+        front.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        from ..report.plots import plot_front
+        print(f"wrote {plot_front(frame, args.plot, title=f'study {args.study}')}")
+    return 0
+
+
+def add_studies(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("studies", help="list studies with trial counts and best points")
+    p.add_argument("--storage", default=None, help="a storage URL (default: every results/*/study.db)")
+    p.set_defaults(handler=_cmd_studies)
+
+
+def _cmd_studies(args: argparse.Namespace) -> int:
+    import optuna
+
+    from ..report.results import pareto_frame, trials_frame
+    from ..study.storage import RESULTS_DIR, default_storage_urls, open_storage
+
+    urls = [args.storage] if args.storage else default_storage_urls()
+    rows = []
+    for url in urls:
+        storage = open_storage(url, "")
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            frame = trials_frame(study)
+            front = pareto_frame(frame)
+            best = front.sort_values("accuracy").iloc[-1] if not front.empty else None
+            rows.append((summary.study_name, len(frame), len(front),
+                         f"{best['accuracy']:.4f} @ {best['flops'] / 1e6:.2f}M" if best is not None else "-",
+                         url))
+    if not rows:
+        print("no studies found" + ("" if args.storage else f" under {RESULTS_DIR}/"))
+        return 0
+    print(f"{'study':<20} {'trials':>6} {'front':>5}  {'best acc @ FLOPs':<20} storage")
+    for name, n, f, best, url in rows:
+        print(f"{name:<20} {n:>6} {f:>5}  {best:<20} {url}")
+    return 0

@@ -1,0 +1,1 @@
+"""Reading finished work: DataFrames and Pareto fronts, plots, descriptions, export."""

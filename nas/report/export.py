@@ -1,0 +1,166 @@
+"""Export a chosen architecture so that it can be rebuilt, trained and deployed without searching.
+
+Written files: ``genotype.json`` (rebuilds the exact model with :func:`nas.build_model`; also
+accepted by ``inspect --arch``), ``arch.txt``, ``model_card.md``, and with training
+``weights.pt`` (a plain ``state_dict``, loadable with ``torch.load(weights_only=True)``),
+``model.ts`` (TorchScript) and ``model.onnx``. Every file is reloaded after writing and its
+outputs compared with the original model's on a batch.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..model.builder import build_model
+from ..model.cost import FLOPS_CONVENTION, estimate_cost
+from ..errors import UserError, allowed
+from ..arch.genotype import Genotype
+
+FORMATS = ("json", "state_dict", "torchscript", "onnx")
+TRAINED_FORMATS = ("state_dict", "torchscript", "onnx")
+
+
+@dataclass
+class ExportReport:
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise UserError(f"--format {text!r}: allowed formats: {allowed(FORMATS)}")
+    return formats
+
+
+def load_weights(genotype: Genotype, path: str | Path) -> nn.Module:
+    """Rebuild the model and load its weights without executing any code from the file."""
+    model = build_model(genotype)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{path}: refused: not a plain tensor state_dict "
+                        f"(weights_only loading rejected it: {str(exc).splitlines()[0]})") from None
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise UserError(f"{path}: weights do not fit this genotype ({str(exc).splitlines()[0]})") from None
+    return model.eval()
+
+
+def load_exported(directory: str | Path) -> nn.Module:
+    """``genotype.json`` + ``weights.pt`` from an export folder, as an eval-mode model."""
+    d = Path(directory)
+    g = Genotype.from_json((d / "genotype.json").read_text(), source=str(d / "genotype.json"))
+    return load_weights(g, d / "weights.pt")
+
+
+def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def export_model(genotype: Genotype, model: nn.Module | None, out_dir: str | Path,
+                 formats: tuple[str, ...] = FORMATS, card: dict[str, object] | None = None,
+                 tolerance: float = 1e-4) -> ExportReport:
+    """Write ``genotype`` (and ``model``'s weights when given) in ``formats``; verify each file."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(out)
+    (out / "genotype.json").write_text(genotype.to_json() + "\n")
+    (out / "arch.txt").write_text(genotype.arch + "\n")
+    report.files["json"] = out / "genotype.json"
+    rebuilt = Genotype.from_json((out / "genotype.json").read_text())
+    if rebuilt != genotype:
+        raise RuntimeError("genotype.json did not round-trip")  # a bug, never a user error
+    if model is not None:
+        model = model.to("cpu", memory_format=torch.contiguous_format).float().eval()
+        x = torch.randn(4, genotype.in_channels, genotype.resolution, genotype.resolution,
+                        generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            expected = model(x)
+        if "state_dict" in formats:
+            path = out / "weights.pt"
+            torch.save(model.state_dict(), path)
+            with torch.no_grad():
+                report.max_abs_diff["state_dict"] = _diff(load_weights(genotype, path)(x), expected)
+            report.files["state_dict"] = path
+        if "torchscript" in formats:
+            path = out / "model.ts"
+            torch.jit.save(torch.jit.script(model), str(path))
+            with torch.no_grad():
+                report.max_abs_diff["torchscript"] = _diff(torch.jit.load(str(path))(x), expected)
+            report.files["torchscript"] = path
+        if "onnx" in formats:
+            _export_onnx(model, x, expected, out / "model.onnx", report)
+        bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
+        if bad:
+            raise RuntimeError(f"exported files disagree with the model: {bad}")
+    else:
+        for f in formats:
+            if f in TRAINED_FORMATS:
+                report.skipped[f] = "needs trained weights: pass --train-epochs"
+    if card is not None:
+        (out / "model_card.md").write_text(model_card(genotype, card, report))
+        report.files["model_card"] = out / "model_card.md"
+    return report
+
+
+def _export_onnx(model: nn.Module, x: torch.Tensor, expected: torch.Tensor, path: Path,
+                 report: ExportReport) -> None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        report.skipped["onnx"] = "the onnx package is not installed (pip install 'nas-toolkit[export]')"
+        return
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript-based exporter: the torch.export one needs onnxscript as well.
+        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    report.files["onnx"] = path
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        report.skipped["onnx check"] = "onnxruntime not installed: file written, not verified"
+        return
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy()})[0]
+    report.max_abs_diff["onnx"] = _diff(torch.from_numpy(got), expected)
+
+
+def model_card(genotype: Genotype, info: dict[str, object], report: ExportReport) -> str:
+    cost = estimate_cost(genotype)
+    lines = [f"# Model card: {info.get('title', 'exported architecture')}", "",
+             f"- Dataset: {info.get('dataset', 'unknown')}",
+             f"- Validation accuracy: {info.get('accuracy', 'not measured')}",
+             f"- Parameters: {cost.params:,}",
+             f"- FLOPs: {cost.flops:,} ({FLOPS_CONVENTION}, {genotype.resolution} px input)",
+             f"- Input: {genotype.in_channels} x {genotype.resolution} x {genotype.resolution}, "
+             f"{genotype.num_classes} classes",
+             f"- Source: {info.get('source', '')}",
+             f"- Command: `{info.get('command', '')}`", "",
+             "## Architecture", "", f"`{genotype.arch}`", "",
+             "## Files", ""]
+    for name, path in report.files.items():
+        check = f" (reloaded; max |diff| {report.max_abs_diff[name]:.2e})" if name in report.max_abs_diff else ""
+        lines.append(f"- `{path.name}`: {name}{check}")
+    for name, why in report.skipped.items():
+        lines.append(f"- {name}: not written ({why})")
+    lines += ["", "## Loading", "", "```python",
+              "import nas.export", f"model = nas.export.load_exported({str(report.out_dir)!r})",
+              "```", "", "`genotype.json` is plain data and `weights.pt` is a plain state_dict: "
+              "loading executes no code from these files (`torch.load(weights_only=True)`).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""A study as pandas DataFrames: every trial, and the accuracy-versus-FLOPs Pareto front.
+
+Works on any storage this toolkit wrote, including a study still being searched (only finished
+trials are read as results). FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode,
+batch 1).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from ..arch.fields import FIELD_NAMES, STAGE_FIELDS
+from ..errors import UserError
+from ..study.pareto import front_hypervolume, non_dominated  # noqa: F401 - public here too
+from ..study.records import TrialRecord
+
+ARCH_COLUMNS = FIELD_NAMES  # s{i}_<field> columns: the same names as the sampled parameters
+
+
+def _arch_columns(genotype_json: str | None) -> dict[str, Any]:
+    if not genotype_json:
+        return {}
+    g = json.loads(genotype_json)
+    cols: dict[str, Any] = {"resolution": g.get("resolution")}
+    for i, s in enumerate(g.get("stages", [])):
+        for f in STAGE_FIELDS:
+            cols[f.param(i)] = s.get(f.name)
+    return cols
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, accuracy, FLOPs, params, timings, failure reason and
+    each architectural choice as its own column (``s{i}_cell``, ``s{i}_kernel``, ...)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        r = TrialRecord.from_trial(t)
+        feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else True
+        rows.append({
+            "number": t.number, "state": t.state.name,
+            "accuracy": r.accuracy, "flops": r.flops, "params": r.params,
+            "objective": t.values[0] if t.values and len(t.values) == 1 else None,
+            "feasible": feasible, "trained": r.trained,
+            "reused_from": r.reused_from, "reference": r.reference,
+            "train_time": r.train_time, "images_per_sec": r.images_per_sec,
+            "epochs": r.epochs, "device": r.device,
+            "fail_reason": r.fail_reason, "arch": r.arch, "key": r.key,
+            **_arch_columns(r.genotype),
+        })
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["number", "state", "accuracy", "flops", "params", "feasible"])
+    return frame.set_index("number", drop=False).rename_axis(None)
+
+
+def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
+    """Non-dominated, feasible, completed, trained (or reused) trials, sorted by FLOPs.
+
+    Duplicate genotypes (reused results) appear once, under their first trial.
+    """
+    frame = trials_frame(study_or_frame) if isinstance(study_or_frame, optuna.Study) else study_or_frame
+    if frame.empty:
+        return frame
+    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
+    if "reused_from" in ok:
+        ok = ok[ok["reused_from"].isna()]
+    if ok.empty:
+        return ok
+    mask = non_dominated(ok["accuracy"].to_numpy(float), ok["flops"].to_numpy(float))
+    return ok[mask].sort_values(["flops", "accuracy"], ascending=[True, False])
+
+
+def format_front(front: pd.DataFrame) -> str:
+    """The front as a small text table (FLOPs in fvcore's convention)."""
+    if front.empty:
+        return "Pareto front: empty (no completed feasible trials yet)"
+    lines = [f"Pareto front ({len(front)} architectures; FLOPs = fvcore, 1 multiply-add = 1 flop, "
+             f"eval mode, batch 1):",
+             f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  arch"]
+    for _, r in front.iterrows():
+        arch = "/".join(str(r["arch"]).split("/")[1:-2])
+        lines.append(f"{int(r['number']):>5}  {r['accuracy']:>7.4f}  {r['flops'] / 1e6:>7.2f}M  "
+                     f"{r['params'] / 1e3:>7.1f}k  {arch}")
+    return "\n".join(lines)
+
+
+# ----- front quality and picks ---------------------------------------------------------------------
+
+def _frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
+    return trials_frame(study_or_frame) if isinstance(study_or_frame, optuna.Study) else study_or_frame
+
+
+def default_reference(frame: pd.DataFrame) -> tuple[float, float]:
+    """(accuracy 0, 1.1 x the largest FLOPs among completed feasible trials)."""
+    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
+    return 0.0, float(ok["flops"].max()) * 1.1 if not ok.empty else 1.0
+
+
+def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
+                reference: tuple[float, float] | None = None) -> float:
+    """Area of the (accuracy, FLOPs) region dominated by the front and bounded by ``reference``.
+
+    ``reference = (accuracy_ref, flops_ref)``: the worst accuracy and the largest FLOPs that
+    still count. Units are accuracy x FLOPs, so compare hypervolumes only at the same reference
+    (the default, 0 and 1.1 x the largest FLOPs seen, changes with the study; pass a fixed one,
+    e.g. ``(0.0, flops_max)``, to compare runs). Points beyond the reference add nothing.
+    """
+    front = pareto_frame(_frame(study_or_frame))
+    if front.empty:
+        return 0.0
+    reference = reference if reference is not None else default_reference(_frame(study_or_frame))
+    return front_hypervolume(front["accuracy"].to_numpy(float), front["flops"].to_numpy(float), reference)
+
+
+def hypervolume_history(study_or_frame: optuna.Study | pd.DataFrame,
+                        reference: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Hypervolume of the first n trials (by number), n = 1..N: flat means converged."""
+    frame = _frame(study_or_frame).sort_values("number")
+    reference = reference if reference is not None else default_reference(frame)
+    rows = [{"trials": n, "hypervolume": hypervolume(frame.iloc[:n], reference)}
+            for n in range(1, len(frame) + 1)]
+    return pd.DataFrame(rows, columns=["trials", "hypervolume"])
+
+
+def choice_effects(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
+    """For every architectural choice (``s{i}_cell``, ``s{i}_kernel``, ... , ``resolution``) and each
+    of its values: how many trained trials used it, their mean and spread of accuracy, their mean
+    FLOPs. Descriptive, not causal: choices are correlated through the sampler."""
+    frame = _frame(study_or_frame)
+    ok = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
+    if "reused_from" in ok:
+        ok = ok[ok["reused_from"].isna()]
+    choice_cols = [c for c in ok.columns
+                   if c == "resolution" or any(c.endswith(f"_{n}") and c.startswith("s") for n in ARCH_COLUMNS)]
+    rows = []
+    for col in choice_cols:
+        for value, group in ok.groupby(col, dropna=True):
+            rows.append({"choice": col, "value": value, "count": len(group),
+                         "acc_mean": group["accuracy"].mean(), "acc_std": group["accuracy"].std(ddof=0),
+                         "acc_max": group["accuracy"].max(), "flops_mean": group["flops"].mean()})
+    return pd.DataFrame(rows, columns=["choice", "value", "count", "acc_mean", "acc_std", "acc_max",
+                                       "flops_mean"])
+
+
+def knee(study_or_frame: optuna.Study | pd.DataFrame) -> pd.Series:
+    """One defensible pick from the front: the point farthest from the straight line joining the
+    front's two ends, with accuracy and log10(FLOPs) each scaled to [0, 1] over the front.
+
+    That is where extra FLOPs stop buying proportionate accuracy. With fewer than three points on
+    the front, the most accurate one is returned.
+    """
+    front = pareto_frame(_frame(study_or_frame))
+    if front.empty:
+        raise ValueError("the study has no completed feasible trials")
+    if len(front) < 3:
+        return front.sort_values("accuracy").iloc[-1]
+    x = np.log10(front["flops"].to_numpy(float))
+    y = front["accuracy"].to_numpy(float)
+    x = (x - x.min()) / (np.ptp(x) or 1.0)
+    y = (y - y.min()) / (np.ptp(y) or 1.0)
+    # Distance to the chord from (x0, y0) to (x1, y1); above the chord is the useful side.
+    x0, y0, x1, y1 = x[0], y[0], x[-1], y[-1]
+    distance = ((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) / np.hypot(x1 - x0, y1 - y0)
+    return front.iloc[int(np.argmax(distance))]
+
+
+def resolve_trial(study: optuna.Study, spec: str | int) -> optuna.trial.FrozenTrial:
+    """A trial by number, ``best`` (most accurate on the front) or ``knee`` (see :func:`knee`).
+
+    Raises a UserError naming what exists when the trial is missing, failed or untrained.
+    """
+    frame = trials_frame(study)
+    text = str(spec)
+    if text in ("best", "knee"):
+        front = pareto_frame(frame)
+        if front.empty:
+            raise UserError(f"study {study.study_name!r} has no completed feasible trials to pick from")
+        row = knee(front) if text == "knee" else front.sort_values("accuracy").iloc[-1]
+        number = int(row["number"])
+    else:
+        try:
+            number = int(text)
+        except ValueError:
+            raise UserError(f"--trial {text!r}: give a trial number, 'best' or 'knee'") from None
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if number not in trials:
+        raise UserError(f"trial {number} does not exist in study {study.study_name!r} "
+                        f"(trials 0..{len(trials) - 1})")
+    t = trials[number]
+    r = TrialRecord.from_trial(t)
+    if t.state.name != "COMPLETE" or r.genotype is None or r.over_budget:
+        why = r.fail_reason or ("over budget" if r.over_budget else t.state.name)
+        raise UserError(f"trial {number} of study {study.study_name!r} has no usable result ({why})")
+    return t

@@ -1,0 +1,30 @@
+"""The end of a search: print the Pareto front (or the best rewards) and write the study's CSVs."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import optuna
+
+from ..study.records import StudyRecord
+from ..study.storage import study_dir
+from .results import format_front, pareto_frame, trials_frame
+
+
+def report_search(study: optuna.Study, out: TextIO = sys.stdout, write_files: bool = True) -> None:
+    """Print the front and write ``trials.csv`` / ``pareto.csv`` under ``results/<study>/``."""
+    frame = trials_frame(study)
+    front = pareto_frame(frame)
+    if StudyRecord.from_study(study).flops_target is not None:
+        best = frame[frame["state"] == "COMPLETE"].sort_values("objective", ascending=False).head(5)
+        print("best by MnasNet reward ACC x (FLOPs/T)^w:", file=out)
+        print(format_front(best), file=out)
+    else:
+        print(format_front(front), file=out)
+    if write_files:
+        folder = study_dir(study.study_name)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "trials.csv", index=False)
+        front.to_csv(folder / "pareto.csv", index=False)
+        print(f"wrote {folder / 'trials.csv'} and {folder / 'pareto.csv'}", file=out)

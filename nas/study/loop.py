@@ -1,0 +1,172 @@
+"""The one ask/tell loop: every piece of work that trains candidates in a study runs in it.
+
+The loop owns what all such work shares, so it is written once:
+
+* **the exact study-wide total**: it asks only while evaluated + running trials are below
+  ``total``; after asking it checks its trial's rank, and a trial beyond the total (two workers
+  asked at the same instant) is failed at once as "surplus", untrained and uncounted;
+* **liveness** (:mod:`nas.study.liveness`): a heartbeat on the running trial, stale trials of dead
+  workers failed and retried once;
+* **failure isolation**: an exception from the work (NaN loss, out of memory, a bug in one
+  candidate) fails that trial with its reason, and the loop goes on;
+* **Ctrl-C / SIGTERM**: the running trial is failed as "interrupted" (not counted, so a rerun
+  replaces it); every finished trial is already in the study.
+
+The work is passed in as an :class:`Evaluate` callable: search's candidate evaluation
+(:mod:`nas.study.search`), scaling's grid point (:mod:`nas.study.scale`), and later ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import optuna
+from optuna.trial import TrialState
+
+from ..train.trainer import CandidateFailed
+from .liveness import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials
+from .records import TrialRecord, counts_toward_total
+from .storage import StudyHandle
+
+INTERRUPTED = "interrupted (Ctrl-C)"
+SURPLUS = "surplus: the study total was reached by other workers"
+
+
+@dataclass
+class Outcome:
+    """What one evaluation tells the study."""
+
+    state: TrialState
+    values: list[float] | None
+    record: TrialRecord
+
+
+class TrialContext:
+    """What the loop gives an evaluation besides the trial: a recent snapshot of the study's
+    trials, and :meth:`save` to store the record early (a running trial then shows its candidate,
+    and a trial that fails keeps what it had)."""
+
+    def __init__(self, trial: optuna.Trial, snapshot: list[optuna.trial.FrozenTrial]) -> None:
+        self.trial = trial
+        self.snapshot = snapshot
+        self._written: dict[str, Any] = {}
+
+    def save(self, record: TrialRecord) -> None:
+        """Store the fields of ``record`` not stored yet (one storage write per changed field)."""
+        for key, value in record.to_attrs().items():
+            if key not in self._written or self._written[key] != value:
+                self.trial.set_user_attr(key, value)
+                self._written[key] = value
+
+    @property
+    def record(self) -> TrialRecord:
+        """Everything stored so far for this trial by this loop."""
+        return TrialRecord.from_attrs(self._written)
+
+
+class Evaluate(Protocol):
+    def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome: ...
+
+
+OnTold = Callable[[int, TrialRecord, TrialState], None]
+
+
+@dataclass
+class LoopSettings:
+    total: int  # evaluated trials wanted in the study, counted study-wide
+    stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
+    poll_interval: float = 1.0  # seconds between looks while the last trials run elsewhere
+    max_asks: int | None = None  # stop after this many proposals (e.g. most over budget)
+
+
+@dataclass
+class LoopSummary:
+    asks: int
+    evaluated: int
+    ran_out_of_asks: bool
+
+
+def slots_taken(trials: list[optuna.trial.FrozenTrial], below_number: int | None = None) -> tuple[int, int]:
+    """(evaluated trials, running trials), optionally only those numbered below ``below_number``."""
+    done = running = 0
+    for t in trials:
+        if below_number is not None and t.number >= below_number:
+            continue
+        if t.state == TrialState.RUNNING:
+            running += 1
+        elif counts_toward_total(t):
+            done += 1
+    return done, running
+
+
+def evaluated_count(study: optuna.Study) -> int:
+    return slots_taken(study.get_trials(deepcopy=False))[0]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line that says why a candidate failed."""
+    import torch
+
+    if isinstance(exc, CandidateFailed):
+        return str(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        torch.cuda.empty_cache()
+        return f"CUDA out of memory: {str(exc).splitlines()[0]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _evaluate_isolated(evaluate: Evaluate, trial: optuna.Trial, context: TrialContext) -> Outcome:
+    try:
+        return evaluate(trial, context)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad candidate must not stop the work
+        return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=failure_reason(exc)[:500]))
+
+
+def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
+             on_told: OnTold | None = None) -> LoopSummary:
+    """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials."""
+    study = handle.study
+    asks = 0
+    trial: optuna.Trial | None = None
+    try:
+        while True:
+            snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
+            if fail_stale_trials(handle, settings.stale_after, snapshot):
+                snapshot = study.get_trials(deepcopy=False)
+            done, running = slots_taken(snapshot)
+            if done >= settings.total or (settings.max_asks is not None and asks >= settings.max_asks):
+                break
+            if done + running >= settings.total:  # the last trials are running elsewhere
+                time.sleep(settings.poll_interval)
+                continue
+            trial = study.ask()
+            asks += 1
+            context = TrialContext(trial, snapshot)
+            beat = Heartbeat(handle, trial.number)
+            try:
+                if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
+                    outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
+                else:
+                    outcome = _evaluate_isolated(evaluate, trial, context)
+                context.save(outcome.record)
+                study.tell(trial, outcome.values, state=outcome.state)
+            finally:
+                beat.stop()
+            number, trial = trial.number, None
+            if on_told is not None:
+                on_told(number, context.record, outcome.state)
+    except KeyboardInterrupt:
+        if trial is not None:  # the running trial: FAIL, so that a rerun replaces it
+            try:
+                TrialContext(trial, []).save(TrialRecord(fail_reason=INTERRUPTED))
+                study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
+                pass
+        raise
+    done = evaluated_count(study)
+    return LoopSummary(asks, done, done < settings.total)

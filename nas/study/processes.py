@@ -1,0 +1,89 @@
+"""Worker processes: which device each gets, starting them, and the one entry point they run.
+
+A :class:`WorkerJob` says how a worker opens its part of the work (the study, the evaluation, the
+loop settings); search and scaling each provide one, and :func:`worker_main` runs any of them in
+the same ask/tell loop (:mod:`nas.study.loop`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .loop import LoopSettings, Evaluate, OnTold
+    from .storage import StudyHandle
+
+
+class WorkerJob(Protocol):
+    """Picklable description of a worker's work; ``open`` runs inside the worker process."""
+
+    def open(self, index: int, device: str) -> "tuple[StudyHandle, Evaluate, LoopSettings, OnTold | None]": ...
+
+
+def raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    """Signal handler: a scheduler's SIGTERM ends the work as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None) -> list[str]:
+    """Worker i's device: round-robin over the visible GPUs (or ``gpu_ids``), else the CPU."""
+    import torch
+
+    if device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return [device if device != "auto" else "cpu"] * workers
+    ids = gpu_ids or list(range(torch.cuda.device_count()))
+    return [f"cuda:{ids[i % len(ids)]}" for i in range(workers)]
+
+
+def worker_main(job: WorkerJob, index: int, device: str, threads: int) -> None:
+    """A worker process: SIGTERM ends it like Ctrl-C, then the shared loop runs the job."""
+    import signal
+
+    import optuna
+    import torch
+
+    from .loop import run_loop
+
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    handle, evaluate, settings, on_told = job.open(index, device)
+    try:
+        run_loop(handle, evaluate, settings, on_told)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
+    """One spawned process per device running ``job``; waits for all and returns their exit codes.
+
+    CPU threads are divided between the CPU processes. On Ctrl-C (which the terminal also sends
+    to the children, so each fails its running trial) the children get 30 s to finish cleanly.
+    """
+    return run_processes(worker_main, devices, lambda i, d, threads: (job, i, d, threads))
+
+
+def run_processes(target: Callable[..., None], devices: list[str],
+                  make_args: Callable[[int, str, int], tuple]) -> list[int | None]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    cpu_workers = sum(d == "cpu" for d in devices)
+    threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+    procs = [ctx.Process(target=target, args=make_args(i, d, threads if d == "cpu" else 2),
+                         name=f"nas-worker-{i}") for i, d in enumerate(devices)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+        raise
+    return [p.exitcode for p in procs]

@@ -1,0 +1,64 @@
+"""What a search prints while it runs: trials done, best accuracy, size of the Pareto front.
+
+A tqdm bar on a terminal, otherwise one line per trial (logs and CI stay readable). Kept
+incrementally from what the loop reports: no storage reads per trial.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from ..units import human
+from .loop import evaluated_count
+from .pareto import non_dominated
+from .records import TrialRecord
+
+
+class Progress:
+    def __init__(self, total: int, study: optuna.Study, enabled: bool, prefix: str = "") -> None:
+        self.bar = None
+        self.enabled, self.total, self.prefix = enabled, total, prefix
+        self.done = evaluated_count(study)
+        self.points: list[tuple[float, float]] = []
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            self._add(TrialRecord.from_trial(t))
+        if enabled and sys.stderr.isatty() and not prefix:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=min(self.done, total), unit="trial", file=sys.stderr,
+                            dynamic_ncols=True, leave=True)
+
+    def _add(self, r: TrialRecord) -> None:
+        if r.accuracy is not None and r.reused_from is None and r.flops is not None:
+            self.points.append((r.accuracy, r.flops))
+
+    def update(self, number: int, r: TrialRecord, state: TrialState) -> None:
+        if r.uncounted_failure:  # surplus or interrupted: nothing happened to the study total
+            return
+        counted = not r.over_budget
+        self.done += counted
+        if state == TrialState.COMPLETE:
+            self._add(r)
+        if not self.enabled:
+            return
+        best = max((p[0] for p in self.points), default=float("nan"))
+        front = int(non_dominated(np.array([p[0] for p in self.points], float),
+                                  np.array([p[1] for p in self.points], float)).sum()) if self.points else 0
+        summary = f"best acc {best:.4f}, front {front}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(summary)
+            self.bar.update(1) if counted else self.bar.refresh()
+            return
+        what = (f"failed: {r.fail_reason}" if state == TrialState.FAIL else
+                "over budget, not trained" if r.over_budget else
+                f"reused trial {r.reused_from}" if r.reused_from is not None else
+                f"acc {r.accuracy if r.accuracy is not None else float('nan'):.4f} in {r.train_time or 0:.1f}s")
+        print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(r.flops or 0)} FLOPs, "
+              f"{what}; {summary}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,156 @@
+"""What a trial and a study record, as typed dataclasses: the one place that names their keys.
+
+A trial's record is stored as Optuna user attributes, one key per field (readable in any Optuna
+tool), written by :meth:`TrialRecord.to_attrs` and read by :meth:`TrialRecord.from_trial`; every
+reader (frames, progress, scaling, export, benchmarks) goes through these. Keys are the field
+names, unchanged since the first studies, so older studies read as they are. Unknown keys are
+ignored and missing ones take the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+# Failures that say nothing about the candidate: it is not counted toward the study total and is
+# trained again (interrupted, lost with its worker) or was never to be trained (surplus).
+UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
+
+
+@dataclass
+class TrialRecord:
+    """One trial: the candidate, its cost, and what became of it."""
+
+    # the candidate (written before training, so a running trial shows what it is)
+    genotype: str | None = None  # Genotype JSON
+    arch: str | None = None
+    key: str | None = None  # Genotype.key(): duplicates share it
+    params: int | None = None
+    flops: int | None = None  # fvcore convention (nas.model.cost.FLOPS_CONVENTION)
+    reference: str | None = None  # name of the reference architecture it was enqueued as
+    retry_of: int | None = None  # the lost trial this one retries
+    # its fate
+    over_budget: bool = False
+    trained: bool = False
+    reused_from: int | None = None  # the trial whose result a duplicate reuses
+    fail_reason: str | None = None
+    # brief training
+    accuracy: float | None = None  # validation accuracy
+    train_loss: float | None = None
+    train_time: float | None = None
+    total_time: float | None = None
+    images_per_sec: float | None = None
+    epochs: float | None = None
+    device: str | None = None
+    epoch_accuracies: list[float] | None = None
+    # a compound-scaling grid point
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+    nominal_factor: float | None = None
+    flops_ratio: float | None = None
+    resolution: int | None = None
+
+    RESULT_FIELDS = ("accuracy", "train_loss", "train_time", "total_time", "images_per_sec",
+                     "epochs", "device", "epoch_accuracies")
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The user attributes to store: every field that differs from its default."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != (f.default if f.default is not MISSING else None)}
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any]) -> "TrialRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in attrs.items() if k in known})
+
+    @classmethod
+    def from_trial(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
+        return cls.from_attrs(trial.user_attrs)
+
+    def result_of(self, other: "TrialRecord") -> None:
+        """Copy another trial's training result (a duplicate genotype reuses it)."""
+        for name in self.RESULT_FIELDS:
+            setattr(self, name, getattr(other, name))
+
+    @property
+    def uncounted_failure(self) -> bool:
+        return bool(self.fail_reason) and str(self.fail_reason).startswith(UNCOUNTED_REASONS)
+
+
+def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:
+    """Evaluated trials count; running ones, over-budget rejections and failures that say nothing
+    about the candidate (interrupted, worker lost, surplus) do not."""
+    if t.state in (TrialState.RUNNING, TrialState.WAITING):
+        return False
+    record = TrialRecord.from_trial(t)
+    if record.over_budget:
+        return False
+    return not (t.state == TrialState.FAIL and record.uncounted_failure)
+
+
+@dataclass
+class StudyRecord:
+    """What a search study records about itself, so that every later command (resume, scale,
+    export, retrain) uses the same space, data and training settings."""
+
+    command: str = ""
+    space_name: str | None = None
+    space_source: str | None = None
+    space_text: str | None = None
+    dataset: str = "mnist5k"
+    dataset_summary: str | None = None
+    seed: int = 0
+    sampler: str | None = None
+    objectives: list[str] = field(default_factory=lambda: ["accuracy", "log10_flops"])
+    param_encoding: str = "categorical-v1"  # studies from before the encoding was recorded
+    train_config: dict[str, Any] = field(default_factory=dict)
+    flops_max: float | None = None
+    params_max: float | None = None
+    flops_target: float | None = None
+    reward_exponent: float = -0.07
+    val_fraction: float = 0.2
+    in_channels: int | None = None
+    num_classes: int | None = None
+    flops_convention: str | None = None
+    torch: str | None = None
+    optuna: str | None = None
+    python: str | None = None
+    scaling: dict[str, Any] | None = None  # the chosen compound scaling, once `scale` ran
+
+    def to_attrs(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> "StudyRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in study.user_attrs.items() if k in known})
+
+    def write(self, study: optuna.Study) -> None:
+        for k, v in self.to_attrs().items():
+            study.set_user_attr(k, v)
+
+
+@dataclass
+class GridStudyRecord:
+    """What a compound-scaling grid study (``<search study>-scale``) records about itself."""
+
+    settings: dict[str, Any] | None = None  # base key, FLOPs factor, grid step, tolerance
+    base_genotype: str | None = None
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> "GridStudyRecord":
+        a = study.user_attrs
+        return cls(settings=a.get("settings"), base_genotype=a.get("base_genotype"))
+
+    def write(self, study: optuna.Study) -> None:
+        for k, v in asdict(self).items():
+            study.set_user_attr(k, v)
+
+
+def record_scaling(study: optuna.Study, scaling: dict[str, Any]) -> None:
+    """Store the chosen compound scaling on the search study (``StudyRecord.scaling``)."""
+    study.set_user_attr("scaling", scaling)

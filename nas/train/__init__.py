@@ -1,0 +1,1 @@
+"""Datasets (with their splits) and the brief, data-on-the-device training of one candidate."""

@@ -1,0 +1,32 @@
+"""Quantities as users type them (``20M``) and as the toolkit prints them (``20.00M``)."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import UserError
+
+
+def parse_quantity(text: str | float | int | None, flag: str) -> float | None:
+    """``20M``, ``1.5G``, ``300k`` or a plain number; ``flag`` names the option in errors."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    s = text.strip()
+    scale = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(s[-1:], 1.0)
+    try:
+        value = float(s[:-1] if scale != 1.0 else s) * scale
+    except ValueError:
+        raise UserError(f"{flag} {text!r}: expected a number with an optional k/M/G suffix, e.g. 20M") from None
+    if value <= 0 or not math.isfinite(value):
+        raise UserError(f"{flag} {text!r}: must be a positive number")
+    return value
+
+
+def human(n: float) -> str:
+    """``1234567`` -> ``1.23M``: three significant decimals with a k/M/G suffix."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"
