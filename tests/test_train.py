@@ -96,3 +96,26 @@ def test_cuda_path_bf16_channels_last(digits):
     assert r.device.startswith("cuda") and r.val_accuracy > 0.5
     dd = DeviceData.get(digits, 16, torch.device("cuda"))
     assert dd.x_train.is_cuda
+
+
+def test_device_copy_is_cached_on_its_dataset_and_freed_with_it():
+    """A cache keyed by id(data) outlived its dataset, so a new dataset allocated at the freed
+    address was handed the old tensors. The device copy now belongs to the dataset object."""
+    import gc
+    import weakref
+
+    from nas.train.data import Dataset
+
+    def dataset(fill: int) -> Dataset:
+        x, y = torch.full((4, 1, 8, 8), fill, dtype=torch.uint8), torch.tensor([0, 1, 0, 1])
+        return Dataset("d", x, y, x.clone(), y.clone(), 2, False)
+
+    a, b = dataset(1), dataset(2)
+    assert int(DeviceData.get(b, 8, torch.device("cpu")).x_train.max()) == 2
+    copy = DeviceData.get(a, 8, torch.device("cpu"))
+    assert int(copy.x_train.max()) == 1  # never another dataset's tensors
+    assert DeviceData.get(a, 8, torch.device("cpu")) is copy  # made once per dataset
+    ref = weakref.ref(copy)
+    del a, copy
+    gc.collect()
+    assert ref() is None  # nothing can hand the freed dataset's tensors to a newcomer
