@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from nas.train.data import Dataset, load_dataset
+from nas.train.data import Dataset
+from nas.train.sources import load_dataset
 from nas.arch.genotype import Genotype
 from nas.train.trainer import (DeviceData, TrainConfig, autocast_for, predict, recalibrate_from_training_data,
                        select_device, train_candidate)

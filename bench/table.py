@@ -43,28 +43,30 @@ def random_genotypes(n: int) -> list[Genotype]:
     return out
 
 
-def cache_key(arch: str, epochs: float, seed: int) -> str:
-    return f"{arch}|{epochs:g}|{seed}"
+def cache_key(arch: str, epochs: float, seed: int, dataset: str = DATASET) -> str:
+    base = f"{arch}|{epochs:g}|{seed}"
+    return base if dataset == DATASET else f"{dataset}|{base}"  # mnist5k keys predate the dataset
 
 
 def load_cache() -> dict[str, dict[str, Any]]:
     return {r["key"]: r for r in json.loads(PATH.read_text())} if PATH.exists() else {}
 
 
-def results(genotypes: list[Genotype], budgets: Sequence[float], seed: int = 0) -> dict[float, list[dict[str, Any]]]:
+def results(genotypes: list[Genotype], budgets: Sequence[float], seed: int = 0,
+            dataset: str = DATASET) -> dict[float, list[dict[str, Any]]]:
     """For each budget (epochs), one result per genotype in order: from the cache, or trained now
     (all missing jobs in one pool, longest first, so that the processes finish together)."""
     cache = load_cache()
-    missing = [Job(g.to_json(indent=None), epochs, seed, DATASET)
+    missing = [Job(g.to_json(indent=None), epochs, seed, dataset)
                for epochs in sorted(budgets, reverse=True) for g in genotypes
-               if cache_key(g.arch, epochs, seed) not in cache]
+               if cache_key(g.arch, epochs, seed, dataset) not in cache]
     if missing:
         print(f"table: {len(missing)} trainings to run "
               f"({len(genotypes) * len(budgets) - len(missing)} cached)", flush=True)
         done = [0]
 
         def store(row: dict[str, Any]) -> None:
-            key = cache_key(Genotype.from_json(row["genotype"]).arch, row["epochs"], row["seed"])
+            key = cache_key(Genotype.from_json(row["genotype"]).arch, row["epochs"], row["seed"], row["dataset"])
             cache[key] = {"key": key, **row}
             PATH.parent.mkdir(parents=True, exist_ok=True)
             PATH.write_text(json.dumps(list(cache.values())))
@@ -73,4 +75,4 @@ def results(genotypes: list[Genotype], budgets: Sequence[float], seed: int = 0) 
                 print(f"table: {done[0]}/{len(missing)} trained", flush=True)
 
         run_jobs(missing, on_done=store)
-    return {epochs: [cache[cache_key(g.arch, epochs, seed)] for g in genotypes] for epochs in budgets}
+    return {epochs: [cache[cache_key(g.arch, epochs, seed, dataset)] for g in genotypes] for epochs in budgets}

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from bench.common import quick, save
 from nas.model.builder import build_model
 from nas.model.cost import estimate_cost
-from nas.train.data import load_dataset
+from nas.train.sources import load_dataset
 from nas.arch.space_file import load_space
 from nas.train.trainer import DeviceData, TrainConfig, train_candidate
 

@@ -41,13 +41,15 @@ class FakeTrainer:
 
     def __init__(self, fail_every: int = 0, error: type[Exception] | None = None) -> None:
         self.trained = []
+        self.datasets = []
         self.fail_every = fail_every
         self.error = error
 
-    def __call__(self, genotype, data, cfg, device, report=None):
+    def __call__(self, genotype, data, cfg, device, report=None, keep_model=False):
         from nas.model.cost import estimate_cost
 
         self.trained.append(genotype)
+        self.datasets.append(data)
         if self.fail_every and len(self.trained) % self.fail_every == 0:
             raise (self.error or RuntimeError)("boom in candidate")
         acc = min(0.99, 0.5 + estimate_cost(genotype).flops / 4e6)

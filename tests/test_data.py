@@ -5,17 +5,18 @@ import pytest
 import torch
 
 from nas import UserError
-from nas.train.data import load_dataset, stratified_split
+from nas.train.data import stratified_split
+from nas.train.sources import load_dataset
 
 
 def test_mnist5k_is_the_embedded_real_sample():
     d = load_dataset("mnist5k", val_fraction=0.2, seed=0)
-    assert len(d.y_train) == 4000 and len(d.y_val) == 1000
+    assert len(d.y_train) == 3200 and len(d.y_val) == 800 and d.n_test == 1000  # test carved first
     assert d.x_train.dtype == torch.uint8 and d.x_train.shape[1:] == (1, 28, 28)
     assert d.num_classes == 10 and not d.flip
     # Stratified: every class keeps its share in validation.
     counts = torch.bincount(d.y_val, minlength=10)
-    assert counts.min() >= 80 and counts.max() <= 130
+    assert counts.min() >= 64 and counts.max() <= 104
 
 
 def test_digits_and_split_is_seeded():
@@ -43,17 +44,24 @@ def _cifar_folder(tmp_path, n_per_batch=20):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(1, 3):
+    for name in ("data_batch_1", "data_batch_2", "test_batch"):
         data = {b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
                 b"labels": [j % 10 for j in range(n_per_batch)]}
-        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(data))
+        (folder / name).write_bytes(pickle.dumps(data))
     return folder
 
 
 def test_cifar10_python_folder(tmp_path):
-    d = load_dataset(f"cifar10:{_cifar_folder(tmp_path)}")
+    folder = _cifar_folder(tmp_path)
+    d = load_dataset(f"cifar10:{folder}", with_test=True)
     assert d.x_train.shape[1:] == (3, 32, 32) and d.flip and d.num_classes == 10
-    assert len(d.y_train) + len(d.y_val) == 40
+    assert len(d.y_train) + len(d.y_val) == 40  # every training image: the test set is test_batch
+    test = pickle.loads((folder / "test_batch").read_bytes())
+    assert torch.equal(d.x_test.reshape(20, -1), torch.from_numpy(test[b"data"]))
+    assert "test_batch" in d.test_split
+    (folder / "test_batch").unlink()
+    with pytest.raises(UserError, match="test_batch: missing"):
+        load_dataset(f"cifar10:{folder}")
 
 
 def test_image_folder(tmp_path):
@@ -101,3 +109,55 @@ def test_bad_datasets_name_the_path_and_the_expectation(tmp_path):
     for spec, message in cases:
         with pytest.raises(UserError, match=message):
             load_dataset(spec)
+
+
+def unique_images(n: int, classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """n images that differ from each other (image i holds i in its first two pixels)."""
+    x = np.zeros((n, 6, 6), np.uint8)
+    x[:, 0, 0], x[:, 0, 1] = np.arange(n) % 256, np.arange(n) // 256
+    return x, np.arange(n) % classes
+
+
+def keys(x: torch.Tensor) -> set[int]:
+    return {int(a) + 256 * int(b) for a, b in zip(x[:, 0, 0, 0], x[:, 0, 0, 1])}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_carved_test_split_is_held_out_stratified_and_the_same_for_every_seed(tmp_path, seed):
+    x, y = unique_images(300)
+    np.savez(tmp_path / "u.npz", x=x, y=y)
+    d = load_dataset(f"npz:{tmp_path / 'u.npz'}", seed=seed, with_test=True)
+    train, val, test = keys(d.x_train), keys(d.x_val), keys(d.x_test)
+    assert not (train | val) & test and len(train | val | test) == 300
+    assert len(test) == 60 and np.bincount(d.y_test.numpy()).tolist() == [20, 20, 20]
+    reference = load_dataset(f"npz:{tmp_path / 'u.npz'}", seed=7, with_test=True)
+    assert keys(reference.x_test) == test  # the split does not move with --seed
+    assert d.test_split == reference.test_split and "carved 0.2" in d.test_split
+    assert load_dataset(f"npz:{tmp_path / 'u.npz'}").x_test is None  # search never loads it
+
+
+def test_npz_and_folder_take_their_own_test_set(tmp_path):
+    from PIL import Image
+    x, y = unique_images(40)
+    np.savez(tmp_path / "t.npz", x=x, y=y, x_test=x[:9], y_test=y[:9])
+    d = load_dataset(f"npz:{tmp_path / 't.npz'}", with_test=True)
+    assert len(d.y_train) + len(d.y_val) == 40 and d.n_test == 9 and "x_test" in d.test_split
+    np.savez(tmp_path / "half.npz", x=x, y=y, x_test=x[:9])
+    with pytest.raises(UserError, match="both 'x_test' and 'y_test'"):
+        load_dataset(f"npz:{tmp_path / 'half.npz'}")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("test", 2)):
+        for c in ("cat", "dog"):
+            (tmp_path / "imgs" / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "imgs" / split / c / f"{i}.png")
+    d = load_dataset(f"folder:{tmp_path / 'imgs'}", with_test=True)
+    assert len(d.y_train) + len(d.y_val) == 12 and d.n_test == 4 and d.num_classes == 2
+    final = d.for_final_training()
+    assert len(final.y_train) == 12 and torch.equal(final.x_val, d.x_test)
+
+
+def test_cluttered_is_deterministic_and_made_from_mnist():
+    a, b = load_dataset("cluttered"), load_dataset("cluttered")
+    assert torch.equal(a.x_train, b.x_train) and a.test_split == b.test_split
+    assert a.x_train.shape[1:] == (1, 40, 40) and a.n_test == 1000 and a.num_classes == 10

@@ -139,3 +139,18 @@ def test_parse_quantity():
     for bad in ("abc", "-5M", "0"):
         with pytest.raises(UserError):
             parse_quantity(bad, "--flops-max")
+
+
+def test_search_never_loads_the_test_split_and_the_study_records_it(fake, tmp_path):
+    from nas.study.records import StudyRecord
+    from nas.study.opening import study_dataset
+
+    study = search(config(tmp_path, trials=3), fake)
+    assert fake.datasets and all(d.x_test is None and d.y_test is None for d in fake.datasets)
+    record = StudyRecord.from_study(study)
+    assert record.test_fraction == 0.2 and record.test_split.startswith("carved 0.2")
+    final = study_dataset(record, with_test=True)  # what retrain scores on: the recorded split
+    assert final.test_split == record.test_split and len(final.y_test) == final.n_test > 0
+    study.set_user_attr("test_split", record.test_split.replace("fingerprint", "fingerprint 0"))
+    with pytest.raises(UserError, match="changed since the search"):
+        study_dataset(StudyRecord.from_study(study), with_test=True)

@@ -5,7 +5,7 @@ import torch
 
 from nas import Genotype, Head, Stem, build_model
 from nas.arch.arch_string import parse_stage
-from nas.train.data import load_dataset
+from nas.train.sources import load_dataset
 from nas.train.trainer import (CandidateFailed, DeviceData, TrainConfig, augment, evaluate,
                        recalibrate_batchnorm, train_candidate)
 

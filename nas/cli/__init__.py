@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import UserError
-from . import describe, export, scale, search
+from . import describe, export, retrain, scale, search
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_pareto(sub)
     search.add_studies(sub)
     scale.add_scale(sub)
+    retrain.add_retrain(sub)
     export.add_export(sub)
     return parser
 

@@ -17,6 +17,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--train-epochs", type=float, default=None,
                    help="train on the training split for this many epochs and export the weights")
+    p.add_argument("--retrained", action="store_true",
+                   help="export the weights `retrain` trained for this architecture (lowest seed, "
+                        "largest budget) instead of training again")
     p.add_argument("--format", default="json,state_dict,torchscript,onnx")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_cmd_export)
@@ -30,7 +33,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..report.results import resolve_trial
     from ..study.records import StudyRecord, TrialRecord
     from ..study.scale import scaled
-    from ..study.search import study_dataset
+    from ..study.opening import study_dataset
     from ..study.storage import load_study
     from ..train.trainer import TrainConfig, train_candidate
 
@@ -50,6 +53,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
         source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"
     model = None
+    if args.retrained and args.train_epochs is not None:
+        raise UserError("--retrained and --train-epochs exclude each other: the first reuses the weights "
+                        "`retrain` trained, the second trains again")
+    if args.retrained:
+        model, accuracy = _retrained(args, g)
     if args.train_epochs is not None:
         if args.train_epochs <= 0:
             raise UserError("--train-epochs must be positive")
@@ -67,3 +75,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for name, why in report.skipped.items():
         print(f"skipped {name}: {why}")
     return 0
+
+
+def _retrained(args: argparse.Namespace, g):  # noqa: ANN001, ANN202 - Genotype -> (model, accuracy text)
+    from ..report.export import load_weights
+    from ..report.final import load_retrain, runs_frame
+    from ..study.storage import load_handle
+
+    runs = runs_frame(load_retrain(load_handle(args.storage, args.study)))
+    runs = runs[(runs["state"] == "COMPLETE") & (runs["key"] == g.key()) & runs["weights"].notna()]
+    if runs.empty:
+        raise UserError(f"this architecture ({g.key()}) has no retrained weights in study {args.study!r}; "
+                        f"run `retrain --study {args.study} --trials {args.trial}` first")
+    runs = runs[runs["budget_epochs"] == runs["budget_epochs"].max()]
+    run = runs.sort_values("seed").iloc[0]
+    model = load_weights(g, run["weights"])
+    spread = runs["test_accuracy"]
+    sd = f" +/- {spread.std(ddof=1):.4f}" if len(spread) > 1 else ""
+    return model, (f"{run['test_accuracy']:.4f} on the held-out test split (seed {int(run['seed'])}; mean "
+                   f"{spread.mean():.4f}{sd} over {len(spread)} seeds), after {run['budget_epochs']:g} "
+                   f"epochs on train+val")

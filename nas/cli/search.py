@@ -14,7 +14,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
     p.add_argument("--space", default="mobile", help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
     p.add_argument("--dataset", default="mnist5k",
-                   help="mnist5k | digits | cifar10:PATH | folder:PATH | npz:PATH")
+                   help="mnist5k | digits | cluttered | cifar10:PATH | folder:PATH | npz:PATH")
     p.add_argument("--study", default="demo", help="study name; results go to results/<study>/")
     p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
@@ -35,6 +35,9 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                    help="Optuna storage URL or journal:FILE.log (default sqlite results/<study>/study.db)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="held-out test share carved before the train/val split, where the data has "
+                        "no test set of its own (search never reads it; retrain scores on it)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes sharing the study (--trials is the study-wide total)")
     p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
@@ -79,7 +82,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
-        val_fraction=args.val_fraction, progress=not args.no_progress, workers=args.workers,
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress, workers=args.workers,
         devices=_parse_devices(args.devices), stale_after=args.stale_after,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)
@@ -93,13 +96,35 @@ def add_pareto(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None)
     p.add_argument("--csv", default=None, help="write the front as CSV here")
     p.add_argument("--plot", default=None, help="FILE.png|.svg|.pdf|.html")
+    p.add_argument("--final", action="store_true",
+                   help="the final front: retrained architectures scored on the held-out test split")
     p.set_defaults(handler=_cmd_pareto)
+
+
+def _cmd_final(args: argparse.Namespace) -> int:
+    from ..report.final import final_frame, final_front, format_final, load_retrain
+    from ..report.results import trials_frame
+    from ..study.storage import load_handle
+
+    search = load_handle(args.storage, args.study)
+    final = final_frame(load_retrain(search))
+    front = final_front(final)
+    print(format_final(front))
+    if args.csv:
+        front.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        from ..report.plots import plot_final
+        print(f"wrote {plot_final(trials_frame(search.study), final, args.plot, title=f'study {args.study}')}")
+    return 0
 
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from ..report.results import format_front, hypervolume, knee, pareto_frame, trials_frame
     from ..study.storage import load_study
 
+    if args.final:
+        return _cmd_final(args)
     study = load_study(args.storage, args.study)
     frame = trials_frame(study)
     front = pareto_frame(frame)

@@ -110,7 +110,7 @@ def export_model(genotype: Genotype, model: nn.Module | None, out_dir: str | Pat
     else:
         for f in formats:
             if f in TRAINED_FORMATS:
-                report.skipped[f] = "needs trained weights: pass --train-epochs"
+                report.skipped[f] = "needs trained weights: pass --retrained or --train-epochs"
     if card is not None:
         (out / "model_card.md").write_text(model_card(genotype, card, report))
         report.files["model_card"] = out / "model_card.md"
@@ -145,7 +145,7 @@ def model_card(genotype: Genotype, info: dict[str, object], report: ExportReport
     cost = estimate_cost(genotype)
     lines = [f"# Model card: {info.get('title', 'exported architecture')}", "",
              f"- Dataset: {info.get('dataset', 'unknown')}",
-             f"- Validation accuracy: {info.get('accuracy', 'not measured')}",
+             f"- Accuracy: {info.get('accuracy', 'not measured')}",
              f"- Parameters: {cost.params:,}",
              f"- FLOPs: {cost.flops:,} ({FLOPS_CONVENTION}, {genotype.resolution} px input)",
              f"- Input: {genotype.in_channels} x {genotype.resolution} x {genotype.resolution}, "

@@ -10,7 +10,75 @@ import pandas as pd
 
 from ..model.cost import FLOPS_CONVENTION
 from ..errors import UserError
-from .results import pareto_frame
+from .final import final_front
+from .results import knee, pareto_frame
+
+
+def _check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".png", ".svg", ".pdf", ".html"):
+        raise UserError(f"--plot {path}: use a .png, .svg, .pdf or .html file name")
+
+
+def _save(fig, path: Path, title: str, table: pd.DataFrame, columns: list[str]) -> Path:  # noqa: ANN001
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".html":
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        img = base64.b64encode(buf.getvalue()).decode()
+        path.write_text(f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
+                        f"<h3>{title}</h3><img src='data:image/png;base64,{img}'>"
+                        f"{table.to_html(index=False, columns=columns)}")
+    else:
+        fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_final(search: pd.DataFrame, final: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Side by side: the search's brief-validation front, and the final test front (mean +/- sd
+    over seeds) of the retrained architectures; the search's knee is marked on both."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    _check_suffix(path)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharex=True)
+    brief = pareto_frame(search)
+    done = search[(search["state"] == "COMPLETE") & search["accuracy"].notna() & search["feasible"]]
+    left.scatter(done["flops"], done["accuracy"], s=14, color="tab:blue", alpha=0.5, label="trained (brief)")
+    knee_key = None
+    if not brief.empty:
+        left.step(brief["flops"], brief["accuracy"], where="post", color="tab:red", lw=1.2)
+        left.scatter(brief["flops"], brief["accuracy"], s=30, color="tab:red", label="brief front", zorder=3)
+        k = knee(brief)
+        knee_key = k["key"]
+        left.scatter([k["flops"]], [k["accuracy"]], s=160, facecolors="none", edgecolors="black", lw=1.5,
+                     label=f"knee (trial {int(k['number'])})", zorder=4)
+    left.set_ylabel("validation accuracy (brief training)")
+    left.set_title("search: brief training, validation split")
+    front = final_front(final)
+    right.errorbar(final["flops"], final["test_acc_mean"], yerr=final["test_acc_sd"], fmt="o", ms=4,
+                   color="tab:blue", alpha=0.6, label="retrained (mean +/- sd over seeds)")
+    if not front.empty:
+        right.step(front["flops"], front["test_acc_mean"], where="post", color="tab:red", lw=1.2)
+        right.scatter(front["flops"], front["test_acc_mean"], s=30, color="tab:red", label="final front", zorder=3)
+    chosen = final[final["key"] == knee_key]
+    if not chosen.empty:
+        right.scatter(chosen["flops"], chosen["test_acc_mean"], s=160, facecolors="none", edgecolors="black",
+                      lw=1.5, label="the search's knee", zorder=4)
+    right.set_ylabel("test accuracy (final training)")
+    right.set_title("retrain: train+val, held-out test split")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel(f"FLOPs — {FLOPS_CONVENTION}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path, title, front, ["label", "test_acc_mean", "test_acc_sd", "seeds", "flops", "params"])
 
 
 def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
@@ -23,8 +91,7 @@ def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".svg", ".pdf", ".html"):
-        raise UserError(f"--plot {path}: use a .png, .svg, .pdf or .html file name")
+    _check_suffix(path)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
     feasible = done[done["feasible"]]
@@ -47,16 +114,4 @@ def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".html":
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        img = base64.b64encode(buf.getvalue()).decode()
-        path.write_text(f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
-                        f"<h3>{title}</h3><img src='data:image/png;base64,{img}'>"
-                        f"{front.to_html(index=False, columns=['number', 'accuracy', 'flops', 'params', 'arch'])}")
-    else:
-        fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title, front, ["number", "accuracy", "flops", "params", "arch"])

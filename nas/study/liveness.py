@@ -102,6 +102,9 @@ def fail_stale_trials(handle: StudyHandle, stale_after: float = DEFAULT_STALE_AF
         except Exception:  # noqa: BLE001 - another worker got there first
             continue
         failed.append(t.number)
-        if TrialRecord.from_trial(t).retry_of is None and t.params:
-            handle.study.enqueue_trial(t.params, user_attrs=TrialRecord(retry_of=t.number).to_attrs())
+        record = TrialRecord.from_trial(t)
+        if record.retry_of is None and (t.params or record.budget_epochs is not None):
+            retry = record.job() if not t.params else TrialRecord()
+            retry.retry_of = t.number
+            handle.study.enqueue_trial(t.params, user_attrs=retry.to_attrs())
     return failed

@@ -53,9 +53,23 @@ class TrialRecord:
     nominal_factor: float | None = None
     flops_ratio: float | None = None
     resolution: int | None = None
+    # a final training (retrain): which candidate, which seed, how long; scored on the test split
+    label: str | None = None  # what the user chose: "trial 12", "phi2.json", ...
+    source_trial: int | None = None  # the search trial it came from
+    seed: int | None = None
+    budget_epochs: float | None = None
+    test_accuracy: float | None = None
+    weights: str | None = None  # state_dict file of the trained model
 
     RESULT_FIELDS = ("accuracy", "train_loss", "train_time", "total_time", "images_per_sec",
                      "epochs", "device", "epoch_accuracies")
+    # What a trial was asked to do when that is not in its parameters (an enqueued final
+    # training): a retry of a lost trial carries these over.
+    JOB_FIELDS = ("genotype", "arch", "key", "params", "flops", "reference", "label", "source_trial",
+                  "seed", "budget_epochs")
+
+    def job(self) -> "TrialRecord":
+        return TrialRecord(**{name: getattr(self, name) for name in self.JOB_FIELDS})
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes to store: every field that differs from its default."""
@@ -113,6 +127,8 @@ class StudyRecord:
     flops_target: float | None = None
     reward_exponent: float = -0.07
     val_fraction: float = 0.2
+    test_fraction: float | None = None  # None: made before held-out test splits existed
+    test_split: str | None = None  # how the test split was made, with its fingerprint
     in_channels: int | None = None
     num_classes: int | None = None
     flops_convention: str | None = None

@@ -32,7 +32,8 @@ from .family import compare_single_dimension, family_frame, scaled  # noqa: F401
 from .loop import LoopSettings, Outcome, TrialContext, run_loop
 from .processes import assign_devices, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling
-from .search import Trainer, study_dataset
+from .opening import study_dataset
+from .search import Trainer
 from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
 
 TAKEN = "surplus: another worker took this grid point"

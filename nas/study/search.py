@@ -16,77 +16,35 @@ command after an interruption runs only the missing ones.
 from __future__ import annotations
 
 import math
-import platform
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 import optuna
 import torch
 from optuna.trial import TrialState
 
-from ..arch.space import PARAM_ENCODING, SearchSpace
+from ..arch.space import SearchSpace
 from ..arch.space_file import load_space
-from ..errors import UserError
-from ..model.cost import FLOPS_CONVENTION, estimate_cost, space_min_cost
-from ..train.data import Dataset, load_dataset
-from ..train.trainer import TrainConfig, TrainResult, train_candidate
-from ..units import human
-from .liveness import DEFAULT_STALE_AFTER
-from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
+from ..model.cost import estimate_cost
+from ..train.data import Dataset
+from ..train.sources import load_dataset
+from ..train.trainer import TrainResult, train_candidate
+from .loop import Outcome, TrialContext, evaluated_count, run_loop
+from .opening import prepare
 from .processes import assign_devices, run_workers
 from .progress import Progress
-from .records import StudyRecord, TrialRecord
-from .samplers import DEFAULT_SAMPLER, make_pruner, make_sampler
-from .storage import StudyHandle, load_handle, open_storage, resolve_storage_url, study_names
+from .records import TrialRecord
+from .samplers import make_pruner, make_sampler
+from .search_config import SearchConfig
+from .storage import load_handle
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 Trainer = Callable[..., TrainResult]
 """``trainer(genotype, data, cfg, device, report=None) -> TrainResult``: :func:`train_candidate`
 or anything with its signature (tests pass fakes; the retrain and multi-fidelity work pass theirs)."""
-
-
-@dataclass
-class SearchConfig:
-    space: str = "mobile"
-    dataset: str = "mnist5k"
-    study: str = "demo"
-    trials: int = 40
-    train: TrainConfig = field(default_factory=TrainConfig)
-    flops_max: float | None = None
-    params_max: float | None = None
-    flops_target: float | None = None  # MnasNet reward mode when set
-    reward_exponent: float = -0.07
-    sampler: str = DEFAULT_SAMPLER
-    pruner: str = "none"
-    seed: int = 0
-    seed_archs: bool = False
-    storage: str | None = None
-    device: str = "auto"
-    val_fraction: float = 0.2
-    write_files: bool = True
-    progress: bool = True
-    command: str = ""
-    workers: int = 1
-    devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
-    stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
-    poll_interval: float = 1.0
-
-    @property
-    def reward_mode(self) -> bool:
-        return self.flops_target is not None
-
-    @property
-    def n_objectives(self) -> int:
-        return 1 if self.reward_mode else 2
-
-    def loop_settings(self) -> LoopSettings:
-        # Over-budget proposals are cheap but not endless: a budget that excludes most of the
-        # space stops the search with a warning instead of asking forever.
-        return LoopSettings(total=self.trials, stale_after=self.stale_after,
-                            poll_interval=self.poll_interval, max_asks=20 * self.trials + 100)
 
 
 class CandidateEvaluator:
@@ -161,86 +119,6 @@ def find_duplicate(trials: list[optuna.trial.FrozenTrial], key: str | None,
     return None
 
 
-# ----- study set-up -------------------------------------------------------------------------------
-
-def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyRecord:
-    return StudyRecord(
-        command=cfg.command, space_name=space.name, space_source=space.source, space_text=space.text,
-        dataset=cfg.dataset, dataset_summary=data.describe(), seed=cfg.seed, sampler=cfg.sampler,
-        objectives=["reward"] if cfg.reward_mode else ["accuracy", "log10_flops"],
-        param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
-        params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
-        val_fraction=cfg.val_fraction, in_channels=data.in_channels, num_classes=data.num_classes,
-        flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
-        python=platform.python_version())
-
-
-def study_dataset(record: StudyRecord) -> Dataset:
-    """The dataset (and split) a study was searched on, for every later command."""
-    return load_dataset(record.dataset, record.val_fraction, record.seed)
-
-
-def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHandle:
-    """Create the study, or load it after checking that it was made with the same settings."""
-    storage = open_storage(cfg.storage, cfg.study)
-    directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
-    sampler, pruner = make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), make_pruner(cfg.pruner)
-    if cfg.study in study_names(storage):
-        study = optuna.load_study(study_name=cfg.study, storage=storage, sampler=sampler, pruner=pruner)
-        _check_resumable(study, cfg, space, directions)
-        return StudyHandle(study, storage, cfg.storage)
-    study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
-                                sampler=sampler, pruner=pruner)
-    study_record(cfg, space, data).write(study)
-    if cfg.seed_archs:
-        for g in space.reference_genotypes(data.in_channels, data.num_classes):
-            study.enqueue_trial(space.params_for(g), user_attrs=TrialRecord(reference=g.name).to_attrs(),
-                                skip_if_exists=True)
-    return StudyHandle(study, storage, cfg.storage)
-
-
-def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace, directions: list[str]) -> None:
-    rec = StudyRecord.from_study(study)
-    if [d.name.lower() for d in study.directions] != directions:
-        raise UserError(f"study {cfg.study!r} exists with objectives {rec.objectives}; "
-                        f"use another --study name for a different objective")
-    if rec.param_encoding != PARAM_ENCODING:
-        raise UserError(f"study {cfg.study!r} was made by an earlier version of this toolkit "
-                        f"(parameter encoding {rec.param_encoding!r}, now {PARAM_ENCODING!r}); "
-                        f"use another --study name")
-    if rec.space_text not in (None, space.text):
-        raise UserError(f"study {cfg.study!r} was made with a different search space "
-                        f"({rec.space_source}); use another --study name")
-    if "dataset" in study.user_attrs and rec.dataset != cfg.dataset:
-        raise UserError(f"study {cfg.study!r} was made on dataset {rec.dataset!r}; use another --study name")
-
-
-def check_budget(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
-    """Refuse, before any training, a budget that no genotype in the space can meet."""
-    if cfg.flops_max is None and cfg.params_max is None:
-        return
-    min_params, min_flops = space_min_cost(space, data.in_channels, data.num_classes)
-    if cfg.flops_max is not None and min_flops > cfg.flops_max:
-        raise UserError(f"--flops-max {human(cfg.flops_max)} is impossible: the smallest architecture "
-                        f"in {space.source} needs {human(min_flops)} FLOPs ({FLOPS_CONVENTION})")
-    if cfg.params_max is not None and min_params > cfg.params_max:
-        raise UserError(f"--params-max {human(cfg.params_max)} is impossible: the smallest "
-                        f"architecture in {space.source} has {human(min_params)} parameters")
-
-
-def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
-    """Validate everything the user gave, then create or load the study (before any worker)."""
-    if cfg.trials < 1:
-        raise UserError(f"--trials must be >= 1, got {cfg.trials}")
-    if cfg.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {cfg.workers}")
-    space = load_space(cfg.space)
-    data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed)
-    check_budget(cfg, space, data)
-    cfg.storage = resolve_storage_url(cfg.storage, cfg.study, cfg.workers)
-    return space, data, open_study(cfg, space, data)
-
-
 # ----- running ------------------------------------------------------------------------------------
 
 @dataclass
@@ -254,7 +132,7 @@ class SearchJob:
         cfg = self.cfg
         sampler = make_sampler(cfg.sampler, cfg.seed + 1000 * index, cfg.n_objectives)
         handle = load_handle(cfg.storage, cfg.study, sampler, make_pruner(cfg.pruner))
-        data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed)
+        data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
         evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer)
         progress = Progress(cfg.trials, handle.study, cfg.progress, prefix=f"[worker {index}] ")
         return handle, evaluate, cfg.loop_settings(), progress.update

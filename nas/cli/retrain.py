@@ -1,0 +1,82 @@
+"""``retrain``: train chosen architectures from scratch on train+val and score them on test."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UserError
+
+
+def add_retrain(sub: argparse._SubParsersAction) -> None:
+    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS as DEFAULT_EPOCHS, DEFAULT_SEEDS
+
+    p = sub.add_parser("retrain", help="train chosen architectures for a real budget and score them on "
+                                       "the held-out test split")
+    p.add_argument("--study", required=True, help="the search study (its data, split and training settings are reused)")
+    p.add_argument("--storage", default=None)
+    p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
+                   help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json (several allowed)")
+    p.add_argument("--epochs", type=float, default=DEFAULT_EPOCHS,
+                   help=f"training epochs of each run (default {DEFAULT_EPOCHS:g}; see BENCHMARKS.md)")
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the runs")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_cmd_retrain)
+
+
+def candidates(study, specs: list[str]) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
+    """``--trials`` values in order, each architecture once."""
+    from pathlib import Path
+
+    from ..arch.genotype import Genotype
+    from ..report.describe import resolve_arch
+    from ..report.results import pareto_frame, resolve_trial
+    from ..study.records import TrialRecord
+    from ..study.retrain import Candidate
+
+    def of_trial(spec: str | int) -> Candidate:
+        t = resolve_trial(study, spec)
+        g = Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}")
+        return Candidate(f"trial {t.number}", g, t.number)
+
+    chosen: list[Candidate] = []
+    for spec in specs:
+        if spec == "front":
+            front = pareto_frame(study)
+            if front.empty:
+                raise UserError(f"study {study.study_name!r} has no completed feasible trials to retrain")
+            chosen += [of_trial(int(n)) for n in front["number"]]
+        elif spec in ("knee", "best"):
+            chosen.append(of_trial(spec))
+        elif spec.endswith(".json") or Path(spec).is_file():
+            chosen.append(Candidate(Path(spec).name, resolve_arch(spec)))
+        else:
+            chosen += [of_trial(part) for part in spec.split(",") if part.strip()]
+    seen: set[str] = set()
+    unique = []
+    for c in chosen:
+        if c.genotype.key() not in seen:
+            seen.add(c.genotype.key())
+            unique.append(c)
+    return unique
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from ..report.final import final_frame, final_front, format_final
+    from ..study.retrain import run_retrain
+    from ..study.storage import load_handle, study_dir
+
+    if args.epochs <= 0:
+        raise UserError(f"--epochs must be positive, got {args.epochs:g}")
+    if args.seeds < 1 or args.workers < 1:
+        raise UserError("--seeds and --workers must be >= 1")
+    search = load_handle(args.storage, args.study)
+    chosen = candidates(search.study, args.trials)
+    retrain = run_retrain(search, chosen, args.epochs, args.seeds, args.workers, args.device)
+    final = final_frame(retrain.study)
+    print(format_final(final_front(final)))
+    folder = study_dir(args.study)
+    folder.mkdir(parents=True, exist_ok=True)
+    final.to_csv(folder / "retrain.csv", index=False)
+    print(f"wrote {folder / 'retrain.csv'} ({len(final)} architectures; per-run weights in {folder / 'retrain'})")
+    return 0

@@ -1,0 +1,116 @@
+"""Creating or resuming a search study: what it records about itself, the checks that refuse to
+mix a resumed study with other settings, and the dataset (with its test split) it was made on."""
+
+from __future__ import annotations
+
+import platform
+
+import optuna
+import torch
+
+from ..arch.space import PARAM_ENCODING, SearchSpace
+from ..arch.space_file import load_space
+from ..errors import UserError
+from ..model.cost import FLOPS_CONVENTION, space_min_cost
+from ..train.data import DEFAULT_TEST_FRACTION, Dataset
+from ..train.sources import load_dataset
+from ..units import human
+from .records import StudyRecord, TrialRecord
+from .samplers import make_pruner, make_sampler
+from .search_config import SearchConfig
+from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
+
+
+def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyRecord:
+    return StudyRecord(
+        command=cfg.command, space_name=space.name, space_source=space.source, space_text=space.text,
+        dataset=cfg.dataset, dataset_summary=data.describe(), seed=cfg.seed, sampler=cfg.sampler,
+        objectives=["reward"] if cfg.reward_mode else ["accuracy", "log10_flops"],
+        param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
+        params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
+        val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
+        in_channels=data.in_channels, num_classes=data.num_classes,
+        flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
+        python=platform.python_version())
+
+
+def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
+    """The dataset (and splits) a study was searched on, for every later command.
+
+    ``with_test=True`` (final training) also loads the held-out test split, after checking that
+    it is the one the study recorded: same way of making it, same images (fingerprint).
+    """
+    if not with_test:
+        return load_dataset(record.dataset, record.val_fraction, record.seed,
+                            test_fraction=record.test_fraction or DEFAULT_TEST_FRACTION)
+    if record.test_fraction is None or record.test_split is None:
+        raise UserError(f"this study was searched before held-out test splits existed (its train and "
+                        f"validation splits used every image of {record.dataset!r}); run the search "
+                        f"again under a new --study name to score on held-out data")
+    data = load_dataset(record.dataset, record.val_fraction, record.seed,
+                        test_fraction=record.test_fraction, with_test=True)
+    if data.test_split != record.test_split:
+        raise UserError(f"dataset {record.dataset!r} changed since the search: its test split is now "
+                        f"'{data.test_split}', the study recorded '{record.test_split}'")
+    return data
+
+
+def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHandle:
+    """Create the study, or load it after checking that it was made with the same settings."""
+    storage = open_storage(cfg.storage, cfg.study)
+    directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
+    sampler, pruner = make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), make_pruner(cfg.pruner)
+    if cfg.study in study_names(storage):
+        study = optuna.load_study(study_name=cfg.study, storage=storage, sampler=sampler, pruner=pruner)
+        _check_resumable(study, cfg, space, directions)
+        return StudyHandle(study, storage, cfg.storage)
+    study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
+                                sampler=sampler, pruner=pruner)
+    study_record(cfg, space, data).write(study)
+    if cfg.seed_archs:
+        for g in space.reference_genotypes(data.in_channels, data.num_classes):
+            study.enqueue_trial(space.params_for(g), user_attrs=TrialRecord(reference=g.name).to_attrs(),
+                                skip_if_exists=True)
+    return StudyHandle(study, storage, cfg.storage)
+
+
+def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace, directions: list[str]) -> None:
+    rec = StudyRecord.from_study(study)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise UserError(f"study {cfg.study!r} exists with objectives {rec.objectives}; "
+                        f"use another --study name for a different objective")
+    if rec.param_encoding != PARAM_ENCODING:
+        raise UserError(f"study {cfg.study!r} was made by an earlier version of this toolkit "
+                        f"(parameter encoding {rec.param_encoding!r}, now {PARAM_ENCODING!r}); "
+                        f"use another --study name")
+    if rec.space_text not in (None, space.text):
+        raise UserError(f"study {cfg.study!r} was made with a different search space "
+                        f"({rec.space_source}); use another --study name")
+    if "dataset" in study.user_attrs and rec.dataset != cfg.dataset:
+        raise UserError(f"study {cfg.study!r} was made on dataset {rec.dataset!r}; use another --study name")
+
+
+def check_budget(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
+    """Refuse, before any training, a budget that no genotype in the space can meet."""
+    if cfg.flops_max is None and cfg.params_max is None:
+        return
+    min_params, min_flops = space_min_cost(space, data.in_channels, data.num_classes)
+    if cfg.flops_max is not None and min_flops > cfg.flops_max:
+        raise UserError(f"--flops-max {human(cfg.flops_max)} is impossible: the smallest architecture "
+                        f"in {space.source} needs {human(min_flops)} FLOPs ({FLOPS_CONVENTION})")
+    if cfg.params_max is not None and min_params > cfg.params_max:
+        raise UserError(f"--params-max {human(cfg.params_max)} is impossible: the smallest "
+                        f"architecture in {space.source} has {human(min_params)} parameters")
+
+
+def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
+    """Validate everything the user gave, then create or load the study (before any worker)."""
+    if cfg.trials < 1:
+        raise UserError(f"--trials must be >= 1, got {cfg.trials}")
+    if cfg.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {cfg.workers}")
+    space = load_space(cfg.space)
+    data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
+    check_budget(cfg, space, data)
+    cfg.storage = resolve_storage_url(cfg.storage, cfg.study, cfg.workers)
+    return space, data, open_study(cfg, space, data)

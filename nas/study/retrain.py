@@ -1,0 +1,172 @@
+"""Final training: chosen architectures trained from scratch on train + validation for a real
+budget, with several seeds, and scored on the held-out test split the search never saw.
+
+Each (architecture, seed, epochs) is one *job*, a trial of the study ``<search study>-retrain``
+in the search's storage, enqueued with its job in the trial's record and run by the one loop
+(:mod:`nas.study.loop`). So retraining resumes like a search (finished jobs are kept, a rerun
+trains only what is missing), several workers share it, and a job lost with its worker is
+retried. Each trained model's weights are kept (``results/<study>/retrain/``) for ``export``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from ..arch.genotype import Genotype
+from ..model.cost import estimate_cost
+from ..train.data import Dataset
+from ..train.trainer import TrainConfig, select_device, train_candidate
+from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
+from .liveness import fail_stale_trials
+from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
+from .processes import assign_devices, run_workers
+from .records import StudyRecord, TrialRecord
+from .opening import study_dataset
+from .search import Trainer
+from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
+
+DEFAULT_EPOCHS, DEFAULT_SEEDS = DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
+NO_JOB = "surplus: no retrain job was left to take"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An architecture the user chose to retrain, and where it came from."""
+
+    label: str
+    genotype: Genotype
+    source_trial: int | None = None
+
+
+def retrain_study_name(search_name: str) -> str:
+    return f"{search_name}-retrain"
+
+
+def weights_dir(search_name: str) -> Path:
+    return study_dir(search_name) / "retrain"
+
+
+def jobs_for(candidates: list[Candidate], epochs: float, seeds: int) -> list[TrialRecord]:
+    jobs, seen = [], set()
+    for c in candidates:
+        cost = estimate_cost(c.genotype)
+        for seed in range(seeds):
+            identity = (c.genotype.key(), seed, float(epochs))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            jobs.append(TrialRecord(genotype=c.genotype.to_json(indent=None), arch=c.genotype.arch,
+                                    key=c.genotype.key(), params=cost.params, flops=cost.flops,
+                                    label=c.label, source_trial=c.source_trial, seed=seed,
+                                    budget_epochs=float(epochs)))
+    return jobs
+
+
+def _identity(r: TrialRecord) -> tuple[str | None, int | None, float | None]:
+    return r.key, r.seed, r.budget_epochs
+
+
+def open_retrain(search: StudyHandle) -> StudyHandle:
+    study = optuna.create_study(study_name=retrain_study_name(search.name), storage=search.storage,
+                                direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
+                                load_if_exists=True)
+    return StudyHandle(study, search.storage, search.url)
+
+
+def enqueue_missing(handle: StudyHandle, jobs: list[TrialRecord]) -> int:
+    """Enqueue the jobs that are neither done nor waiting nor running; returns the loop's total
+    (evaluated trials the study will hold once every enqueued job has run)."""
+    fail_stale_trials(handle)  # a dead worker's job goes back to the queue first
+    trials = handle.study.get_trials(deepcopy=False)
+    taken = {_identity(TrialRecord.from_trial(t)) for t in trials
+             if t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)}
+    for job in jobs:
+        if _identity(job) not in taken:
+            handle.study.enqueue_trial({}, user_attrs=job.to_attrs())
+    trials = handle.study.get_trials(deepcopy=False)
+    done, running = slots_taken(trials)
+    return done + running + sum(t.state == TrialState.WAITING for t in trials)
+
+
+class RetrainEvaluator:
+    """Trains one job on train + validation and scores it on the test split."""
+
+    def __init__(self, data: Dataset, cfg: TrainConfig, device: torch.device, folder: Path,
+                 trainer: Trainer = train_candidate, out: TextIO | None = None) -> None:
+        self.data, self.cfg, self.device, self.folder = data, cfg, device, folder
+        self.trainer, self.out = trainer, out
+
+    def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
+        job = TrialRecord.from_attrs(trial.user_attrs).job()
+        if job.genotype is None or job.budget_epochs is None or job.seed is None:
+            return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=NO_JOB))
+        g = Genotype.from_json(job.genotype, source=f"retrain job {trial.number}")
+        cfg = replace(self.cfg, epochs=job.budget_epochs, time_budget=None, seed=job.seed)
+        result = self.trainer(g, self.data, cfg, self.device, keep_model=True)
+        record = replace(job, trained=True, test_accuracy=result.val_accuracy, train_loss=result.train_loss,
+                         train_time=result.train_time, total_time=result.total_time,
+                         images_per_sec=result.images_per_sec, epochs=result.epochs, device=result.device)
+        if result.model is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"{job.key}-e{job.budget_epochs:g}-s{job.seed}.pt"
+            model = result.model.to("cpu", memory_format=torch.contiguous_format).float()
+            torch.save(model.state_dict(), path)
+            record.weights = str(path)
+        if self.out is not None:
+            print(f"  {job.label} seed {job.seed}: test accuracy {result.val_accuracy:.4f} after "
+                  f"{job.budget_epochs:g} epochs ({result.total_time:.1f}s)", file=self.out, flush=True)
+        return Outcome(TrialState.COMPLETE, [result.val_accuracy], record)
+
+
+def final_data(search: StudyHandle) -> tuple[Dataset, TrainConfig]:
+    record = StudyRecord.from_study(search.study)
+    return study_dataset(record, with_test=True).for_final_training(), TrainConfig.from_dict(record.train_config)
+
+
+@dataclass
+class RetrainJob:
+    """A retrain worker's part (picklable: it crosses into spawned worker processes)."""
+
+    search_study: str
+    storage_url: str
+    total: int
+    trainer: Trainer = train_candidate
+
+    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
+        search = load_handle(self.storage_url, self.search_study)
+        handle = load_handle(self.storage_url, retrain_study_name(self.search_study))
+        data, cfg = final_data(search)
+        evaluate = RetrainEvaluator(data, cfg, torch.device(device), weights_dir(self.search_study), self.trainer)
+        return handle, evaluate, LoopSettings(total=self.total), None
+
+
+def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_EPOCHS,
+                seeds: int = DEFAULT_SEEDS, workers: int = 1, device: str = "auto",
+                out: TextIO = sys.stdout, trainer: Trainer = train_candidate) -> StudyHandle:
+    """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
+    retrain study. Several workers need a storage safe for concurrent writers."""
+    url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
+    data, cfg = final_data(search)  # checks the test split is the one the study recorded
+    handle = open_retrain(search)
+    jobs = jobs_for(candidates, epochs, seeds)
+    total = enqueue_missing(handle, jobs)
+    waiting = sum(t.state == TrialState.WAITING for t in handle.study.get_trials(deepcopy=False))
+    print(f"retraining {len(candidates)} architecture(s) x {seeds} seed(s) for {epochs:g} epochs on "
+          f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
+    try:
+        if workers > 1:
+            run_workers(RetrainJob(search.name, url, total, trainer), assign_devices(device, workers))
+        else:
+            evaluate = RetrainEvaluator(data, cfg, select_device(device), weights_dir(search.name), trainer, out)
+            run_loop(handle, evaluate, LoopSettings(total=total))
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=out)
+        raise
+    return handle

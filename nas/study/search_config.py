@@ -1,0 +1,53 @@
+"""What a search is asked to do: one dataclass, filled by the CLI or by Python callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..train.data import DEFAULT_TEST_FRACTION
+from ..train.trainer import TrainConfig
+from .liveness import DEFAULT_STALE_AFTER
+from .loop import LoopSettings
+from .samplers import DEFAULT_SAMPLER
+
+
+@dataclass
+class SearchConfig:
+    space: str = "mobile"
+    dataset: str = "mnist5k"
+    study: str = "demo"
+    trials: int = 40
+    train: TrainConfig = field(default_factory=TrainConfig)
+    flops_max: float | None = None
+    params_max: float | None = None
+    flops_target: float | None = None  # MnasNet reward mode when set
+    reward_exponent: float = -0.07
+    sampler: str = DEFAULT_SAMPLER
+    pruner: str = "none"
+    seed: int = 0
+    seed_archs: bool = False
+    storage: str | None = None
+    device: str = "auto"
+    val_fraction: float = 0.2
+    test_fraction: float = DEFAULT_TEST_FRACTION  # carved only where the data has no test set
+    write_files: bool = True
+    progress: bool = True
+    command: str = ""
+    workers: int = 1
+    devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
+    stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
+    poll_interval: float = 1.0
+
+    @property
+    def reward_mode(self) -> bool:
+        return self.flops_target is not None
+
+    @property
+    def n_objectives(self) -> int:
+        return 1 if self.reward_mode else 2
+
+    def loop_settings(self) -> LoopSettings:
+        # Over-budget proposals are cheap but not endless: a budget that excludes most of the
+        # space stops the search with a warning instead of asking forever.
+        return LoopSettings(total=self.trials, stale_after=self.stale_after,
+                            poll_interval=self.poll_interval, max_asks=20 * self.trials + 100)
