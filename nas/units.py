@@ -6,6 +6,9 @@ import math
 
 from .errors import UserError
 
+# The one FLOPs convention of every figure the toolkit prints or stores (nas.model.cost counts it).
+FLOPS_CONVENTION = "fvcore FLOPs (1 multiply-add = 1 flop, eval mode, batch 1)"
+
 
 def parse_quantity(text: str | float | int | None, flag: str) -> float | None:
     """``20M``, ``1.5G``, ``300k`` or a plain number; ``flag`` names the option in errors."""

@@ -161,3 +161,20 @@ def test_cluttered_is_deterministic_and_made_from_mnist():
     a, b = load_dataset("cluttered"), load_dataset("cluttered")
     assert torch.equal(a.x_train, b.x_train) and a.test_split == b.test_split
     assert a.x_train.shape[1:] == (1, 40, 40) and a.n_test == 1000 and a.num_classes == 10
+
+
+def test_clutter_draws_the_whole_digit_among_fragments_of_other_digits():
+    from nas.train.cluttered import ClutterSpec, clutter
+
+    x = np.zeros((3, 28, 28), np.uint8)
+    x[0, 5:20, 5:20], x[1, 2:10, 2:26], x[2, 10:27, 12:16] = 50, 120, 250  # distinct intensities
+    spec = ClutterSpec(canvas=40, fragments=4, fragment_size=9, seed=3)
+    out = clutter(x, spec)
+    assert out.shape == (3, 40, 40) and np.array_equal(out, clutter(x, spec))
+    for i in range(3):
+        # the labelled digit is drawn whole (overlaps keep the brighter pixel): some 28x28 window
+        # is at least the digit everywhere
+        windows = [out[i, r:r + 28, c:c + 28] for r in range(13) for c in range(13)]
+        assert any((w >= x[i]).all() for w in windows)
+        others = {int(v) for j in range(3) if j != i for v in np.unique(x[j])}
+        assert set(np.unique(out[i]).tolist()) <= others | {int(v) for v in np.unique(x[i])}

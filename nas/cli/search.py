@@ -110,12 +110,18 @@ def _cmd_final(args: argparse.Namespace) -> int:
     final = final_frame(load_retrain(search))
     front = final_front(final)
     print(format_final(front))
+    from ..report.plots import plot_final
+    return _write(args, front, lambda path: plot_final(trials_frame(search.study), final, path,
+                                                       title=f"study {args.study}"))
+
+
+def _write(args: argparse.Namespace, front, plot) -> int:  # noqa: ANN001 - DataFrame, path -> path
+    """``--csv`` and ``--plot`` of ``pareto``, for the brief and the final front alike."""
     if args.csv:
         front.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.plot:
-        from ..report.plots import plot_final
-        print(f"wrote {plot_final(trials_frame(search.study), final, args.plot, title=f'study {args.study}')}")
+        print(f"wrote {plot(args.plot)}")
     return 0
 
 
@@ -135,13 +141,8 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
               f"hypervolume {hypervolume(frame):.4g} (reference: accuracy 0, 1.1 x max FLOPs)")
     counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
     print(f"trials: {len(frame)} ({', '.join(f'{v} {k.lower()}' for k, v in counts.items())})")
-    if args.csv:
-        front.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
-    if args.plot:
-        from ..report.plots import plot_front
-        print(f"wrote {plot_front(frame, args.plot, title=f'study {args.study}')}")
-    return 0
+    from ..report.plots import plot_front
+    return _write(args, front, lambda path: plot_front(frame, path, title=f"study {args.study}"))
 
 
 def add_studies(sub: argparse._SubParsersAction) -> None:

@@ -22,11 +22,11 @@ from torch import nn
 
 from .specs import BlockSpec, block_specs, conv_out, stage_block_specs
 from ..arch.genotype import Genotype, Stage
+from ..units import FLOPS_CONVENTION  # noqa: F401 - public here too (nas.FLOPS_CONVENTION)
 
 if TYPE_CHECKING:
     from ..arch.space import SearchSpace
 
-FLOPS_CONVENTION = "fvcore FLOPs (1 multiply-add = 1 flop, eval mode, batch 1)"
 
 
 @dataclass

@@ -13,9 +13,8 @@ import pandas as pd
 
 from ..errors import UserError
 from ..study.pareto import non_dominated
-from ..study.records import TrialRecord
-from ..study.retrain import retrain_study_name
-from ..study.storage import StudyHandle, study_names
+from ..study.records import records_frame
+from ..study.storage import StudyHandle, retrain_study_name, study_names
 
 RUN_COLUMNS = ("label", "source_trial", "key", "arch", "seed", "budget_epochs", "test_accuracy",
                "params", "flops", "train_time", "total_time", "weights", "fail_reason")
@@ -32,11 +31,7 @@ def load_retrain(search: StudyHandle) -> optuna.Study:
 
 
 def runs_frame(retrain: optuna.Study) -> pd.DataFrame:
-    rows = []
-    for t in retrain.get_trials(deepcopy=False):
-        r = TrialRecord.from_trial(t)
-        rows.append({"number": t.number, "state": t.state.name, **{k: getattr(r, k) for k in RUN_COLUMNS}})
-    return pd.DataFrame(rows, columns=["number", "state", *RUN_COLUMNS])
+    return records_frame(retrain, RUN_COLUMNS)
 
 
 def final_frame(retrain: optuna.Study) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..model.cost import FLOPS_CONVENTION
+from ..units import FLOPS_CONVENTION
 from ..errors import UserError
 from .final import final_front
 from .results import knee, pareto_frame

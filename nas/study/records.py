@@ -10,10 +10,13 @@ ignored and missing ones take the defaults.
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Failures that say nothing about the candidate: it is not counted toward the study total and is
 # trained again (interrupted, lost with its worker) or was never to be trained (surplus).
@@ -93,6 +96,17 @@ class TrialRecord:
     @property
     def uncounted_failure(self) -> bool:
         return bool(self.fail_reason) and str(self.fail_reason).startswith(UNCOUNTED_REASONS)
+
+
+def records_frame(study: optuna.Study, columns: tuple[str, ...]) -> "pd.DataFrame":
+    """One row per trial: number, state and the named record fields."""
+    import pandas as pd
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        r = TrialRecord.from_trial(t)
+        rows.append({"number": t.number, "state": t.state.name, **{k: getattr(r, k) for k in columns}})
+    return pd.DataFrame(rows, columns=["number", "state", *columns])
 
 
 def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:

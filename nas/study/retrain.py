@@ -30,7 +30,7 @@ from .processes import assign_devices, run_workers
 from .records import StudyRecord, TrialRecord
 from .opening import study_dataset
 from .search import Trainer
-from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
+from .storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
 
 DEFAULT_EPOCHS, DEFAULT_SEEDS = DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 NO_JOB = "surplus: no retrain job was left to take"
@@ -43,10 +43,6 @@ class Candidate:
     label: str
     genotype: Genotype
     source_trial: int | None = None
-
-
-def retrain_study_name(search_name: str) -> str:
-    return f"{search_name}-retrain"
 
 
 def weights_dir(search_name: str) -> Path:

@@ -31,7 +31,7 @@ from ..train.trainer import TrainConfig, select_device, train_candidate
 from .family import compare_single_dimension, family_frame, scaled  # noqa: F401 - public here too
 from .loop import LoopSettings, Outcome, TrialContext, run_loop
 from .processes import assign_devices, run_workers
-from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling
+from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from .search import Trainer
 from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
@@ -251,8 +251,4 @@ GRID_COLUMNS = ("alpha", "beta", "gamma", "nominal_factor", "flops_ratio", "flop
 
 
 def grid_frame(study: optuna.Study) -> pd.DataFrame:
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        r = TrialRecord.from_trial(t)
-        rows.append({"number": t.number, "state": t.state.name, **{k: getattr(r, k) for k in GRID_COLUMNS}})
-    return pd.DataFrame(rows, columns=["number", "state", *GRID_COLUMNS])
+    return records_frame(study, GRID_COLUMNS)

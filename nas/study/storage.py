@@ -22,6 +22,11 @@ def study_dir(study_name: str) -> Path:
     return RESULTS_DIR / study_name
 
 
+def retrain_study_name(search_name: str) -> str:
+    """Where ``retrain`` keeps its runs: a study beside the search study, in the same storage."""
+    return f"{search_name}-retrain"
+
+
 def default_storage_url(study_name: str) -> str:
     return f"sqlite:///{study_dir(study_name) / 'study.db'}"
 
