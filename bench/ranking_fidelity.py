@@ -1,6 +1,6 @@
 """Ranking fidelity of brief training: does a brief ranking predict a much longer one?
 
-The first 30 genotypes of the benchmark table (uniform random sample of the mobile space, see
+The first 60 genotypes of the benchmark table (uniform random sample of the mobile space, see
 ``bench.table``) are trained on the harder embedded task (``cluttered``; on mnist5k every
 architecture ends near 98% and no ranking is informative, BENCHMARKS.md §4) for 1, 2 and 4
 epochs, and for ``LONG`` = 20 epochs with two seeds. The two long rankings' agreement is the
@@ -10,7 +10,7 @@ twice from the same weights: with its stale BatchNorm statistics, and after reca
 a 95% bootstrap interval over the genotypes, and the cheapest budget whose tau is not worse than
 the best budget's at 95% (paired bootstrap): that sets the default brief budget.
 
-    python -m bench.ranking_fidelity        # about 15 min on 2 cores; trainings cached and resumable
+    python -m bench.ranking_fidelity        # about 30 min on 2 cores; trainings cached and resumable
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def tau_interval(brief: np.ndarray, long: np.ndarray, best: np.ndarray, rng: np.
 
 
 def main() -> None:
-    n = 8 if quick() else 30
+    n = 8 if quick() else 60
     long_epochs = 4.0 if quick() else LONG
     budgets = (1.0, 2.0) if quick() else BUDGETS
     genotypes = table.random_genotypes(n)

@@ -30,7 +30,7 @@ def test_search_records_everything_a_study_needs(fake, tmp_path):
     assert g.in_channels == 1 and g.num_classes == 10  # from the dataset
     assert estimate_cost(g).flops == t.user_attrs["flops"]
     assert t.values[1] == pytest.approx(math.log10(t.user_attrs["flops"]))  # log10 FLOPs objective
-    assert attrs_objectives(study) == ["accuracy", "log10_flops"]
+    assert attrs_objectives(study) == ["accuracy", "log10_flops"] == study.metric_names
     attrs = study.user_attrs
     assert attrs["dataset"] == "digits" and "stages:" in attrs["space_text"] and attrs["seed"] == 0
     assert (tmp_path / "results/t/trials.csv").exists() and (tmp_path / "results/t/pareto.csv").exists()

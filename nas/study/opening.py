@@ -4,6 +4,7 @@ mix a resumed study with other settings, and the dataset (with its test split) i
 from __future__ import annotations
 
 import platform
+import warnings
 
 import optuna
 import torch
@@ -66,7 +67,11 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
         return StudyHandle(study, storage, cfg.storage)
     study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
                                 sampler=sampler, pruner=pruner)
-    study_record(cfg, space, data).write(study)
+    record = study_record(cfg, space, data)
+    record.write(study)
+    with warnings.catch_warnings():  # experimental in Optuna, stable in use since 3.2
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(record.objectives)  # dashboards show these names, not "Objective 0"
     if cfg.seed_archs:
         for g in space.reference_genotypes(data.in_channels, data.num_classes):
             study.enqueue_trial(space.params_for(g), user_attrs=TrialRecord(reference=g.name).to_attrs(),
