@@ -72,13 +72,13 @@ def test_non_finite_loss_is_a_candidate_failure(digits):
 
 
 def test_time_budget_stops_training(digits, monkeypatch):
-    """A fake clock (0.05 s per reading) makes the budget deterministic: 1 s is about 20 steps,
-    less than one epoch of digits (22 steps at batch 64)."""
+    """A fake clock (0.05 s per reading) makes the budget deterministic: 0.5 s is about 10 steps,
+    less than one epoch of digits' training split (17 steps at batch 64)."""
     import nas.train.trainer
 
     clock = iter(i * 0.05 for i in range(10**6))
     monkeypatch.setattr(nas.train.trainer.time, "perf_counter", lambda: next(clock))
-    r = train_candidate(small_net(), digits, TrainConfig(epochs=None, time_budget=1.0), "cpu")
+    r = train_candidate(small_net(), digits, TrainConfig(epochs=None, time_budget=0.5), "cpu")
     assert 0 < r.epochs < 1
 
 

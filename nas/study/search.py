@@ -77,11 +77,7 @@ class CandidateEvaluator:
             return Outcome(TrialState.COMPLETE, list(previous.values), record)
 
         context.save(record)  # a running trial shows its candidate; a failed one keeps it
-        report = None
-        if cfg.reward_mode:
-            def report(epoch: int, acc: float) -> bool:
-                trial.report(self.reward(acc, cost.flops), epoch)
-                return trial.should_prune()
+        report = self.reporter(trial, cost.flops) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
         record.accuracy, record.train_loss = result.val_accuracy, result.train_loss
@@ -91,6 +87,13 @@ class CandidateEvaluator:
         if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
             return Outcome(TrialState.PRUNED, None, record)
         return Outcome(TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops), record)
+
+    def reporter(self, trial: optuna.Trial, flops: int) -> Callable[[int, float], bool]:
+        """Per-epoch reward to the pruner (MnasNet reward mode); True means stop training."""
+        def report(epoch: int, acc: float) -> bool:
+            trial.report(self.reward(acc, flops), epoch)
+            return trial.should_prune()
+        return report
 
     def values(self, accuracy: float, flops: int) -> list[float]:
         """Objectives told to the sampler: accuracy and log10(FLOPs).
