@@ -63,7 +63,7 @@ def final_front(final: pd.DataFrame) -> pd.DataFrame:
 def format_final(front: pd.DataFrame) -> str:
     if front.empty:
         return "final front: empty (no completed retrain runs yet)"
-    lines = [f"Final front ({len(front)} architectures; test accuracy = mean +/- sd over seeds, trained "
+    lines = [f"Final front ({len(front)} architecture{'s' if len(front) != 1 else ''}; test accuracy = mean +/- sd over seeds, trained "
              f"on train+val, scored on the held-out test split; FLOPs = fvcore, 1 multiply-add = 1 flop, "
              f"eval mode, batch 1):",
              f"{'source':>12}  {'test acc':>15}  {'seeds':>5}  {'epochs':>6}  {'FLOPs':>8}  {'params':>8}"]

@@ -42,6 +42,7 @@ class Dataset:
     n_test: int = 0
     x_test: torch.Tensor | None = None  # only when loaded with_test=True
     y_test: torch.Tensor | None = None
+    scored_on: str = "val"  # what x_val holds: the validation split, or the test split (final training)
     _resized: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
     # Device copies (nas.train.trainer.DeviceData) live and die with this object: a cache keyed
     # by id() could hand a new dataset, allocated at a freed one's address, the old tensors.
@@ -62,9 +63,9 @@ class Dataset:
         return self._resized[size]
 
     def describe(self) -> str:
-        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val images "
-                f"(+{self.n_test} held-out test), {self.in_channels}x{self.resolution}x{self.resolution}, "
-                f"{self.num_classes} classes")
+        held_out = f" (+{self.n_test} held-out test)" if self.scored_on == "val" else ""
+        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} {self.scored_on} images"
+                f"{held_out}, {self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")
 
     def for_final_training(self) -> "Dataset":
         """Train on train + validation, score on the test split (the "validation" of this view)."""
@@ -72,7 +73,8 @@ class Dataset:
             raise ValueError("load the dataset with with_test=True for final training")
         return Dataset(f"{self.name} (train+val, scored on test)",
                        torch.cat([self.x_train, self.x_val]), torch.cat([self.y_train, self.y_val]),
-                       self.x_test, self.y_test, self.num_classes, self.flip, self.test_split, self.n_test)
+                       self.x_test, self.y_test, self.num_classes, self.flip, self.test_split, self.n_test,
+                       scored_on="test")
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -31,10 +31,10 @@ class CandidateFailed(Exception):
 
 @dataclass
 class TrainConfig:
-    # 1 epoch: on 30 random mobile-space genotypes (mnist5k), Kendall tau against the 10x-longer
-    # ranking was +0.20 / +0.13 / +0.34 after 1 / 2 / 4 epochs (95% intervals about +-0.3; the
-    # 10- and 20-epoch rankings themselves agree at only +0.12): longer brief budgets bought no
-    # measurable ranking fidelity, so the cheapest wins (BENCHMARKS.md §4, bench/ranking_fidelity).
+    # 1 epoch: on the harder task (cluttered), 60 random mobile-space genotypes ranked at Kendall
+    # tau +0.25 / +0.34 / +0.39 after 1 / 2 / 4 epochs against two 20-epoch seeds (which agree at
+    # +0.63); longer budgets were not better than 1 epoch at 95% (paired bootstrap), so the cheapest
+    # stays (BENCHMARKS.md §4, bench/ranking_fidelity).
     epochs: float | None = 1.0
     time_budget: float | None = None  # seconds of training; with epochs, whichever ends first
     # bs 64 / peak lr 0.2: ranks as well as bs 32 / 0.1, 64 / 0.4 and 128 / 0.4 (tau +0.41 against
