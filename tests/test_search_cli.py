@@ -65,11 +65,14 @@ def test_real_search_end_to_end_prints_front_and_writes_csv(tmp_path):
 
 
 def start_search(tmp_path: Path, wait_completed: int):
-    """A 40-trial search in the background, returned once ``wait_completed`` trials are done."""
+    """A search in the background, returned once ``wait_completed`` trials are done. Its total
+    (400) is far beyond what it reaches before the test signals it; SIGINT is restored to its
+    default in the child, since a runner started in the background passes it on ignored."""
     space = write_space(tmp_path)
     db = tmp_path / "results/k/study.db"
-    proc = subprocess.Popen(search_cmd(space, 40), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(search_cmd(space, 400), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return space, db, proc, wait_for(db, wait_completed, proc)
 
 
