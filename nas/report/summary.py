@@ -22,6 +22,10 @@ def report_search(study: optuna.Study, out: TextIO = sys.stdout, write_files: bo
         print(format_front(best), file=out)
     else:
         print(format_front(front), file=out)
+        if not front.empty:
+            print(f"these accuracies come from brief training and only rank the candidates; "
+                  f"`retrain --study {study.study_name} --trials knee` (or front) trains them for real "
+                  f"and scores them on the held-out test split", file=out)
     if write_files:
         folder = study_dir(study.study_name)
         folder.mkdir(parents=True, exist_ok=True)
