@@ -78,5 +78,6 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     folder = study_dir(args.study)
     folder.mkdir(parents=True, exist_ok=True)
     final.to_csv(folder / "retrain.csv", index=False)
-    print(f"wrote {folder / 'retrain.csv'} ({len(final)} architectures; per-run weights in {folder / 'retrain'})")
+    print(f"wrote {folder / 'retrain.csv'} ({len(final)} architecture{'s' if len(final) != 1 else ''}; "
+          f"per-run weights in {folder / 'retrain'})")
     return 0
