@@ -2,7 +2,7 @@
 
 The space's reference architectures and two random ones are trained on the harder task's train +
 validation split for 10, 20 and 40 epochs (seed 0) and scored on its held-out test split, as
-``retrain`` does. The default (``nas.study.retrain.DEFAULT_EPOCHS``) is the smallest budget whose
+``retrain`` does. The default (``nas.study.budgets.DEFAULT_RETRAIN_EPOCHS``) is the smallest budget whose
 mean test accuracy is within one point of the largest budget's, or, if none is, the largest.
 
     python -m bench.retrain_budget        # about 6 min on 2 cores

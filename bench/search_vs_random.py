@@ -41,7 +41,8 @@ def run_group(group: str) -> dict:
     from nas.report.final import runs_frame
     from nas.report.results import pareto_frame
     from nas.study.records import TrialRecord
-    from nas.study.retrain import DEFAULT_EPOCHS, Candidate, run_retrain
+    from nas.study.budgets import DEFAULT_RETRAIN_EPOCHS
+    from nas.study.retrain import Candidate, run_retrain
     from nas.study.search import SearchConfig, run_search
     from nas.study.storage import load_handle
 
@@ -59,7 +60,7 @@ def run_group(group: str) -> dict:
         chosen = [t for t in study.trials if t.number in numbers]
     candidates = [Candidate(TrialRecord.from_trial(t).reference or f"trial {t.number}",
                             Genotype.from_json(TrialRecord.from_trial(t).genotype), t.number) for t in chosen]
-    epochs = 2.0 if quick() else DEFAULT_EPOCHS
+    epochs = 2.0 if quick() else DEFAULT_RETRAIN_EPOCHS
     retrain = run_retrain(load_handle(None, name), candidates, epochs=epochs, seeds=SEEDS, out=io.StringIO())
     runs = runs_frame(retrain.study)
     runs = runs[(runs["state"] == "COMPLETE") & (runs["budget_epochs"] == epochs)]

@@ -8,7 +8,7 @@ from ..errors import UserError
 
 
 def add_retrain(sub: argparse._SubParsersAction) -> None:
-    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS as DEFAULT_EPOCHS, DEFAULT_SEEDS
+    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 
     p = sub.add_parser("retrain", help="train chosen architectures for a real budget and score them on "
                                        "the held-out test split")
@@ -16,8 +16,8 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None)
     p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
                    help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json (several allowed)")
-    p.add_argument("--epochs", type=float, default=DEFAULT_EPOCHS,
-                   help=f"training epochs of each run (default {DEFAULT_EPOCHS:g}; see BENCHMARKS.md)")
+    p.add_argument("--epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS,
+                   help=f"training epochs of each run (default {DEFAULT_RETRAIN_EPOCHS:g}; see BENCHMARKS.md §9)")
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the runs")
     p.add_argument("--device", default="auto")

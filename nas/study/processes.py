@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -63,17 +62,12 @@ def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
     CPU threads are divided between the CPU processes. On Ctrl-C (which the terminal also sends
     to the children, so each fails its running trial) the children get 30 s to finish cleanly.
     """
-    return run_processes(worker_main, devices, lambda i, d, threads: (job, i, d, threads))
-
-
-def run_processes(target: Callable[..., None], devices: list[str],
-                  make_args: Callable[[int, str, int], tuple]) -> list[int | None]:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     cpu_workers = sum(d == "cpu" for d in devices)
     threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
-    procs = [ctx.Process(target=target, args=make_args(i, d, threads if d == "cpu" else 2),
+    procs = [ctx.Process(target=worker_main, args=(job, i, d, threads if d == "cpu" else 2),
                          name=f"nas-worker-{i}") for i, d in enumerate(devices)]
     for p in procs:
         p.start()

@@ -95,7 +95,11 @@ class TrialRecord:
 
     @property
     def uncounted_failure(self) -> bool:
-        return bool(self.fail_reason) and str(self.fail_reason).startswith(UNCOUNTED_REASONS)
+        return _uncounted(self.fail_reason)
+
+
+def _uncounted(fail_reason: object) -> bool:
+    return bool(fail_reason) and str(fail_reason).startswith(UNCOUNTED_REASONS)
 
 
 def records_frame(study: optuna.Study, columns: tuple[str, ...]) -> "pd.DataFrame":
@@ -114,10 +118,12 @@ def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:
     about the candidate (interrupted, worker lost, surplus) do not."""
     if t.state in (TrialState.RUNNING, TrialState.WAITING):
         return False
-    record = TrialRecord.from_trial(t)
-    if record.over_budget:
+    # The loop calls this for every trial several times an iteration: read the two fields it
+    # needs (TrialRecord's names) rather than building a whole record per trial.
+    attrs = t.user_attrs
+    if attrs.get("over_budget"):
         return False
-    return not (t.state == TrialState.FAIL and record.uncounted_failure)
+    return not (t.state == TrialState.FAIL and _uncounted(attrs.get("fail_reason")))
 
 
 @dataclass

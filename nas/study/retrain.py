@@ -32,7 +32,6 @@ from .opening import study_dataset
 from .search import Trainer
 from .storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
 
-DEFAULT_EPOCHS, DEFAULT_SEEDS = DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 NO_JOB = "surplus: no retrain job was left to take"
 
 
@@ -76,9 +75,9 @@ def open_retrain(search: StudyHandle) -> StudyHandle:
     return StudyHandle(study, search.storage, search.url)
 
 
-def enqueue_missing(handle: StudyHandle, jobs: list[TrialRecord]) -> int:
-    """Enqueue the jobs that are neither done nor waiting nor running; returns the loop's total
-    (evaluated trials the study will hold once every enqueued job has run)."""
+def enqueue_missing(handle: StudyHandle, jobs: list[TrialRecord]) -> tuple[int, int]:
+    """Enqueue the jobs that are neither done nor waiting nor running. Returns the loop's total
+    (evaluated trials the study will hold once every enqueued job has run) and the jobs waiting."""
     fail_stale_trials(handle)  # a dead worker's job goes back to the queue first
     trials = handle.study.get_trials(deepcopy=False)
     taken = {_identity(TrialRecord.from_trial(t)) for t in trials
@@ -88,7 +87,8 @@ def enqueue_missing(handle: StudyHandle, jobs: list[TrialRecord]) -> int:
             handle.study.enqueue_trial({}, user_attrs=job.to_attrs())
     trials = handle.study.get_trials(deepcopy=False)
     done, running = slots_taken(trials)
-    return done + running + sum(t.state == TrialState.WAITING for t in trials)
+    waiting = sum(t.state == TrialState.WAITING for t in trials)
+    return done + running + waiting, waiting
 
 
 class RetrainEvaluator:
@@ -143,7 +143,7 @@ class RetrainJob:
         return handle, evaluate, LoopSettings(total=self.total), None
 
 
-def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_EPOCHS,
+def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_RETRAIN_EPOCHS,
                 seeds: int = DEFAULT_SEEDS, workers: int = 1, device: str = "auto",
                 out: TextIO = sys.stdout, trainer: Trainer = train_candidate) -> StudyHandle:
     """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
@@ -152,8 +152,7 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
     data, cfg = final_data(search)  # checks the test split is the one the study recorded
     handle = open_retrain(search)
     jobs = jobs_for(candidates, epochs, seeds)
-    total = enqueue_missing(handle, jobs)
-    waiting = sum(t.state == TrialState.WAITING for t in handle.study.get_trials(deepcopy=False))
+    total, waiting = enqueue_missing(handle, jobs)
     print(f"retraining {len(candidates)} architecture(s) x {seeds} seed(s) for {epochs:g} epochs on "
           f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
     try:

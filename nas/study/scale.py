@@ -29,7 +29,7 @@ from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
 from .family import compare_single_dimension, family_frame, scaled  # noqa: F401 - public here too
-from .loop import LoopSettings, Outcome, TrialContext, run_loop
+from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
 from .processes import assign_devices, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
@@ -183,11 +183,6 @@ class ScaleJob:
         return handle, evaluate, LoopSettings(total=_grid_total(self.grid, self.trials)), None
 
 
-def finished_points(study: optuna.Study) -> int:
-    return sum(t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and not TrialRecord.from_trial(t).uncounted_failure)
-               for t in study.get_trials(deepcopy=False))
-
-
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 compare_single: bool = False, out: TextIO = sys.stdout, write_files: bool = True,
@@ -203,9 +198,10 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     handle = open_grid(search, base, grid)
     study = handle.study
     wanted = _grid_total(grid, trials)
+    done = evaluated_count(study)
     print(f"scaling {base_label} of study {search.name!r}: {len(points)} grid points with "
           f"alpha*beta^2*gamma^2 = {grid.flops_factor} +/- {grid.tolerance:.0%} (step {grid.step}); "
-          f"{finished_points(study)} done; training {max(0, wanted - finished_points(study))}", file=out)
+          f"{done} done; training {max(0, wanted - done)}", file=out)
     try:
         if workers > 1:
             run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
