@@ -19,6 +19,15 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
+    p.add_argument("--fidelity", default="single", choices=("single", "sh"),
+                   help="single: every candidate trained --epochs; sh: asynchronous successive halving, "
+                        "candidates trained --min-epochs x --eta^k up to --max-epochs, promoted by "
+                        "Pareto rank (BENCHMARKS.md §11)")
+    p.add_argument("--eta", type=float, default=None, help="sh: keep the top 1/eta of each rung (default 3)")
+    p.add_argument("--min-epochs", type=float, default=None, help="sh: first rung's epochs (default 1)")
+    p.add_argument("--max-epochs", type=float, default=None, help="sh: top rung's epochs (default 9)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="sh: run checkpoints, shared by all workers (default results/<study>/checkpoints)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.2)")
     p.add_argument("--flops-max", default=None, help="hard FLOPs budget, e.g. 20M (k/M/G suffixes)")
@@ -59,6 +68,21 @@ def _parse_devices(text: str | None) -> list[int] | None:
     return ids
 
 
+def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.study.rungs.Rungs
+    from ..study.rungs import Rungs
+
+    given = {name: getattr(args, name) for name in ("eta", "min_epochs", "max_epochs")
+             if getattr(args, name) is not None}
+    if args.fidelity == "single":
+        if given or args.checkpoint_dir:
+            flags = [f"--{n.replace('_', '-')}" for n in given] + (["--checkpoint-dir"] if args.checkpoint_dir else [])
+            raise UserError(f"{', '.join(flags)}: only with successive halving (add --fidelity sh)")
+        return Rungs()
+    if args.epochs is not None or args.time_budget is not None:
+        raise UserError("with --fidelity sh the budget is --min-epochs .. --max-epochs; drop --epochs/--time-budget")
+    return Rungs(**given)
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from ..report.summary import report_search
     from ..study.search import SearchConfig, run_search
@@ -73,6 +97,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         train.lr = args.lr
     if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
         raise UserError("--epochs and --time-budget must be positive")
+    rungs = _rungs(args)
     if args.pruner != "none" and args.flops_target is None:
         raise UserError("--pruner needs the single-objective reward mode (--flops-target T)")
     cfg = SearchConfig(
@@ -84,6 +109,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress, workers=args.workers,
         devices=_parse_devices(args.devices), stale_after=args.stale_after,
+        fidelity=args.fidelity, rungs=rungs, checkpoint_dir=args.checkpoint_dir,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)
     report_search(study, write_files=cfg.write_files)

@@ -33,6 +33,19 @@ def _arch_columns(genotype_json: str | None) -> dict[str, Any]:
     return cols
 
 
+def _rung_columns(r: TrialRecord) -> dict[str, Any]:
+    """Successive halving: the highest rung reached, the epochs trained, accuracy per rung."""
+    if r.rung_accuracies is None:
+        return {}
+    return {"rung": r.rung, "top_rung": bool(r.top_rung), "trained_epochs": r.trained_epochs,
+            **{f"accuracy_e{k}": v for k, v in r.rung_accuracies.items()}}
+
+
+def is_halving(frame: pd.DataFrame) -> bool:
+    """True for a study searched with successive halving (its trials carry rungs)."""
+    return "top_rung" in frame and bool(frame["top_rung"].notna().any())
+
+
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, accuracy, FLOPs, params, timings, failure reason and
     each architectural choice as its own column (``s{i}_cell``, ``s{i}_kernel``, ...)."""
@@ -49,6 +62,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "train_time": r.train_time, "images_per_sec": r.images_per_sec,
             "epochs": r.epochs, "device": r.device,
             "fail_reason": r.fail_reason, "arch": r.arch, "key": r.key,
+            **_rung_columns(r),
             **_arch_columns(r.genotype),
         })
     frame = pd.DataFrame(rows)
@@ -60,12 +74,16 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
     """Non-dominated, feasible, completed, trained (or reused) trials, sorted by FLOPs.
 
-    Duplicate genotypes (reused results) appear once, under their first trial.
+    Duplicate genotypes (reused results) appear once, under their first trial. In a study searched
+    with successive halving only candidates trained to the top rung count: all at one budget, the
+    longest (the others' accuracies are at shorter budgets, not comparable).
     """
     frame = trials_frame(study_or_frame) if isinstance(study_or_frame, optuna.Study) else study_or_frame
     if frame.empty:
         return frame
     ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
+    if is_halving(frame):
+        ok = ok[ok["top_rung"].fillna(False).astype(bool)]
     if "reused_from" in ok:
         ok = ok[ok["reused_from"].isna()]
     if ok.empty:
@@ -78,7 +96,9 @@ def format_front(front: pd.DataFrame) -> str:
     """The front as a small text table (FLOPs in fvcore's convention)."""
     if front.empty:
         return "Pareto front: empty (no completed feasible trials yet)"
-    lines = [f"Pareto front ({len(front)} architectures; FLOPs = fvcore, 1 multiply-add = 1 flop, "
+    budget = (f", top rung of successive halving: {front['epochs'].max():g} epochs" if is_halving(front)
+              else "")
+    lines = [f"Pareto front ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
              f"eval mode, batch 1):",
              f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  arch"]
     for _, r in front.iterrows():

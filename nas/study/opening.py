@@ -17,6 +17,7 @@ from ..train.data import DEFAULT_TEST_FRACTION, Dataset
 from ..train.sources import load_dataset
 from ..units import human
 from .records import StudyRecord, TrialRecord
+from .rungs import FIDELITIES
 from .samplers import make_pruner, make_sampler
 from .search_config import SearchConfig
 from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
@@ -32,7 +33,8 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
-        python=platform.python_version())
+        python=platform.python_version(),
+        fidelity=cfg.halving.to_dict() if cfg.halving is not None else None)
 
 
 def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
@@ -91,6 +93,14 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
     if rec.space_text not in (None, space.text):
         raise UserError(f"study {cfg.study!r} was made with a different search space "
                         f"({rec.space_source}); use another --study name")
+    wanted = cfg.halving.to_dict() if cfg.halving is not None else None
+    if rec.fidelity != wanted:
+        def say(f: dict | None) -> str:
+            return ("single fidelity" if f is None else
+                    f"successive halving (--min-epochs {f['min_epochs']:g} --max-epochs {f['max_epochs']:g} "
+                    f"--eta {f['eta']:g})")
+        raise UserError(f"study {cfg.study!r} was searched with {say(rec.fidelity)}, not {say(wanted)}; "
+                        f"use those settings to resume it, or another --study name")
     if "dataset" in study.user_attrs and rec.dataset != cfg.dataset:
         raise UserError(f"study {cfg.study!r} was made on dataset {rec.dataset!r}; use another --study name")
 
@@ -114,6 +124,14 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
         raise UserError(f"--trials must be >= 1, got {cfg.trials}")
     if cfg.workers < 1:
         raise UserError(f"--workers must be >= 1, got {cfg.workers}")
+    if cfg.fidelity not in FIDELITIES:
+        raise UserError(f"--fidelity {cfg.fidelity!r}: choose one of {', '.join(FIDELITIES)}")
+    if cfg.halving is not None and cfg.reward_mode:
+        raise UserError("--fidelity sh ranks candidates on (accuracy, FLOPs); it does not combine with "
+                        "the single-objective reward mode (--flops-target)")
+    if cfg.halving is not None and cfg.train.time_budget is not None:
+        raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
+                        "drop --time-budget")
     space = load_space(cfg.space)
     data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
     check_budget(cfg, space, data)

@@ -49,6 +49,14 @@ class TrialRecord:
     epochs: float | None = None
     device: str | None = None
     epoch_accuracies: list[float] | None = None
+    # successive halving (search --fidelity sh; nas.study.halving): accuracy per rung reached
+    # (keys: the rung's epochs, "1", "3", "9"), [rank, results ranked among] per promotion decision
+    rung_accuracies: dict[str, float] | None = None
+    rung_ranks: dict[str, list[int]] | None = None
+    rung: int | None = None  # index of the highest rung reached
+    top_rung: bool | None = None  # trained to the last rung: the front is made of these
+    trained_epochs: float | None = None  # epochs this trial trained, cool-downs included (its cost)
+    resumed_from_epochs: float | None = None  # where a retry found its lost predecessor's checkpoint
     # a compound-scaling grid point
     alpha: float | None = None
     beta: float | None = None
@@ -65,7 +73,7 @@ class TrialRecord:
     weights: str | None = None  # state_dict file of the trained model
 
     RESULT_FIELDS = ("accuracy", "train_loss", "train_time", "total_time", "images_per_sec",
-                     "epochs", "device", "epoch_accuracies")
+                     "epochs", "device", "epoch_accuracies", "rung_accuracies", "rung", "top_rung")
     # What a trial was asked to do when that is not in its parameters (an enqueued final
     # training): a retry of a lost trial carries these over.
     JOB_FIELDS = ("genotype", "arch", "key", "params", "flops", "reference", "label", "source_trial",
@@ -156,6 +164,7 @@ class StudyRecord:
     optuna: str | None = None
     python: str | None = None
     scaling: dict[str, Any] | None = None  # the chosen compound scaling, once `scale` ran
+    fidelity: dict[str, Any] | None = None  # successive halving's rungs (Rungs.to_dict); None: single
 
     def to_attrs(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import optuna
@@ -30,7 +31,9 @@ from ..arch.space_file import load_space
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
 from ..train.sources import load_dataset
+from ..train.extendable import ExtendableRun
 from ..train.trainer import TrainResult, train_candidate
+from .halving import Halving, RunFactory
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
 from .processes import assign_devices, run_workers
@@ -38,7 +41,7 @@ from .progress import Progress
 from .records import TrialRecord
 from .samplers import make_pruner, make_sampler
 from .search_config import SearchConfig
-from .storage import load_handle
+from .storage import load_handle, study_dir
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -51,8 +54,10 @@ class CandidateEvaluator:
     """Evaluates one proposed candidate (the :class:`nas.study.loop.Evaluate` of a search)."""
 
     def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device,
-                 trainer: Trainer = train_candidate) -> None:
+                 trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun) -> None:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
+        self.halving = (Halving(cfg.halving, checkpoint_dir(cfg), run_factory)
+                        if cfg.halving is not None else None)
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         cfg = self.cfg
@@ -77,6 +82,9 @@ class CandidateEvaluator:
             return Outcome(TrialState.COMPLETE, list(previous.values), record)
 
         context.save(record)  # a running trial shows its candidate; a failed one keeps it
+        if self.halving is not None:
+            self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
+            return Outcome(TrialState.COMPLETE, self.values(record.accuracy or 0.0, cost.flops), record)
         report = self.reporter(trial, cost.flops) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
@@ -111,6 +119,11 @@ class CandidateEvaluator:
         return accuracy * (flops / float(self.cfg.flops_target)) ** self.cfg.reward_exponent
 
 
+def checkpoint_dir(cfg: SearchConfig) -> Path:
+    """Where successive halving keeps run checkpoints: workers on other machines need it shared."""
+    return Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else study_dir(cfg.study) / "checkpoints"
+
+
 def find_duplicate(trials: list[optuna.trial.FrozenTrial], key: str | None,
                    number: int) -> optuna.trial.FrozenTrial | None:
     """A completed, trained-or-reused trial of the same genotype, if the study has one."""
@@ -130,13 +143,15 @@ class SearchJob:
 
     cfg: SearchConfig
     trainer: Trainer = train_candidate
+    run_factory: RunFactory = ExtendableRun
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
         cfg = self.cfg
         sampler = make_sampler(cfg.sampler, cfg.seed + 1000 * index, cfg.n_objectives)
         handle = load_handle(cfg.storage, cfg.study, sampler, make_pruner(cfg.pruner))
         data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
-        evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer)
+        evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer,
+                                      self.run_factory)
         progress = Progress(cfg.trials, handle.study, cfg.progress, prefix=f"[worker {index}] ")
         return handle, evaluate, cfg.loop_settings(), progress.update
 
@@ -146,7 +161,8 @@ def _interrupted_message(study: optuna.Study) -> str:
             f"{study.study_name!r}; rerun the same command to resume")
 
 
-def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = train_candidate) -> optuna.Study:
+def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = train_candidate,
+               run_factory: RunFactory = ExtendableRun) -> optuna.Study:
     """Run (or resume) a search until the study holds ``cfg.trials`` evaluated trials.
 
     Returns the study; :func:`nas.report.summary.report_search` prints its front and writes
@@ -159,7 +175,7 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = t
           f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
     try:
         if cfg.workers == 1:
-            evaluate = CandidateEvaluator(cfg, space, data, torch.device(devices[0]), trainer)
+            evaluate = CandidateEvaluator(cfg, space, data, torch.device(devices[0]), trainer, run_factory)
             progress = Progress(cfg.trials, study, cfg.progress)
             try:
                 summary = run_loop(handle, evaluate, cfg.loop_settings(), progress.update)
@@ -169,7 +185,7 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = t
                 print(f"warning: stopped after {summary.asks} proposals, most over budget; the "
                       f"budget is tight for this space", file=out)
         else:
-            codes = run_workers(SearchJob(cfg, trainer), devices)
+            codes = run_workers(SearchJob(cfg, trainer, run_factory), devices)
             bad = [c for c in codes if c not in (0, None)]
             if bad:
                 print(f"warning: {len(bad)} worker(s) exited with codes {bad}; finished trials are kept", file=out)

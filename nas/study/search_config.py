@@ -8,6 +8,7 @@ from ..train.data import DEFAULT_TEST_FRACTION
 from ..train.trainer import TrainConfig
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
+from .rungs import Rungs
 from .samplers import DEFAULT_SAMPLER
 
 
@@ -37,6 +38,9 @@ class SearchConfig:
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
+    fidelity: str = "single"  # "sh": successive halving over ``rungs`` (nas.study.halving)
+    rungs: Rungs = field(default_factory=Rungs)
+    checkpoint_dir: str | None = None  # successive halving's run checkpoints (default results/<study>/checkpoints)
 
     @property
     def reward_mode(self) -> bool:
@@ -45,6 +49,10 @@ class SearchConfig:
     @property
     def n_objectives(self) -> int:
         return 1 if self.reward_mode else 2
+
+    @property
+    def halving(self) -> Rungs | None:
+        return self.rungs if self.fidelity == "sh" else None
 
     def loop_settings(self) -> LoopSettings:
         # Over-budget proposals are cheap but not endless: a budget that excludes most of the

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..model.builder import build_model
 from .data import Dataset
+from .device_data import DeviceData, augment  # noqa: F401 - public here too
 from ..arch.genotype import Genotype
 
 
@@ -82,50 +83,6 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-class DeviceData:
-    """A dataset's tensors at one resolution, on one device, with its normalisation constants."""
-
-    def __init__(self, data: Dataset, resolution: int, device: torch.device) -> None:
-        x_train, x_val = data.at_resolution(resolution)
-        self.x_train = x_train.to(device)
-        self.y_train = data.y_train.to(device)
-        self.x_val = x_val.to(device)
-        self.y_val = data.y_val.to(device)
-        mean = x_train.float().mean(dim=(0, 2, 3)) / 255.0
-        std = x_train.float().std(dim=(0, 2, 3)).clamp_min(1.0) / 255.0
-        self.scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(device)
-        self.shift = (-mean / std).view(1, -1, 1, 1).to(device)
-        self.flip = data.flip
-        self.pad = max(1, resolution // 8)
-
-    @classmethod
-    def get(cls, data: Dataset, resolution: int, device: torch.device) -> "DeviceData":
-        """Made once per (resolution, device) and kept on ``data`` itself, so it is freed with it."""
-        key = (resolution, str(device))
-        if key not in data.device_cache:
-            data.device_cache[key] = cls(data, resolution, device)
-        return data.device_cache[key]  # type: ignore[return-value]
-
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float() * self.scale + self.shift
-
-
-def augment(x: torch.Tensor, pad: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with zero padding (per-sample shifts by one gather) and optional h-flip."""
-    n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
-    rows = (dy + torch.arange(h, device=x.device)).view(n, 1, h, 1).expand(n, c, h, w)
-    cols = (dx + torch.arange(w, device=x.device)).view(n, 1, 1, w).expand(n, c, h, w)
-    out = padded[torch.arange(n, device=x.device).view(n, 1, 1, 1),
-                 torch.arange(c, device=x.device).view(1, c, 1, 1), rows, cols]
-    if flip:
-        mask = torch.rand(n, device=x.device, generator=gen) < 0.5
-        out = torch.where(mask.view(n, 1, 1, 1), out.flip(3), out)
-    return out
-
-
 def recalibrate_batchnorm(model: nn.Module, batches: list[torch.Tensor], autocast: Callable) -> None:
     """Recompute BN running statistics as an exact average over ``batches`` (momentum=None)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -171,6 +128,30 @@ def autocast_for(device: torch.device, cfg: TrainConfig) -> Callable[[], torch.a
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.SGD:
+    """SGD with Nesterov momentum; no weight decay on biases and BatchNorm parameters."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
+                            {"params": no_decay, "weight_decay": 0.0}],
+                           lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                           fused=device.type in ("cpu", "cuda"))  # one kernel for all parameters: ~3% a step on CPU
+
+
+def sgd_step(model: nn.Module, opt: torch.optim.Optimizer, dd: DeviceData, idx: torch.Tensor,
+             cfg: TrainConfig, gen: torch.Generator, memory: torch.memory_format,
+             autocast: Callable) -> torch.Tensor:
+    """One augmented training step on the batch ``idx``; returns the loss (no host sync)."""
+    xb = augment(dd.normalise(dd.x_train[idx]), dd.pad, dd.flip, gen).contiguous(memory_format=memory)
+    with autocast():
+        loss = F.cross_entropy(model(xb), dd.y_train[idx], label_smoothing=cfg.label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach().float()
+
+
 def one_cycle(progress: float, warmup: float) -> float:
     """LR multiplier: linear warm-up from 0.1 to 1, then linear decay to 0."""
     if progress < warmup:
@@ -205,13 +186,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     steps_per_epoch = max(1, n // bs)
     total_steps = math.ceil(steps_per_epoch * cfg.epochs) if cfg.epochs is not None else None
     peak_lr = cfg.lr
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
-                           {"params": no_decay, "weight_decay": 0.0}],
-                          lr=peak_lr, momentum=cfg.momentum, nesterov=True,
-                          fused=device.type in ("cpu", "cuda"))  # one kernel for all parameters: ~3% a step on CPU
+    opt = make_optimizer(model, cfg, device)
 
     step, epoch, seen = 0, 0, 0
     loss_sum = torch.zeros((), device=device)
@@ -235,14 +210,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
             for group in opt.param_groups:
                 group["lr"] = peak_lr * one_cycle(progress, cfg.warmup_fraction)
             idx = perm[b * bs:(b + 1) * bs]
-            xb = augment(dd.normalise(dd.x_train[idx]), dd.pad, dd.flip, gen)
-            xb = xb.contiguous(memory_format=memory)
-            with autocast():
-                loss = F.cross_entropy(model(xb), dd.y_train[idx], label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach().float()
+            loss_sum += sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)
             step += 1
             batches_this_epoch += 1
             seen += len(idx)
