@@ -55,7 +55,8 @@ class Progress:
         what = (f"failed: {r.fail_reason}" if state == TrialState.FAIL else
                 "over budget, not trained" if r.over_budget else
                 f"reused trial {r.reused_from}" if r.reused_from is not None else
-                f"acc {r.accuracy if r.accuracy is not None else float('nan'):.4f} in {r.train_time or 0:.1f}s")
+                f"acc {r.accuracy if r.accuracy is not None else float('nan'):.4f} in {r.train_time or 0:.1f}s"
+                + (f" after {r.epochs:g} epochs ({'top rung' if r.top_rung else 'stopped'})" if r.rung is not None else ""))
         print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(r.flops or 0)} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
 

@@ -147,6 +147,7 @@ class ExtendableRun:
             idx = self.perm[b * bs:(b + 1) * bs]
             loss_sum += sgd_step(self.model, self.opt, self.dd, idx, cfg, self.gen, self.memory, self.autocast)
             self.step += 1
+            self.steps_trained += 1
             count += 1
             self.images += len(idx)
             if count % 25 == 0 and not torch.isfinite(loss_sum):
@@ -156,7 +157,6 @@ class ExtendableRun:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.train_time += time.perf_counter() - t0
-        self.steps_trained += count
         mean = (loss_sum / count).item() if count else float("nan")
         if count and not math.isfinite(mean):
             raise CandidateFailed(f"non-finite training loss at step {self.step}")
