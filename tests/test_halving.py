@@ -2,6 +2,7 @@
 
 import io
 import math
+import os
 import time
 
 import numpy as np
@@ -187,9 +188,16 @@ def test_a_run_lost_mid_rung_resumes_from_its_last_epoch(in_tmp):
     assert not any((in_tmp / "results/t/checkpoints").iterdir())  # discarded once finished
 
 
-def test_two_workers_promote_asynchronously_on_one_journal_study(tmp_path):
+POSTGRES_URL = os.environ.get("NAS_TEST_POSTGRES_URL")
+
+
+@pytest.mark.parametrize("storage", ["journal", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not POSTGRES_URL and os.environ.get("NAS_REQUIRE_POSTGRES") != "1",
+    reason="set NAS_TEST_POSTGRES_URL to a PostgreSQL server (CI starts one)"))])
+def test_two_workers_promote_asynchronously_on_one_study(tmp_path, storage):
     import subprocess
     import sys
+    import uuid
 
     import optuna
 
@@ -197,21 +205,55 @@ def test_two_workers_promote_asynchronously_on_one_journal_study(tmp_path):
     from nas.study.storage import open_storage
 
     space = write_space(tmp_path)
+    name = f"sh-{uuid.uuid4().hex[:8]}"
+    url = POSTGRES_URL if storage == "postgresql" else f"journal:{tmp_path / 'journal.log'}"
     cmd = [sys.executable, str(ROOT / "run_search.py"), "search", "--space", str(space), "--dataset", "digits",
-           "--trials", "10", "--study", "w", "--no-progress", "--sampler", "random", "--workers", "2",
-           "--fidelity", "sh", "--min-epochs", "1", "--max-epochs", "3"]
+           "--trials", "10", "--study", name, "--no-progress", "--sampler", "random", "--workers", "2",
+           "--fidelity", "sh", "--min-epochs", "1", "--max-epochs", "3", "--storage", str(url)]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "top rung of successive halving: 3 epochs" in out.stdout
-    storage = open_storage(f"journal:{tmp_path / 'results/w/journal.log'}", "w")
-    study = optuna.load_study(study_name="w", storage=storage)
-    assert evaluated_count(study) == 10
-    records = [TrialRecord.from_trial(t) for t in study.trials if t.state.name == "COMPLETE"]
-    pids = {t.system_attrs["nas:heartbeat"]["pid"] for t in study.trials if "nas:heartbeat" in t.system_attrs}
-    assert len(pids) == 2  # both workers trained candidates
-    decided = [(r.rung_ranks["1"], r.rung) for r in records if r.rung_ranks and r.reused_from is None]
-    assert decided and all((rank < max(1, n // 3)) == (rung == 1) for (rank, n), rung in decided)
-    assert any(rung == 1 for _, rung in decided) and any(rung == 0 for _, rung in decided)
-    # each decision saw the rung results that existed then, from both workers: never more than the study holds
-    assert max(n for (_, n), _ in decided) <= 10
-    assert not any((tmp_path / "results/w/checkpoints").iterdir())
+    study = optuna.load_study(study_name=name, storage=open_storage(str(url), name))
+    try:
+        assert evaluated_count(study) == 10
+        records = [TrialRecord.from_trial(t) for t in study.trials if t.state.name == "COMPLETE"]
+        pids = {t.system_attrs["nas:heartbeat"]["pid"] for t in study.trials if "nas:heartbeat" in t.system_attrs}
+        assert len(pids) == 2  # both workers trained candidates
+        decided = [(r.rung_ranks["1"], r.rung) for r in records if r.rung_ranks and r.reused_from is None]
+        assert decided and all((rank < max(1, n // 3)) == (rung == 1) for (rank, n), rung in decided)
+        assert any(rung == 1 for _, rung in decided) and any(rung == 0 for _, rung in decided)
+        assert max(n for (_, n), _ in decided) <= 10  # each decision saw only results that existed
+        assert not any((tmp_path / "results" / name / "checkpoints").iterdir())
+    finally:
+        if storage == "postgresql":
+            optuna.delete_study(study_name=name, storage=POSTGRES_URL)
+
+
+class FailingRun(FakeRun):
+    """Trains the first rung, then fails (a NaN loss) on the way to the second."""
+
+    def train_to(self, epochs: float):
+        from nas.train.trainer import CandidateFailed
+
+        if epochs > 1:
+            raise CandidateFailed("non-finite training loss at step 99")
+        return super().train_to(epochs)
+
+
+def test_budgets_reject_before_training_and_a_failing_rung_is_isolated(in_tmp):
+    made = []
+
+    def factory(genotype, *args):
+        made.append(genotype)
+        return FailingRun(genotype, *args)
+
+    cfg = sh_config(in_tmp, trials=6, flops_max=2.5e6)
+    study = run_search(cfg, out=io.StringIO(), run_factory=factory)
+    over = [t for t in study.trials if t.user_attrs.get("over_budget")]
+    trained = [t for t in study.trials if not t.user_attrs.get("over_budget")]
+    assert over and len(made) == len([t for t in trained if "reused_from" not in t.user_attrs])
+    assert all(t.user_attrs["flops"] <= 2.5e6 for t in trained)
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    assert failed and all("non-finite" in t.user_attrs["fail_reason"] for t in failed)
+    assert all(t.user_attrs["rung_accuracies"].keys() == {"1"} for t in failed)  # its first rung is kept
+    assert evaluated_count(study) == 6
