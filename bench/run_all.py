@@ -12,7 +12,8 @@ from bench.common import save
 
 MODULES = ("bench.throughput", "bench.overhead", "bench.search_efficiency", "bench.ranking_fidelity",
            "bench.defaults", "bench.scaling", "bench.workers")
-PROOF = ("bench.harder_task", "bench.retrain_budget", "bench.search_vs_random")
+PROOF = ("bench.harder_task", "bench.retrain_budget", "bench.search_vs_random", "bench.continuation",
+         "bench.halving")
 
 
 def main() -> None:
