@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nas import Genotype, UserError
-from nas.report.results import knee, pareto_frame, trials_frame
+from nas.report.results import knee, pareto_frame, resolve_trial, trials_frame
 from nas.study.halving import promotion
 from nas.study.loop import evaluated_count
 from nas.study.pareto import crowding_distance, front_ranks, promotion_order
@@ -95,6 +95,10 @@ def test_search_promotes_by_rank_and_the_front_is_made_of_top_rung_trials(in_tmp
     front = pareto_frame(frame)
     assert len(front) and front["top_rung"].all() and (front["epochs"] == 9).all()
     assert bool(knee(frame)["top_rung"])
+    said = []
+    assert TrialRecord.from_trial(resolve_trial(study, "knee", say=said.append)).top_rung
+    assert said == [f"knee: chosen among the {reached[2]} candidates trained to the top rung of successive "
+                    f"halving (9 epochs)"]
 
 
 def test_resume_refuses_other_rungs_and_sh_refuses_the_reward_mode(in_tmp):

@@ -48,7 +48,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         g = scaled(base, info["alpha"], info["beta"], info["gamma"], args.scaled)
         source, accuracy = f"{info['base']} scaled by phi={args.scaled}", "not measured (scaled, untrained)"
     else:
-        t = resolve_trial(study, args.trial)
+        t = resolve_trial(study, args.trial, say=print)
         r = TrialRecord.from_trial(t)
         g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
         source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"

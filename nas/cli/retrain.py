@@ -30,19 +30,22 @@ def candidates(study, specs: list[str]) -> list:  # noqa: ANN001 - optuna.Study 
 
     from ..arch.genotype import Genotype
     from ..report.describe import resolve_arch
-    from ..report.results import pareto_frame, resolve_trial
+    from ..report.results import front_basis, pareto_frame, resolve_trial, trials_frame
     from ..study.records import TrialRecord
     from ..study.retrain import Candidate
 
     def of_trial(spec: str | int) -> Candidate:
-        t = resolve_trial(study, spec)
+        t = resolve_trial(study, spec, say=print)
         g = Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}")
         return Candidate(f"trial {t.number}", g, t.number)
 
     chosen: list[Candidate] = []
     for spec in specs:
         if spec == "front":
-            front = pareto_frame(study)
+            frame = trials_frame(study)
+            front = pareto_frame(frame)
+            if front_basis(frame):
+                print(f"front: {front_basis(frame)}")
             if front.empty:
                 raise UserError(f"study {study.study_name!r} has no completed feasible trials to retrain")
             chosen += [of_trial(int(n)) for n in front["number"]]

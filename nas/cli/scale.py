@@ -34,7 +34,7 @@ def _base_genotype(study, spec: str):  # noqa: ANN001, ANN202 - optuna.Study -> 
 
     if spec.endswith(".json") or Path(spec).is_file():
         return resolve_arch(spec), spec
-    t = resolve_trial(study, spec)
+    t = resolve_trial(study, spec, say=print)
     return Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}"), f"trial {t.number}"
 
 

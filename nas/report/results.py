@@ -8,6 +8,7 @@ batch 1).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -188,15 +189,30 @@ def knee(study_or_frame: optuna.Study | pd.DataFrame) -> pd.Series:
     return front.iloc[int(np.argmax(distance))]
 
 
-def resolve_trial(study: optuna.Study, spec: str | int) -> optuna.trial.FrozenTrial:
+def front_basis(frame: pd.DataFrame) -> str | None:
+    """What a front-based pick was chosen among, when that is not every trial (successive halving)."""
+    if not is_halving(frame):
+        return None
+    top = frame[frame["top_rung"].fillna(False).astype(bool) & (frame["state"] == "COMPLETE")]
+    return (f"chosen among the {len(top)} candidates trained to the top rung of successive halving "
+            f"({top['epochs'].max():g} epochs)" if len(top) else "no candidate reached the top rung yet")
+
+
+def resolve_trial(study: optuna.Study, spec: str | int,
+                  say: Callable[[str], None] | None = None) -> optuna.trial.FrozenTrial:
     """A trial by number, ``best`` (most accurate on the front) or ``knee`` (see :func:`knee`).
 
-    Raises a UserError naming what exists when the trial is missing, failed or untrained.
+    ``say`` (e.g. ``print``) is told what a ``best`` or ``knee`` pick was chosen among when that
+    is not every trial. Raises a UserError naming what exists when the trial is missing, failed
+    or untrained.
     """
     frame = trials_frame(study)
     text = str(spec)
     if text in ("best", "knee"):
         front = pareto_frame(frame)
+        basis = front_basis(frame)
+        if say is not None and basis is not None:
+            say(f"{text}: {basis}")
         if front.empty:
             raise UserError(f"study {study.study_name!r} has no completed feasible trials to pick from")
         row = knee(front) if text == "knee" else front.sort_values("accuracy").iloc[-1]
