@@ -9,7 +9,7 @@ On the harder task (cluttered), 6 random ``mobile`` genotypes x 2 seeds, validat
 * warmup-stable-decay from scratch to 9 epochs (cool-down 0.2, seed 0): continuation should give
   the same network to the last bit (same weights, optimizer state, step and random streams).
 
-    python -m bench.continuation        # about 15 min on 2 cores
+    python -m bench.continuation        # about 25 min on 2 cores
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ FIDELITIES = ("single", "sh")
 
 @dataclass(frozen=True)
 class Rungs:
-    # 1 / 9 / 3: the first rung is the single-fidelity default (1 epoch, BENCHMARKS.md §4); 9
-    # epochs is where ranking on cluttered is near its long-run agreement and 3 rungs fit; the
-    # benchmark that compares this with single fidelity is BENCHMARKS.md §11 (bench/halving).
+    # 1 / 9 / 3: the first rung is the single-fidelity default (1 epoch, BENCHMARKS.md §4) and
+    # eta 3 gives 3 rungs up to 9 epochs. Not tuned: the one setting measured (BENCHMARKS.md §11b,
+    # bench/halving) spanned x4.8 FLOPs but did not beat single fidelity's hypervolume.
     min_epochs: float = 1.0
     max_epochs: float = 9.0
     eta: float = 3.0
