@@ -44,8 +44,9 @@ def candidates(study, specs: list[str]) -> list:  # noqa: ANN001 - optuna.Study 
         if spec == "front":
             frame = trials_frame(study)
             front = pareto_frame(frame)
-            if front_basis(frame):
-                print(f"front: {front_basis(frame)}")
+            basis = front_basis(frame)
+            if basis:
+                print(f"front: {basis}")
             if front.empty:
                 raise UserError(f"study {study.study_name!r} has no completed feasible trials to retrain")
             chosen += [of_trial(int(n)) for n in front["number"]]
