@@ -13,6 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from nas import Genotype
 from nas.report.results import trials_frame
 from nas.study.loop import evaluated_count
 from nas.study.storage import StudyHandle, open_storage
@@ -143,12 +144,14 @@ def test_scale_with_two_workers_trains_each_grid_point_once(tmp_path):
     out = subprocess.run(search(space, 3, "--workers", "2"), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     out = subprocess.run([*RUN, "scale", "--study", "w", "--base", "best", "--grid-step", "0.2",
-                          "--tolerance", "0.15", "--phi-max", "2", "--workers", "2"],
+                          "--phi-max", "2", "--workers", "2"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "best: alpha=" in out.stdout
-    from nas.study.scale import grid_points
+    from nas.study.scale import GridSettings
     grid = optuna.load_study(study_name="w-scale", storage=open_storage(f"journal:{tmp_path / 'results/w/journal.log'}", "w"))
     done = [t for t in grid.trials if t.state == TrialState.COMPLETE]
-    assert sorted(t.params["point"] for t in done) == list(range(len(grid_points(2.0, 0.2, 0.15))))
+    base = Genotype.from_json(optuna.load_study(study_name="w", storage=open_storage(
+        f"journal:{tmp_path / 'results/w/journal.log'}", "w")).user_attrs["scaling"]["base_genotype"])
+    assert sorted(t.params["point"] for t in done) == list(range(len(GridSettings(2.0, 0.2).plan(base).points)))
     assert (tmp_path / "results/w/scaled/phi2.json").exists()

@@ -32,7 +32,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..report.export import export_model, parse_formats
     from ..report.results import resolve_trial
     from ..study.records import StudyRecord, TrialRecord
-    from ..study.scale import scaled
+    from ..study.family import family_member
+    from ..study.landing import DEFAULT_TOLERANCE
     from ..study.opening import study_dataset
     from ..study.storage import load_study
     from ..train.trainer import TrainConfig, train_candidate
@@ -44,9 +45,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
         info = record.scaling
         if not info:
             raise UserError(f"study {args.study!r} has no scaling result; run `scale --study {args.study}` first")
+        if args.scaled < 0:
+            raise UserError(f"--scaled must be >= 0, got {args.scaled}")
+        if info.get("grid_version", 1) < 2:
+            raise UserError(f"study {args.study!r} was scaled by an older version (nominal FLOPs); run "
+                            f"`scale --study {args.study}` again to land the family on measured FLOPs")
         base = Genotype.from_json(info["base_genotype"])
-        g = scaled(base, info["alpha"], info["beta"], info["gamma"], args.scaled)
-        source, accuracy = f"{info['base']} scaled by phi={args.scaled}", "not measured (scaled, untrained)"
+        tolerance = info.get("tolerance", DEFAULT_TOLERANCE)
+        member = family_member(base, info["alpha"], info["beta"], info["flops_factor"], args.scaled, tolerance)
+        if not member.within(tolerance):
+            raise UserError(f"family member phi={args.scaled} cannot land within +/-{tolerance:.0%} of "
+                            f"x{member.target:g} measured FLOPs (nearest: x{member.ratio:.2f}); nothing exported")
+        g = member.genotype.with_updates(name=f"phi{args.scaled}")
+        source = (f"{info['base']} scaled by phi={args.scaled}: FLOPs x{member.ratio:.3f} measured "
+                  f"(target x{member.target:g})")
+        accuracy = "not measured (scaled, untrained)"
     else:
         t = resolve_trial(study, args.trial, say=print)
         r = TrialRecord.from_trial(t)

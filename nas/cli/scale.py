@@ -1,4 +1,5 @@
-"""``scale``: grid-search compound scaling for a chosen architecture and write its family."""
+"""``scale``: grid-search compound scaling for a chosen architecture and write its family; on
+request retrain the family, and compare compound with single-dimension scaling, on the test split."""
 
 from __future__ import annotations
 
@@ -6,20 +7,32 @@ import argparse
 
 from ..errors import UserError
 
+
 def add_scale(sub: argparse._SubParsersAction) -> None:
+    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SCALE_TOLERANCE as DEFAULT_TOLERANCE, DEFAULT_SEEDS
+
     p = sub.add_parser("scale", help="grid-search EfficientNet compound scaling for a chosen architecture")
     p.add_argument("--study", required=True, help="the search study (its dataset and training settings are reused)")
     p.add_argument("--storage", default=None)
     p.add_argument("--base", default="knee", help="TRIAL number, best, knee, or a genotype FILE.json")
-    p.add_argument("--flops-factor", type=float, default=2.0, help="alpha*beta^2*gamma^2 target per step")
-    p.add_argument("--grid-step", type=float, default=0.05)
-    p.add_argument("--tolerance", type=float, default=0.10, help="relative tolerance on the FLOPs factor")
+    p.add_argument("--flops-factor", type=float, default=2.0,
+                   help="measured FLOPs ratio per step (alpha*beta^2*gamma^2; default 2, as EfficientNet)")
+    p.add_argument("--grid-step", type=float, default=0.05, help="step of the (alpha, beta) grid")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help=f"relative tolerance on the measured FLOPs ratio (default {DEFAULT_TOLERANCE:g}); "
+                        "points that cannot land within it are skipped")
     p.add_argument("--phi-max", type=int, default=3)
     p.add_argument("--trials", type=int, default=None, help="grid points wanted in the scaling study in all (default: every point; resumes)")
     p.add_argument("--device", default="auto")
     p.add_argument("--compare-single", action="store_true",
-                   help="also scale depth, width and resolution alone to the same FLOPs and compare")
-    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid")
+                   help="also scale depth, width and resolution alone to the same measured FLOPs at each "
+                        "phi, retrain all and compare them on the test split")
+    p.add_argument("--retrain-epochs", type=float, default=None, metavar="E",
+                   help=f"retrain the family phi=0..phi-max for E epochs on train+val and test it (with "
+                        f"--compare-single without this flag: {DEFAULT_RETRAIN_EPOCHS:g}, retrain's default)")
+    p.add_argument("--seeds", type=int, default=None, metavar="K",
+                   help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid and the retraining")
     p.set_defaults(handler=_cmd_scale)
 
 
@@ -38,18 +51,64 @@ def _base_genotype(study, spec: str):  # noqa: ANN001, ANN202 - optuna.Study -> 
     return Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}"), f"trial {t.number}"
 
 
+def _check(args: argparse.Namespace) -> None:
+    if args.phi_max < 1:
+        raise UserError(f"--phi-max must be >= 1, got {args.phi_max}")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.retrain_epochs is not None and not args.retrain_epochs > 0:
+        raise UserError(f"--retrain-epochs must be positive, got {args.retrain_epochs:g}")
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise UserError(f"--seeds must be >= 1, got {args.seeds}")
+        if args.retrain_epochs is None and not args.compare_single:
+            raise UserError("--seeds applies to retraining: give --retrain-epochs E or --compare-single too")
+
+
 def _cmd_scale(args: argparse.Namespace) -> int:
     from ..study.scale import GridSettings, run_scaling
     from ..study.storage import load_handle
 
-    if args.phi_max < 1:
-        raise UserError("--phi-max must be >= 1")
-    if args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    _check(args)
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
-    grid.points()  # a grid with no point is the user's mistake: say so before anything else
+    grid.check()  # a bad grid is the user's mistake: say so before anything else
     search = load_handle(args.storage, args.study)
     base, label = _base_genotype(search.study, args.base)
-    run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
-                compare_single=args.compare_single, workers=args.workers)
+    result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
+                         workers=args.workers)
+    if args.compare_single or args.retrain_epochs is not None:
+        _retrain_and_compare(args, search, base, grid, result)
     return 0
+
+
+def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result: dict) -> None:  # noqa: ANN001
+    """Retrain the family (--retrain-epochs) and the comparison (--compare-single) in one
+    ``retrain`` run, so that workers share them and a network in both trains once."""
+    import pandas as pd
+
+    from ..report.scaling import format_scaled, with_test_accuracy
+    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
+    from ..study.family import comparison_variants, variants_frame
+    from ..study.retrain import Candidate, run_retrain
+    from ..study.scale import scaled_dir
+    from ..arch.genotype import Genotype
+
+    epochs = args.retrain_epochs if args.retrain_epochs is not None else DEFAULT_RETRAIN_EPOCHS
+    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS
+    tables: dict[str, pd.DataFrame] = {}
+    if args.retrain_epochs is not None:
+        tables["family"] = result["family"]
+    if args.compare_single:
+        phis = list(range(1, args.phi_max + 1))
+        variants = comparison_variants(base, result["alpha"], result["beta"], grid.flops_factor, phis, grid.tolerance)
+        tables["compare_single"] = variants_frame(base, variants, grid.tolerance)
+    rows = pd.concat([t[t["within_tolerance"]] for t in tables.values()])
+    candidates = [Candidate(str(r["label"]), Genotype.from_json(r["genotype"])) for _, r in rows.iterrows()]
+    retrain = run_retrain(search, candidates, epochs, seeds, args.workers, args.device)
+    folder = scaled_dir(search.name)
+    titles = {"family": "compound-scaled family", "compare_single": "compound versus single-dimension scaling"}
+    for name, table in tables.items():
+        scored = with_test_accuracy(table, retrain.study, epochs, seeds)
+        print(format_scaled(scored, titles[name], epochs))
+        scored.drop(columns=["genotype"]).to_csv(folder / f"{name}_test.csv", index=False)
+        print(f"wrote {folder / f'{name}_test.csv'}")

@@ -1,68 +1,94 @@
-"""The compound-scaled family of a base architecture, and single-dimension scalings to compare.
+"""The compound-scaled family of a base architecture, and the single-dimension scalings to compare.
 
-``scaled(base, alpha, beta, gamma, phi)`` applies depth alpha^phi, width beta^phi and resolution
-gamma^phi with EfficientNet's rounding (:mod:`nas.arch.rounding`); the family table records each
-member's measured FLOPs ratio (fvcore convention) beside the nominal (alpha*beta^2*gamma^2)^phi.
+Member phi has depth alpha^phi and width beta^phi and is landed on factor^phi measured FLOPs
+(:mod:`nas.study.landing`): the family steps by the FLOPs factor the user asked for, after
+rounding, not by the nominal (alpha*beta^2*gamma^2)^phi. ``scaled`` is the plain nominal scaling
+(EfficientNet's published B1-B7 are B0 scaled this way), kept for reproducing them.
 """
 
 from __future__ import annotations
 
-import math
-from typing import TextIO
+from dataclasses import dataclass
 
 import pandas as pd
-import torch
 
 from ..arch.genotype import Genotype
 from ..arch.rounding import scale_genotype
 from ..model.cost import estimate_cost
-from ..train.data import Dataset
-from ..train.trainer import TrainConfig, train_candidate
-from .search import Trainer
+from .landing import DEFAULT_TOLERANCE, DIMENSIONS, Landing, land, land_compound
 
 
 def scaled(base: Genotype, alpha: float, beta: float, gamma: float, phi: float = 1.0) -> Genotype:
-    """Base scaled by depth alpha^phi, width beta^phi, resolution gamma^phi (rounded)."""
+    """Base scaled by depth alpha^phi, width beta^phi, resolution gamma^phi (rounded, not landed)."""
     resolution = int(round(base.resolution * gamma ** phi))
     return scale_genotype(base, width_mult=beta ** phi, depth_mult=alpha ** phi, resolution=resolution)
 
 
-def family_frame(base: Genotype, alpha: float, beta: float, gamma: float, phi_max: int) -> pd.DataFrame:
-    base_flops = estimate_cost(base).flops
+def unscaled(base: Genotype) -> Landing:
+    return Landing(base, 1.0, 1.0, 1.0, 1.0, base.resolution)
+
+
+def family_member(base: Genotype, alpha: float, beta: float, flops_factor: float, phi: int,
+                  tolerance: float = DEFAULT_TOLERANCE) -> Landing:
+    """Member phi of the family, landed on flops_factor^phi measured FLOPs."""
+    if phi == 0:
+        return unscaled(base)
+    return land_compound(base, alpha, beta, flops_factor ** phi, tolerance, phi)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One scaled network to train and compare: which scaling, which step, what was built."""
+
+    label: str  # "phi2", "compound x4", "width only x2", "base"
+    dimension: str  # "base" or one of landing.DIMENSIONS
+    phi: int
+    landing: Landing
+
+
+def family_variants(base: Genotype, alpha: float, beta: float, flops_factor: float, phi_max: int,
+                    tolerance: float = DEFAULT_TOLERANCE) -> list[Variant]:
+    return [Variant(f"phi{phi}", "base" if phi == 0 else "compound", phi,
+                    family_member(base, alpha, beta, flops_factor, phi, tolerance))
+            for phi in range(phi_max + 1)]
+
+
+def comparison_variants(base: Genotype, alpha: float, beta: float, flops_factor: float, phis: list[int],
+                        tolerance: float = DEFAULT_TOLERANCE) -> list[Variant]:
+    """The base, then at each flops_factor^phi: compound and depth, width, resolution alone, each
+    landed as near that measured FLOPs ratio as it can (see ``Landing.within``)."""
+    variants = [Variant("base", "base", 0, unscaled(base))]
+    for phi in phis:
+        target = flops_factor ** phi
+        for dimension in DIMENSIONS:
+            landing = land(base, dimension, target, alpha, beta, tolerance, phi)
+            variants.append(Variant(f"{dimension} x{target:g}", dimension, phi, landing))
+    return variants
+
+
+def variants_frame(base: Genotype, variants: list[Variant], tolerance: float,
+                   nominal: tuple[float, float, float] | None = None) -> pd.DataFrame:
+    """What each variant is: target and measured FLOPs ratios (fvcore convention), multipliers as
+    built, and whether it landed within ``tolerance``. ``nominal`` (alpha, beta, gamma) adds the
+    family's nominal multipliers beside the built ones."""
     rows = []
-    for phi in range(0, phi_max + 1):
-        g = scaled(base, alpha, beta, gamma, phi).with_updates(name=f"phi{phi}")
-        cost = estimate_cost(g)
-        rows.append({"phi": phi, "depth_mult": alpha ** phi, "width_mult": beta ** phi,
-                     "resolution": g.resolution, "params": cost.params, "flops": cost.flops,
-                     "flops_ratio": cost.flops / base_flops,
-                     "nominal_ratio": (alpha * beta ** 2 * gamma ** 2) ** phi,
-                     "genotype": g.to_json()})
+    for v in variants:
+        land_, cost = v.landing, estimate_cost(v.landing.genotype)
+        row = {"label": v.label, "scaling": v.dimension, "phi": v.phi, "target_ratio": land_.target,
+               "flops_ratio": land_.ratio, "error": land_.error, "within_tolerance": land_.within(tolerance),
+               "depth_mult": land_.depth_mult, "width_mult": land_.width_mult, "resolution": land_.resolution,
+               "gamma_built": land_.resolution / base.resolution, "params": cost.params, "flops": cost.flops}
+        if nominal is not None:
+            a, b, c = nominal
+            row.update({"nominal_depth": a ** v.phi, "nominal_width": b ** v.phi,
+                        "nominal_resolution": base.resolution * c ** v.phi})
+        rows.append({**row, "key": land_.genotype.key(),
+                     "genotype": land_.genotype.with_updates(name=v.label).to_json()})
     return pd.DataFrame(rows)
 
 
-def compare_single_dimension(base: Genotype, best: tuple[float, float, float], flops_factor: float,
-                             data: Dataset, cfg: TrainConfig, device: torch.device, out: TextIO,
-                             trainer: Trainer = train_candidate) -> pd.DataFrame:
-    """Compound scaling versus depth-only, width-only and resolution-only to the same nominal FLOPs."""
-    a, b, c = best
-    variants = {
-        "base": (1.0, 1.0, 1.0),
-        "compound": (a, b, c),
-        "depth only": (flops_factor, 1.0, 1.0),
-        "width only": (1.0, math.sqrt(flops_factor), 1.0),
-        "resolution only": (1.0, 1.0, math.sqrt(flops_factor)),
-    }
-    base_flops = estimate_cost(base).flops
-    rows = []
-    for name, (da, wb, rg) in variants.items():
-        g = scaled(base, da, wb, rg)
-        cost = estimate_cost(g)
-        r = trainer(g, data, cfg, device)
-        rows.append({"scaling": name, "alpha": da, "beta": wb, "gamma": rg, "resolution": g.resolution,
-                     "params": cost.params, "flops": cost.flops, "flops_ratio": cost.flops / base_flops,
-                     "accuracy": r.val_accuracy})
-    frame = pd.DataFrame(rows)
-    print("compound versus single-dimension scaling (one seed, brief training):", file=out)
-    print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
-    return frame
+def family_frame(base: Genotype, alpha: float, beta: float, gamma: float, flops_factor: float, phi_max: int,
+                 tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """phi = 0..phi_max, each landed on flops_factor^phi; gamma is the grid point's nominal one."""
+    return variants_frame(base, family_variants(base, alpha, beta, flops_factor, phi_max, tolerance),
+                          tolerance, (alpha, beta, gamma))

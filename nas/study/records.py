@@ -57,13 +57,16 @@ class TrialRecord:
     top_rung: bool | None = None  # trained to the last rung: the front is made of these
     trained_epochs: float | None = None  # epochs this trial trained, cool-downs included (its cost)
     resumed_from_epochs: float | None = None  # where a retry found its lost predecessor's checkpoint
-    # a compound-scaling grid point
+    # a compound-scaling grid point (nas.study.scale_grid): nominal alpha, beta, gamma with
+    # alpha*beta^2*gamma^2 = nominal_factor; what was built to land on it (nas.study.landing)
     alpha: float | None = None
     beta: float | None = None
     gamma: float | None = None
     nominal_factor: float | None = None
-    flops_ratio: float | None = None
+    flops_ratio: float | None = None  # measured, fvcore convention, after rounding
     resolution: int | None = None
+    depth_mult: float | None = None
+    width_mult: float | None = None
     # a final training (retrain): which candidate, which seed, how long; scored on the test split
     label: str | None = None  # what the user chose: "trial 12", "phi2.json", ...
     source_trial: int | None = None  # the search trial it came from

@@ -1,9 +1,10 @@
 """EfficientNet-style compound scaling, found by grid search on the user's own data.
 
 Depth d = alpha^phi, width w = beta^phi, resolution r = gamma^phi, with alpha * beta^2 * gamma^2
-close to the FLOPs factor per step (2 in EfficientNet). Every grid point is built with the
-builder's rounding rules (channels to multiples of 8, repeats rounded up), so its *measured*
-FLOPs ratio to the base is recorded next to the nominal one; both are fvcore's convention.
+equal to the FLOPs factor per step (2 in EfficientNet). Every grid point and family member is
+*landed* on that factor in measured FLOPs (fvcore's convention, after the builder's rounding;
+:mod:`nas.study.scale_grid`, :mod:`nas.study.landing`), and records nominal and measured side by
+side.
 
 Grid points are trials of a study ``<search study>-scale`` in the same storage, sampled by
 Optuna's GridSampler over one categorical parameter (the point's index) and trained in the one
@@ -12,8 +13,6 @@ loop (:mod:`nas.study.loop`): a scaling run resumes like a search, and several w
 
 from __future__ import annotations
 
-import itertools
-import math
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -28,54 +27,16 @@ from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
-from .family import compare_single_dimension, family_frame, scaled  # noqa: F401 - public here too
+from .family import family_frame, scaled  # noqa: F401 - public here too
 from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
 from .processes import assign_devices, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
+from .scale_grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
 from .search import Trainer
 from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
 
 TAKEN = "surplus: another worker took this grid point"
-
-
-@dataclass(frozen=True)
-class ScalePoint:
-    alpha: float  # depth
-    beta: float  # width
-    gamma: float  # resolution
-
-    @property
-    def nominal_factor(self) -> float:
-        return self.alpha * self.beta ** 2 * self.gamma ** 2
-
-
-@dataclass(frozen=True)
-class GridSettings:
-    flops_factor: float = 2.0
-    step: float = 0.05
-    tolerance: float = 0.10
-
-    def points(self) -> list[ScalePoint]:
-        return grid_points(self.flops_factor, self.step, self.tolerance)
-
-
-def grid_points(flops_factor: float = 2.0, step: float = 0.05, tolerance: float = 0.10) -> list[ScalePoint]:
-    """All (alpha, beta, gamma) >= 1 on a ``step`` grid with alpha*beta^2*gamma^2 within
-    ``tolerance`` (relative) of ``flops_factor``."""
-    if step <= 0 or tolerance < 0 or flops_factor <= 1:
-        raise UserError("--grid-step must be > 0, --tolerance >= 0 and --flops-factor > 1")
-    hi = flops_factor * (1 + tolerance)
-
-    def axis(limit: float) -> list[float]:
-        n = int(math.floor((limit - 1) / step + 1e-9))
-        return [round(1 + i * step, 10) for i in range(n + 1)]
-    points = [ScalePoint(a, b, g) for a, b, g in itertools.product(axis(hi), axis(math.sqrt(hi)), axis(math.sqrt(hi)))
-              if abs(a * b * b * g * g - flops_factor) <= tolerance * flops_factor + 1e-12]
-    if not points:
-        raise UserError(f"no grid point satisfies alpha*beta^2*gamma^2 = {flops_factor} within "
-                        f"{tolerance:.0%} at step {step}; use a smaller --grid-step or larger --tolerance")
-    return points
 
 
 # ----- the grid study -----------------------------------------------------------------------------
@@ -95,14 +56,14 @@ def _grid_sampler(n_points: int) -> _GridSampler:
 def open_grid(search: StudyHandle, base: Genotype, grid: GridSettings) -> StudyHandle:
     """Create (or load and check) the grid study beside the search study, in its storage."""
     name = f"{search.name}-scale"
-    settings = {"base": base.key(), "flops_factor": grid.flops_factor, "grid_step": grid.step,
-                "tolerance": grid.tolerance}
+    settings = grid.as_settings(base)
     study = optuna.create_study(study_name=name, storage=search.storage, direction="maximize",
-                                sampler=_grid_sampler(len(grid.points())), load_if_exists=True)
+                                sampler=_grid_sampler(len(grid.plan(base).points)), load_if_exists=True)
     existing = GridStudyRecord.from_study(study)
     if existing.settings not in (None, settings):
         raise UserError(f"study {name!r} exists with other settings {existing.settings}; "
-                        f"delete it or keep the same --base/--flops-factor/--grid-step/--tolerance")
+                        f"delete it (or use another --study) or keep the same --base/--flops-factor/--grid-step/"
+                        f"--tolerance")
     GridStudyRecord(settings=settings, base_genotype=base.to_json(indent=None)).write(study)
     handle = StudyHandle(study, search.storage, search.url)
     requeue_interrupted(study)
@@ -130,7 +91,7 @@ def requeue_interrupted(study: optuna.Study) -> None:
 class GridPointEvaluator:
     """Trains one grid point (the :class:`nas.study.loop.Evaluate` of scaling)."""
 
-    def __init__(self, base: Genotype, points: list[ScalePoint], data: Dataset, cfg: TrainConfig,
+    def __init__(self, base: Genotype, points: list[GridPoint], data: Dataset, cfg: TrainConfig,
                  device: torch.device, trainer: Trainer = train_candidate, out: TextIO | None = None) -> None:
         self.base, self.points, self.data, self.cfg, self.device = base, points, data, cfg, device
         self.trainer, self.out = trainer, out
@@ -142,23 +103,25 @@ class GridPointEvaluator:
                and t.state in (TrialState.COMPLETE, TrialState.RUNNING)
                for t in trial.study.get_trials(deepcopy=False)):
             return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=TAKEN))
-        p = self.points[index]
-        g = scaled(self.base, p.alpha, p.beta, p.gamma)
+        p, landing = self.points[index].point, self.points[index].landing
+        g = landing.genotype
         cost = estimate_cost(g)
         record = TrialRecord(alpha=p.alpha, beta=p.beta, gamma=p.gamma, nominal_factor=p.nominal_factor,
                              flops=cost.flops, params=cost.params, flops_ratio=cost.flops / self.base_flops,
-                             resolution=g.resolution, genotype=g.to_json(indent=None))
+                             resolution=g.resolution, depth_mult=landing.depth_mult, width_mult=landing.width_mult,
+                             genotype=g.to_json(indent=None), key=g.key(), arch=g.arch)
         context.save(record)
         result = self.trainer(g, self.data, self.cfg, self.device)
         record.trained, record.accuracy, record.train_time = True, result.val_accuracy, result.train_time
         if self.out is not None:
-            print(f"  point a={p.alpha:.2f} b={p.beta:.2f} g={p.gamma:.2f}: FLOPs x{record.flops_ratio:.2f} "
-                  f"(nominal x{p.nominal_factor:.2f}), acc {result.val_accuracy:.4f}", file=self.out, flush=True)
+            print(f"  point a={p.alpha:.2f} b={p.beta:.2f} g={p.gamma:.2f} (nominal x{p.nominal_factor:.2f}): "
+                  f"built depth x{landing.depth_mult:.2f}, width x{landing.width_mult:.2f}, {g.resolution} px, "
+                  f"FLOPs x{record.flops_ratio:.3f} measured; acc {result.val_accuracy:.4f}", file=self.out, flush=True)
         return Outcome(TrialState.COMPLETE, [result.val_accuracy], record)
 
 
-def _grid_total(grid: GridSettings, trials: int | None) -> int:
-    n = len(grid.points())
+def _grid_total(grid: GridSettings, base: Genotype, trials: int | None) -> int:
+    n = len(grid.plan(base).points)
     return n if trials is None else min(trials, n)
 
 
@@ -175,39 +138,41 @@ class ScaleJob:
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
         search = load_handle(self.storage_url, self.search_study)
-        points = self.grid.points()
+        base = Genotype.from_json(self.base_json)
+        points = self.grid.plan(base).points
         handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)))
         record = StudyRecord.from_study(search.study)
-        evaluate = GridPointEvaluator(Genotype.from_json(self.base_json), points, study_dataset(record),
+        evaluate = GridPointEvaluator(base, points, study_dataset(record),
                                       TrainConfig.from_dict(record.train_config), torch.device(device), self.trainer)
-        return handle, evaluate, LoopSettings(total=_grid_total(self.grid, self.trials)), None
+        return handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials)), None
 
 
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
-                compare_single: bool = False, out: TextIO = sys.stdout, write_files: bool = True,
+                out: TextIO = sys.stdout, write_files: bool = True,
                 workers: int = 1, trainer: Trainer = train_candidate) -> dict[str, object]:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
-    phi = 1..phi_max family. Several workers need a storage safe for concurrent writers (a
-    journal file or a database server)."""
-    points = grid.points()
+    phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers
+    need a storage safe for concurrent writers (a journal file or a database server)."""
+    plan = grid.plan(base)
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     record = StudyRecord.from_study(search.study)
-    data = study_dataset(record)
-    cfg = TrainConfig.from_dict(record.train_config)
     handle = open_grid(search, base, grid)
     study = handle.study
-    wanted = _grid_total(grid, trials)
+    wanted = _grid_total(grid, base, trials)
     done = evaluated_count(study)
-    print(f"scaling {base_label} of study {search.name!r}: {len(points)} grid points with "
-          f"alpha*beta^2*gamma^2 = {grid.flops_factor} +/- {grid.tolerance:.0%} (step {grid.step}); "
+    print(f"scaling {base_label} of study {search.name!r}: alpha*beta^2*gamma^2 = {grid.flops_factor:g} on a "
+          f"{grid.step:g} grid of (alpha, beta), gamma from the constraint; "
+          f"{plan.describe(grid.tolerance, grid.flops_factor)} ({FLOPS_CONVENTION}); "
           f"{done} done; training {max(0, wanted - done)}", file=out)
     try:
         if workers > 1:
             run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
                         assign_devices(device, workers))
         else:
-            evaluate = GridPointEvaluator(base, points, data, cfg, select_device(device), trainer, out)
+            evaluate = GridPointEvaluator(base, plan.points, study_dataset(record),
+                                          TrainConfig.from_dict(record.train_config), select_device(device),
+                                          trainer, out)
             run_loop(handle, evaluate, LoopSettings(total=wanted))
     except KeyboardInterrupt:
         print("interrupted: finished grid points are kept; rerun to resume", file=out)
@@ -218,32 +183,48 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
         raise UserError(f"no grid point of {study.study_name!r} finished; nothing to pick")
     best = done.sort_values("accuracy", ascending=False).iloc[0]
     a, b, c = float(best["alpha"]), float(best["beta"]), float(best["gamma"])
-    family = family_frame(base, a, b, c, phi_max)
+    family = family_frame(base, a, b, c, grid.flops_factor, phi_max, grid.tolerance)
     record_scaling(search.study, {"alpha": a, "beta": b, "gamma": c, "base": base_label,
-                                  "base_genotype": base.to_json(indent=None), "flops_factor": grid.flops_factor})
-    print(f"best: alpha={a:.2f} (depth), beta={b:.2f} (width), gamma={c:.2f} (resolution); "
-          f"accuracy {best['accuracy']:.4f} at FLOPs x{best['flops_ratio']:.2f}", file=out)
-    print(f"family ({FLOPS_CONVENTION}):", file=out)
-    print(family.drop(columns=["genotype"]).to_string(index=False), file=out)
+                                  "base_genotype": base.to_json(indent=None), "flops_factor": grid.flops_factor,
+                                  "tolerance": grid.tolerance, "grid_version": GRID_VERSION})
+    print(f"best: alpha={a:.2f} (depth), beta={b:.2f} (width), gamma={c:.2f} (resolution, nominal); "
+          f"accuracy {best['accuracy']:.4f} (validation, brief) at FLOPs x{best['flops_ratio']:.3f} measured", file=out)
+    print(format_family(family, grid.flops_factor, grid.tolerance), file=out)
     result: dict[str, object] = {"alpha": a, "beta": b, "gamma": c, "grid": frame, "family": family}
-    if compare_single:
-        result["comparison"] = compare_single_dimension(base, (a, b, c), grid.flops_factor, data, cfg,
-                                                        select_device(device), out, trainer)
     if write_files:
-        folder = study_dir(search.name) / "scaled"
+        folder = scaled_dir(search.name)
         folder.mkdir(parents=True, exist_ok=True)
-        for _, row in family.iterrows():
+        landed = family[family["within_tolerance"]]
+        for _, row in landed.iterrows():
             (folder / f"phi{int(row['phi'])}.json").write_text(row["genotype"] + "\n")
         family.drop(columns=["genotype"]).to_csv(folder / "family.csv", index=False)
         frame.to_csv(folder / "grid.csv", index=False)
-        if compare_single:
-            result["comparison"].to_csv(folder / "compare_single.csv", index=False)  # type: ignore[union-attr]
-        print(f"wrote {folder}/phi1..{phi_max}.json, family.csv, grid.csv", file=out)
+        names = ", ".join(f"phi{int(p)}.json" for p in landed["phi"] if p > 0)
+        print(f"wrote {folder}/: {names}, family.csv, grid.csv", file=out)
     return result
 
 
-GRID_COLUMNS = ("alpha", "beta", "gamma", "nominal_factor", "flops_ratio", "flops", "params",
-                "resolution", "accuracy", "train_time", "fail_reason")
+def scaled_dir(search_name: str):  # noqa: ANN201 - Path
+    return study_dir(search_name) / "scaled"
+
+
+def format_family(family: pd.DataFrame, flops_factor: float, tolerance: float) -> str:
+    """The family table: target and measured FLOPs ratio per member, multipliers as built."""
+    lines = [f"family: member phi landed on x{flops_factor:g}^phi measured FLOPs within +/-{tolerance:.0%} "
+             f"({FLOPS_CONVENTION}); nominal = alpha^phi, beta^phi, gamma^phi before rounding",
+             f"{'phi':>3}  {'target':>7}  {'measured':>8}  {'error':>6}  {'depth (nominal)':>15}  "
+             f"{'width (nominal)':>15}  {'px (nominal)':>12}  {'FLOPs':>8}  {'params':>8}"]
+    for _, r in family.iterrows():
+        flag = "" if r["within_tolerance"] else "  OUT OF TOLERANCE: not written"
+        lines.append(f"{int(r['phi']):>3}  x{r['target_ratio']:<6.3g}  x{r['flops_ratio']:<7.3f}  {r['error']:>+6.1%}  "
+                     f"{r['depth_mult']:>6.2f} ({r['nominal_depth']:.2f})  {r['width_mult']:>6.2f} ({r['nominal_width']:.2f})  "
+                     f"{int(r['resolution']):>4} ({r['nominal_resolution']:>5.1f})  {r['flops'] / 1e6:>7.2f}M  "
+                     f"{r['params'] / 1e3:>7.1f}k{flag}")
+    return "\n".join(lines)
+
+
+GRID_COLUMNS = ("alpha", "beta", "gamma", "nominal_factor", "flops_ratio", "depth_mult", "width_mult",
+                "resolution", "flops", "params", "accuracy", "train_time", "key", "fail_reason")
 
 
 def grid_frame(study: optuna.Study) -> pd.DataFrame:
