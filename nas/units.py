@@ -29,7 +29,7 @@ def parse_quantity(text: str | float | int | None, flag: str) -> float | None:
 
 def human(n: float) -> str:
     """``1234567`` -> ``1.23M``: three significant decimals with a k/M/G suffix."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:.0f}"

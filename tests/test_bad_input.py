@@ -63,6 +63,13 @@ def world(tmp_path, monkeypatch):
     newer = get_reference("mobilenet_v2").to_dict()
     newer["format_version"] = FORMAT_VERSION + 1
     (tmp_path / "newer.json").write_text(json.dumps(newer))
+    hostile = get_reference("mobilenet_v2").to_dict()
+    hostile["stages"][2]["channels"] = 2_000_000  # once reached the allocator: 96 TB
+    (tmp_path / "hostile.json").write_text(json.dumps(hostile))
+    huge_input = get_reference("mobilenet_v2").to_dict()
+    huge_input["resolution"] = 100_000
+    (tmp_path / "huge_input.json").write_text(json.dumps(huge_input))
+    np.savez(tmp_path / "oneclass.npz", x=np.zeros((20, 4, 4), np.uint8), y=np.zeros(20, np.int64))
     return tmp_path
 
 
@@ -109,6 +116,17 @@ def cases(tmp_path):
         (["scale", "--study", "t", "--seeds", "2"], "give --retrain-epochs E or --compare-single"),
         (["export", "--study", "t", "--scaled", "1", "--out", "x"], "has no scaling result"),
         (["inspect", "--arch", str(tmp_path / "corrupt.json")], "not valid JSON"),
+        (["inspect", "--arch", str(tmp_path / "hostile.json")], "hostile.json: the model would have 120.00T parameters (largest: stage 2, mb_r3_k3_s2_e6_c2000000"),
+        (["inspect", "--arch", str(tmp_path / "huge_input.json")], "FLOPs at 100000 px"),
+        (["inspect", "--arch", "mobilenet_v2", "--width-mult", "100"], "as scaled and resized by the flags"),
+        (["inspect", "--arch", "mobilenet_v2", "--max-params", "1M"], "above --max-params 1.00M;"),
+        (["inspect", "--arch", "mobilenet_v2", "--max-params", "lots"], "--max-params 'lots'"),
+        (["scale", "--study", "t", "--base", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
+        (["retrain", "--study", "t", "--trials", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
+        (["export", "--study", "t", "--trial", "0", "--max-params", "100", "--out", "x"], "above --max-params 100;"),
+        ([*searching, "--dataset", "npz:" + str(tmp_path / "oneclass.npz")], "one class"),
+        (["search", "--study", "fresh", "--trials", "2", "--no-progress", "--dataset",
+          "npz:" + str(tmp_path / "oneclass.npz")], "one class"),  # no results/fresh/ left behind
         (["inspect", "--arch", str(tmp_path / "newer.json")], "newer than this toolkit reads"),
         (["pareto", "--study", "t", "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
     ]
@@ -124,3 +142,23 @@ def test_every_bad_input_gives_one_line_exit_2_and_changes_nothing(world):
             failures.append((args[:1] + args[-2:], code, err.strip()[:300]))
     assert not failures, "\n".join(map(str, failures))
     assert snapshot(world) == before
+
+
+def test_size_limit_is_ten_efficientnet_b7_as_the_cost_model_counts_it():
+    from nas.arch.limits import DEFAULT_MAX_PARAMS, EFFICIENTNET_B7_FLOPS, EFFICIENTNET_B7_PARAMS, MAX_FLOPS
+    from nas.model.cost import estimate_cost
+
+    b7 = estimate_cost(get_reference("efficientnet_b7"))
+    assert (b7.params, b7.flops) == (EFFICIENTNET_B7_PARAMS, EFFICIENTNET_B7_FLOPS)
+    assert (DEFAULT_MAX_PARAMS, MAX_FLOPS) == (10 * b7.params, 10 * b7.flops)
+
+
+def test_load_exported_refuses_a_hostile_folder_before_building(tmp_path):
+    from nas import UserError
+    from nas.export import load_exported
+
+    hostile = get_reference("mobilenet_v2").to_dict()
+    hostile["stages"][2]["channels"] = 2_000_000
+    (tmp_path / "genotype.json").write_text(json.dumps(hostile))
+    with pytest.raises(UserError, match="genotype.json: the model would have"):
+        load_exported(tmp_path)  # no weights.pt either: the size check comes first

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..errors import UserError
+from .limits import add_max_params, max_params
 
 def add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="per-stage params and FLOPs of an architecture")
@@ -18,14 +19,17 @@ def add_inspect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analytic", action="store_true",
                    help="use the analytic estimate instead of building the model for fvcore")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_max_params(p)
     p.set_defaults(handler=_cmd_inspect)
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..arch.rounding import scale_genotype
+    from ..model.limits import check_size
     from ..report.describe import describe, format_table, resolve_arch
 
-    g = resolve_arch(args.arch)
+    limit = max_params(args)
+    g = resolve_arch(args.arch, limit)
     if args.width_mult <= 0 or args.depth_mult <= 0:
         raise UserError("--width-mult and --depth-mult must be positive")
     if args.resolution is not None and args.resolution < 8:
@@ -35,6 +39,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if updates:
         g = g.with_updates(**updates)
     g = scale_genotype(g, args.width_mult, args.depth_mult, args.resolution)
+    check_size(g, f"{args.arch} as scaled and resized by the flags", limit)
     info = describe(g, measure=not args.analytic)
     print(json.dumps(info) if args.json else format_table(info))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from .limits import add_max_params, max_params
 
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a chosen architecture: genotype JSON, weights, TorchScript, ONNX")
@@ -22,6 +23,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                         "largest budget) instead of training again")
     p.add_argument("--format", default="json,state_dict,torchscript,onnx")
     p.add_argument("--device", default="auto")
+    add_max_params(p)
     p.set_defaults(handler=_cmd_export)
 
 
@@ -29,6 +31,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..arch.genotype import Genotype
+    from ..model.limits import check_size
     from ..report.export import export_model, parse_formats
     from ..report.results import resolve_trial
     from ..study.records import StudyRecord, TrialRecord
@@ -65,6 +68,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         r = TrialRecord.from_trial(t)
         g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
         source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"
+    check_size(g, source, max_params(args))  # a tampered study is input too: refuse before building
     model = None
     if args.retrained and args.train_epochs is not None:
         raise UserError("--retrained and --train-epochs exclude each other: the first reuses the weights "

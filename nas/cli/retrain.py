@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .limits import add_max_params, max_params
 
 
 def add_retrain(sub: argparse._SubParsersAction) -> None:
@@ -21,10 +22,11 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the runs")
     p.add_argument("--device", default="auto")
+    add_max_params(p)
     p.set_defaults(handler=_cmd_retrain)
 
 
-def candidates(study, specs: list[str]) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
+def candidates(study, specs: list[str], limit: float | None = None) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
     """``--trials`` values in order, each architecture once."""
     from pathlib import Path
 
@@ -53,7 +55,7 @@ def candidates(study, specs: list[str]) -> list:  # noqa: ANN001 - optuna.Study 
         elif spec in ("knee", "best"):
             chosen.append(of_trial(spec))
         elif spec.endswith(".json") or Path(spec).is_file():
-            chosen.append(Candidate(Path(spec).name, resolve_arch(spec)))
+            chosen.append(Candidate(Path(spec).name, resolve_arch(spec) if limit is None else resolve_arch(spec, limit)))
         else:
             chosen += [of_trial(part) for part in spec.split(",") if part.strip()]
     seen: set[str] = set()
@@ -75,7 +77,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.workers < 1:
         raise UserError("--seeds and --workers must be >= 1")
     search = load_handle(args.storage, args.study)
-    chosen = candidates(search.study, args.trials)
+    chosen = candidates(search.study, args.trials, max_params(args))
     retrain = run_retrain(search, chosen, args.epochs, args.seeds, args.workers, args.device)
     final = final_frame(retrain.study)
     print(format_final(final_front(final)))

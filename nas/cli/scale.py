@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .limits import add_max_params, max_params
 
 
 def add_scale(sub: argparse._SubParsersAction) -> None:
@@ -33,10 +34,11 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=None, metavar="K",
                    help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid and the retraining")
+    add_max_params(p)
     p.set_defaults(handler=_cmd_scale)
 
 
-def _base_genotype(study, spec: str):  # noqa: ANN001, ANN202 - optuna.Study -> (Genotype, label)
+def _base_genotype(study, spec: str, limit: float):  # noqa: ANN001, ANN202 - optuna.Study -> (Genotype, label)
     """``--base``: a genotype file, or a trial of the study (number, best or knee)."""
     from pathlib import Path
 
@@ -46,7 +48,7 @@ def _base_genotype(study, spec: str):  # noqa: ANN001, ANN202 - optuna.Study -> 
     from ..study.records import TrialRecord
 
     if spec.endswith(".json") or Path(spec).is_file():
-        return resolve_arch(spec), spec
+        return resolve_arch(spec, limit), spec
     t = resolve_trial(study, spec, say=print)
     return Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}"), f"trial {t.number}"
 
@@ -73,7 +75,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
     grid.check()  # a bad grid is the user's mistake: say so before anything else
     search = load_handle(args.storage, args.study)
-    base, label = _base_genotype(search.study, args.base)
+    base, label = _base_genotype(search.study, args.base, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
                          workers=args.workers)
     if args.compare_single or args.retrain_epochs is not None:

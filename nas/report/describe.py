@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from ..arch.grammar import stage_string
+from ..arch.limits import DEFAULT_MAX_PARAMS
 from ..model.builder import build_model
+from ..model.limits import check_size
 from ..model.cost import FLOPS_CONVENTION, estimate_cost, measure_cost
 from ..units import human  # noqa: F401 - formatted tables use it
 from ..errors import UserError, allowed
@@ -14,8 +16,15 @@ from ..arch.genotype import Genotype
 from ..arch.zoo import ZOO, get_reference
 
 
-def resolve_arch(arch: str) -> Genotype:
-    """A zoo name, a genotype JSON file (as export writes), or a one-line arch string."""
+def resolve_arch(arch: str, max_params: float = DEFAULT_MAX_PARAMS) -> Genotype:
+    """A zoo name, a genotype JSON file (as export writes), or a one-line arch string; refused
+    (from the genotype alone, before anything is built) beyond ``max_params`` parameters."""
+    g = _read_arch(arch)
+    check_size(g, arch, max_params)
+    return g
+
+
+def _read_arch(arch: str) -> Genotype:
     path = Path(arch)
     if path.suffix == ".json" or path.exists():
         if not path.exists():

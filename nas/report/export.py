@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..arch.limits import DEFAULT_MAX_PARAMS
 from ..model.builder import build_model
+from ..model.limits import check_size
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..errors import UserError, allowed
 from ..arch.genotype import Genotype
@@ -60,10 +62,12 @@ def load_weights(genotype: Genotype, path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def load_exported(directory: str | Path) -> nn.Module:
-    """``genotype.json`` + ``weights.pt`` from an export folder, as an eval-mode model."""
+def load_exported(directory: str | Path, max_params: float = DEFAULT_MAX_PARAMS) -> nn.Module:
+    """``genotype.json`` + ``weights.pt`` from an export folder, as an eval-mode model. The
+    genotype is checked against ``max_params`` before the model is built (the folder is input)."""
     d = Path(directory)
     g = Genotype.from_json((d / "genotype.json").read_text(), source=str(d / "genotype.json"))
+    check_size(g, str(d / "genotype.json"), max_params)
     return load_weights(g, d / "weights.pt")
 
 

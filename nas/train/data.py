@@ -154,6 +154,9 @@ def make_dataset(name: str, arrays: Arrays, flip: bool, val_fraction: float, see
     if missing:
         raise UserError(f"{source}: labels out of range: classes {missing[:5]} have no images; "
                         f"labels must be 0..K-1 with every class present")
+    if num_classes < 2:
+        raise UserError(f"{source}: every label is 0: one class; a classifier needs labels 0..K-1 "
+                        f"with K >= 2")
     if arrays.x_test is not None and arrays.y_test is not None:
         x_test, y_test = as_images(arrays.x_test, arrays.y_test, f"{source} ({arrays.test_source})")
         if x_test.shape[1:] != x.shape[1:]:
