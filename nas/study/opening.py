@@ -18,7 +18,7 @@ from ..train.sources import load_dataset
 from ..units import human
 from .records import StudyRecord, TrialRecord
 from .rungs import FIDELITIES
-from .samplers import make_pruner, make_sampler
+from .samplers import make_pruner, make_sampler, sampler_seed
 from .search_config import SearchConfig
 from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
 
@@ -64,11 +64,12 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
     directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
     sampler, pruner = make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), make_pruner(cfg.pruner)
     if cfg.study in study_names(storage):
-        study = optuna.load_study(study_name=cfg.study, storage=storage, sampler=sampler, pruner=pruner)
-        _check_resumable(study, cfg, space, directions)
-        return StudyHandle(study, storage, cfg.storage)
-    study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
-                                sampler=sampler, pruner=pruner)
+        return _join(cfg, space, directions, storage, pruner)
+    try:
+        study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
+                                    sampler=sampler, pruner=pruner)
+    except optuna.exceptions.DuplicatedStudyError:  # another process created it a moment ago
+        return _join(cfg, space, directions, storage, pruner)
     record = study_record(cfg, space, data)
     record.write(study)
     with warnings.catch_warnings():  # experimental in Optuna, stable in use since 3.2
@@ -78,6 +79,16 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
         for g in space.reference_genotypes(data.in_channels, data.num_classes):
             study.enqueue_trial(space.params_for(g), user_attrs=TrialRecord(reference=g.name).to_attrs(),
                                 skip_if_exists=True)
+    return StudyHandle(study, storage, cfg.storage)
+
+
+def _join(cfg: SearchConfig, space: SearchSpace, directions: list[str], storage: optuna.storages.BaseStorage,
+          pruner: optuna.pruners.BasePruner) -> StudyHandle:
+    """Load an existing study; its sampler is seeded for a joining process (``sampler_seed``)."""
+    study = optuna.load_study(study_name=cfg.study, storage=storage, pruner=pruner)
+    _check_resumable(study, cfg, space, directions)
+    existing = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(cfg.sampler, sampler_seed(cfg.seed, 0, existing, joined=True), cfg.n_objectives)
     return StudyHandle(study, storage, cfg.storage)
 
 

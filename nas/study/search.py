@@ -39,7 +39,7 @@ from .opening import prepare
 from .processes import assign_devices, run_workers
 from .progress import Progress
 from .records import TrialRecord
-from .samplers import make_pruner, make_sampler
+from .samplers import make_pruner, make_sampler, sampler_seed
 from .search_config import SearchConfig
 from .storage import load_handle, study_dir
 
@@ -147,8 +147,10 @@ class SearchJob:
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
         cfg = self.cfg
-        sampler = make_sampler(cfg.sampler, cfg.seed + 1000 * index, cfg.n_objectives)
-        handle = load_handle(cfg.storage, cfg.study, sampler, make_pruner(cfg.pruner))
+        handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner))
+        existing = len(handle.study.get_trials(deepcopy=False))
+        seed = sampler_seed(cfg.seed, index, existing, joined=existing > 0)
+        handle.study.sampler = make_sampler(cfg.sampler, seed, cfg.n_objectives)
         data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
         evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer,
                                       self.run_factory)
