@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .storage_retry import add_storage_retry, apply_storage_retry
 from .limits import add_max_params, max_params
 
 
@@ -23,6 +24,7 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the runs")
     p.add_argument("--device", default="auto")
     add_max_params(p)
+    add_storage_retry(p)
     p.set_defaults(handler=_cmd_retrain)
 
 
@@ -68,6 +70,7 @@ def candidates(study, specs: list[str], limit: float | None = None) -> list:  # 
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
+    apply_storage_retry(args)
     from ..report.final import final_frame, final_front, format_final
     from ..study.retrain import run_retrain
     from ..study.storage import load_handle, study_dir

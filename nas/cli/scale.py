@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .storage_retry import add_storage_retry, apply_storage_retry
 from .limits import add_max_params, max_params
 
 
@@ -35,6 +36,7 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
                    help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid and the retraining")
     add_max_params(p)
+    add_storage_retry(p)
     p.set_defaults(handler=_cmd_scale)
 
 
@@ -68,6 +70,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
+    apply_storage_retry(args)
     from ..study.scale import GridSettings, run_scaling
     from ..study.storage import load_handle
 

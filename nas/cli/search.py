@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from .storage_retry import add_storage_retry, apply_storage_retry
 
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..study.samplers import DEFAULT_SAMPLER, PRUNERS, SAMPLERS
@@ -53,6 +54,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stale-after", type=float, default=60.0,
                    help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true")
+    add_storage_retry(p)
     p.set_defaults(handler=_cmd_search)
 
 
@@ -84,6 +86,7 @@ def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.study.rungs.Rungs
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    apply_storage_retry(args)
     from ..report.summary import report_search
     from ..study.search import SearchConfig, run_search
     from ..train.trainer import TrainConfig

@@ -11,3 +11,7 @@ DEFAULT_SEEDS = 3
 # (issue 12's +/-5%); nas.study.landing lands the shipped spaces' references and the zoo within it
 # at phi = 1..3 (tests/test_scale.py).
 DEFAULT_SCALE_TOLERANCE = 0.05
+# How long every storage call waits out an outage (--storage-retry; nas.study.retrying): a server
+# restart takes seconds (pg_ctlcluster restart: about 2 s here), a managed database's failover
+# 60-120 s by its providers' documentation; 180 s covers both with room.
+DEFAULT_STORAGE_RETRY = 180.0

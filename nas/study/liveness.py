@@ -22,6 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .records import TrialRecord
+from .retrying import recovered_within
 from .storage import StudyHandle
 
 HEARTBEAT_KEY = "nas:heartbeat"
@@ -29,7 +30,7 @@ HEARTBEAT_INTERVAL = 5.0
 DEFAULT_STALE_AFTER = 60.0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,15 +60,18 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             try:
                 self.beat()
-            except Exception:  # noqa: BLE001 - the trial finished or storage hiccup: stop quietly
-                return
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # the trial was told meanwhile
+            except Exception:  # noqa: BLE001 - the storage stayed away past the retry window:
+                continue  # keep beating; the loop itself decides what an outage means
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval + 1)
 
 
-def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None = None) -> bool:
+def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None = None,
+             by_age: bool = True) -> bool:
     if t.state != TrialState.RUNNING:
         return False
     now = time.time() if now is None else now
@@ -75,9 +79,9 @@ def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None 
     if beat is None:
         started = t.datetime_start.timestamp() if t.datetime_start else now
         return now - started > stale_after
-    if beat.get("host") == socket.gethostname() and not _pid_alive(int(beat.get("pid", -1))):
+    if beat.get("host") == socket.gethostname() and not pid_alive(int(beat.get("pid", -1))):
         return True
-    return now - float(beat.get("time", 0)) > stale_after
+    return by_age and now - float(beat.get("time", 0)) > stale_after
 
 
 def fail_stale_trials(handle: StudyHandle, stale_after: float = DEFAULT_STALE_AFTER,
@@ -90,8 +94,11 @@ def fail_stale_trials(handle: StudyHandle, stale_after: float = DEFAULT_STALE_AF
     storage = handle.storage
     trials = handle.study.get_trials(deepcopy=False) if trials is None else trials
     lost = TrialRecord(fail_reason=f"worker lost (no heartbeat for {stale_after:g}s or process gone)")
+    # After a storage outage nobody's heartbeat could be written: judge by age only once
+    # stale_after seconds have passed since the storage came back.
+    by_age = not recovered_within(stale_after)
     for t in trials:
-        if not is_stale(t, stale_after):
+        if not is_stale(t, stale_after, by_age=by_age):
             continue
         try:
             trial_id = handle.trial_id(t.number)

@@ -10,7 +10,10 @@ The loop owns what all such work shares, so it is written once:
 * **failure isolation**: an exception from the work (NaN loss, out of memory, a bug in one
   candidate) fails that trial with its reason, and the loop goes on;
 * **Ctrl-C / SIGTERM**: the running trial is failed as "interrupted" (not counted, so a rerun
-  replaces it); every finished trial is already in the study.
+  replaces it); every finished trial is already in the study;
+* **storage outages**: every storage call retries for ``--storage-retry`` seconds
+  (:mod:`nas.study.retrying`); past that, a finished trial goes to a local recovery file and the
+  command exits with code 3 (:mod:`nas.study.recovery`); the next run puts it back first.
 
 The work is passed in as an :class:`Evaluate` callable: search's candidate evaluation
 (:mod:`nas.study.search`), scaling's grid point (:mod:`nas.study.scale`), and later ones.
@@ -29,6 +32,8 @@ from optuna.trial import TrialState
 from ..train.trainer import CandidateFailed
 from .liveness import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials
 from .records import TrialRecord, counts_toward_total
+from .recovery import StorageLost, reinsert, save_result
+from .retrying import StorageUnavailable
 from .storage import StudyHandle
 
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -121,10 +126,22 @@ def failure_reason(exc: BaseException) -> str:
 def _evaluate_isolated(evaluate: Evaluate, trial: optuna.Trial, context: TrialContext) -> Outcome:
     try:
         return evaluate(trial, context)
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, StorageUnavailable):
         raise
     except Exception as exc:  # noqa: BLE001 - one bad candidate must not stop the work
         return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=failure_reason(exc)[:500]))
+
+
+def _tell(handle: StudyHandle, trial: optuna.Trial, context: TrialContext, outcome: Outcome) -> None:
+    """Store the outcome; if the storage stays away past the retry window, keep it in a local
+    recovery file and exit with code 3 (the next run puts it back)."""
+    try:
+        context.save(outcome.record)
+        handle.study.tell(trial, outcome.values, state=outcome.state)
+    except StorageUnavailable as exc:
+        path = save_result(handle.name, trial, outcome.state, outcome.values, outcome.record)
+        raise StorageLost(f"{exc}; trial {trial.number}'s result is kept in {path} and goes back into "
+                          f"the study when the same command runs again") from None
 
 
 def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
@@ -134,6 +151,7 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
     asks = 0
     trial: optuna.Trial | None = None
     try:
+        reinsert(handle)  # results a storage outage left in the recovery folder, before asking
         while True:
             snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
             if fail_stale_trials(handle, settings.stale_after, snapshot):
@@ -153,13 +171,15 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
                     outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
                 else:
                     outcome = _evaluate_isolated(evaluate, trial, context)
-                context.save(outcome.record)
-                study.tell(trial, outcome.values, state=outcome.state)
+                _tell(handle, trial, context, outcome)
             finally:
                 beat.stop()
             number, trial = trial.number, None
             if on_told is not None:
                 on_told(number, context.record, outcome.state)
+    except StorageUnavailable as exc:
+        raise StorageLost(f"{exc}; nothing finished was lost; rerun the same command when the storage "
+                          f"is back") from None
     except KeyboardInterrupt:
         if trial is not None:  # the running trial: FAIL, so that a rerun replaces it
             try:

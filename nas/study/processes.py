@@ -49,11 +49,16 @@ def worker_main(job: WorkerJob, index: int, device: str, threads: int) -> None:
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from .recovery import StorageLost
+
     handle, evaluate, settings, on_told = job.open(index, device)
     try:
         run_loop(handle, evaluate, settings, on_told)
     except KeyboardInterrupt:
         sys.exit(130)
+    except StorageLost as exc:
+        print(f"[worker {index}] {exc}", file=sys.stderr, flush=True)
+        sys.exit(StorageLost.exit_code)
 
 
 def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
@@ -81,3 +86,16 @@ def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
                 p.terminate()
         raise
     return [p.exitcode for p in procs]
+
+
+def check_codes(codes: list[int | None], study_name: str) -> list[int]:
+    """Worker exit codes: a storage lost past the retry window (3) is the command's too; the
+    other non-zero codes are returned for a warning."""
+    from .recovery import StorageLost, recovery_dir
+
+    lost = sum(c == StorageLost.exit_code for c in codes)
+    if lost:
+        raise StorageLost(f"{lost} worker(s) lost the storage for longer than --storage-retry; what they "
+                          f"finished is kept in {recovery_dir(study_name)} and goes back into the study "
+                          f"when the same command runs again")
+    return [c for c in codes if c not in (0, None)]

@@ -39,6 +39,7 @@ class TrialRecord:
     over_budget: bool = False
     trained: bool = False
     reused_from: int | None = None  # the trial whose result a duplicate reuses
+    recovered_from: int | None = None  # the trial whose result a storage outage kept (nas.study.recovery)
     fail_reason: str | None = None
     # brief training
     accuracy: float | None = None  # validation accuracy

@@ -26,7 +26,7 @@ from ..train.trainer import TrainConfig, select_device, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .liveness import fail_stale_trials
 from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
-from .processes import assign_devices, run_workers
+from .processes import assign_devices, check_codes, run_workers
 from .records import StudyRecord, TrialRecord
 from .opening import study_dataset
 from .search import Trainer
@@ -157,7 +157,8 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
           f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
     try:
         if workers > 1:
-            run_workers(RetrainJob(search.name, url, total, trainer), assign_devices(device, workers))
+            check_codes(run_workers(RetrainJob(search.name, url, total, trainer), assign_devices(device, workers)),
+                        retrain_study_name(search.name))
         else:
             evaluate = RetrainEvaluator(data, cfg, select_device(device), weights_dir(search.name), trainer, out)
             run_loop(handle, evaluate, LoopSettings(total=total))

@@ -29,7 +29,7 @@ from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
 from .family import family_frame, scaled  # noqa: F401 - public here too
 from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
-from .processes import assign_devices, run_workers
+from .processes import assign_devices, check_codes, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from .scale_grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
@@ -167,8 +167,8 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
           f"{done} done; training {max(0, wanted - done)}", file=out)
     try:
         if workers > 1:
-            run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
-                        assign_devices(device, workers))
+            check_codes(run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
+                                    assign_devices(device, workers)), f"{search.name}-scale")
         else:
             evaluate = GridPointEvaluator(base, plan.points, study_dataset(record),
                                           TrainConfig.from_dict(record.train_config), select_device(device),

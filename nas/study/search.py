@@ -36,7 +36,7 @@ from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
-from .processes import assign_devices, run_workers
+from .processes import assign_devices, check_codes, run_workers
 from .progress import Progress
 from .records import TrialRecord
 from .samplers import make_pruner, make_sampler, sampler_seed
@@ -187,8 +187,7 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = t
                 print(f"warning: stopped after {summary.asks} proposals, most over budget; the "
                       f"budget is tight for this space", file=out)
         else:
-            codes = run_workers(SearchJob(cfg, trainer, run_factory), devices)
-            bad = [c for c in codes if c not in (0, None)]
+            bad = check_codes(run_workers(SearchJob(cfg, trainer, run_factory), devices), cfg.study)
             if bad:
                 print(f"warning: {len(bad)} worker(s) exited with codes {bad}; finished trials are kept", file=out)
     except KeyboardInterrupt:

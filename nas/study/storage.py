@@ -14,6 +14,7 @@ from pathlib import Path
 import optuna
 
 from ..errors import UserError
+from .retrying import RetryingStorage
 
 RESULTS_DIR = Path("results")
 
@@ -65,14 +66,17 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
             raise UserError(f"--storage {url}: folder {path.parent} does not exist")
         from optuna.storages.journal import JournalFileBackend, JournalStorage
         try:
-            return JournalStorage(JournalFileBackend(str(path)))
+            return RetryingStorage(JournalStorage(JournalFileBackend(str(path))))
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"--storage {url}: cannot open journal file ({exc})") from None
     if "://" not in url:
         raise UserError(f"--storage {url!r}: not a storage URL; use sqlite:///FILE.db, "
                         f"postgresql://USER:PASSWORD@HOST/DB, mysql://..., or journal:FILE.log")
     try:
-        storage = optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        # pool_pre_ping: after a server restart the pooled connections are dead; test each
+        # before use instead of failing the first call on it.
+        engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=None, engine_kwargs=engine)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy raises many kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--storage {url}: cannot open storage ({type(exc).__name__}: {first})") from None
@@ -80,7 +84,7 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
         _fast_sqlite(storage)
     # The wrapper Optuna itself would put around an RDB storage: the study and the toolkit's own
     # writes (heartbeats, stale trials) then go through one object.
-    return optuna.storages.get_storage(storage)
+    return RetryingStorage(optuna.storages.get_storage(storage))
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
