@@ -4,6 +4,7 @@ mix a resumed study with other settings, and the dataset (with its test split) i
 from __future__ import annotations
 
 import platform
+import time
 import warnings
 
 import optuna
@@ -16,7 +17,7 @@ from ..model.cost import FLOPS_CONVENTION, space_min_cost
 from ..train.data import DEFAULT_TEST_FRACTION, Dataset
 from ..train.sources import load_dataset
 from ..units import human
-from .records import StudyRecord, TrialRecord
+from .records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from .rungs import FIDELITIES
 from .samplers import make_pruner, make_sampler, sampler_seed
 from .search_config import SearchConfig
@@ -86,6 +87,12 @@ def _join(cfg: SearchConfig, space: SearchSpace, directions: list[str], storage:
           pruner: optuna.pruners.BasePruner) -> StudyHandle:
     """Load an existing study; its sampler is seeded for a joining process (``sampler_seed``)."""
     study = optuna.load_study(study_name=cfg.study, storage=storage, pruner=pruner)
+    # Several hosts or workers started at once: the creator may still be writing the study's
+    # record (one attribute at a time); a study without trials waits for it (30 s at most; an old
+    # study made before the marker existed is then checked as it is).
+    deadline = time.time() + 30
+    while RECORD_WRITTEN not in study.user_attrs and not study.get_trials(deepcopy=False) and time.time() < deadline:
+        time.sleep(0.2)
     _check_resumable(study, cfg, space, directions)
     existing = len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(cfg.sampler, sampler_seed(cfg.seed, 0, existing, joined=True), cfg.n_objectives)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Failures that say nothing about the candidate: it is not counted toward the study total and is
 # trained again (interrupted, lost with its worker) or was never to be trained (surplus).
 UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
+RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
 
 
 @dataclass
@@ -181,6 +182,7 @@ class StudyRecord:
     def write(self, study: optuna.Study) -> None:
         for k, v in self.to_attrs().items():
             study.set_user_attr(k, v)
+        study.set_user_attr(RECORD_WRITTEN, True)  # last: a process joining a new study waits for it
 
 
 @dataclass
