@@ -5,7 +5,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas import Genotype, UserError, ZOO, get_reference
+from nas import Genotype, UserError, get_reference
 from nas.arch.space_file import load_space, shipped_spaces
 from nas.model.cost import estimate_cost
 from nas.report.results import resolve_trial

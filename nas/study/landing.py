@@ -5,11 +5,13 @@ small network's FLOPs far from the nominal alpha*beta^2*gamma^2: on the demo's k
 step measured x2.78 (BENCHMARKS.md §5). Here every scaled network is chosen in *measured* FLOPs
 space (fvcore's convention, through the analytic cost model, which equals fvcore's count):
 
-* compound: depth alpha^phi is kept; the resolution is then chosen so that the measured ratio is
-  nearest the target (resolution moves FLOPs most smoothly). At 28-32 px one pixel more moves a
+* compound: depth alpha^phi and width beta^phi are rounded, then the resolution is chosen so that
+  the measured ratio is nearest the target (resolution moves FLOPs most smoothly; it may go below
+  the base's when rounding the depth up already overshoots). At 28-32 px one pixel more moves a
   stride-2 feature map by a whole row, so FLOPs jump by up to ~45% and no resolution may land;
-  the width multiplier is then nudged by the smallest amount (1% steps, up to +/-15%) that brings
-  the measured ratio within half the tolerance (else the nearest found is kept and judged);
+  the width multiplier is then nudged by the smallest amount (1% steps, up to +/-15%) that
+  brings the measured ratio within half the tolerance, and only if no nudge lands is the block
+  count changed (the nearest other depth multiplier first);
 * depth only / width only / resolution only: that one multiplier is scanned alone and the value
   whose measured ratio is nearest the target is kept; nothing else moves, so such a scaling may
   be unable to land (depth moves in whole blocks) and is then reported as out of tolerance.
