@@ -99,6 +99,8 @@ def cases(tmp_path):
         ([*searching, "--storage", "mysql//broken"], "not a storage URL"),
         ([*searching, "--storage", "journal:/no/such/dir/j.log"], "does not exist"),
         ([*searching, "--workers", "0"], "--workers must be >= 1"),
+        ([*searching, "--storage-retry", "0"], "--storage-retry must be a positive number of seconds"),
+        (["retrain", "--study", "t", "--storage-retry", "-5"], "--storage-retry must be a positive"),
         ([*searching, "--workers", "2"], "not safe for 2 concurrent workers"),
         ([*searching, "--devices", "a,b"], "--devices"),
         (["pareto", "--study", "nope"], "study 'nope' not found"),
