@@ -28,7 +28,7 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_retrain)
 
 
-def candidates(study, specs: list[str], limit: float | None = None) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
+def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
     """``--trials`` values in order, each architecture once."""
     from pathlib import Path
 
@@ -57,7 +57,7 @@ def candidates(study, specs: list[str], limit: float | None = None) -> list:  # 
         elif spec in ("knee", "best"):
             chosen.append(of_trial(spec))
         elif spec.endswith(".json") or Path(spec).is_file():
-            chosen.append(Candidate(Path(spec).name, resolve_arch(spec) if limit is None else resolve_arch(spec, limit)))
+            chosen.append(Candidate(Path(spec).name, resolve_arch(spec, limit)))
         else:
             chosen += [of_trial(part) for part in spec.split(",") if part.strip()]
     seen: set[str] = set()

@@ -7,8 +7,6 @@ import os
 
 from ..errors import UserError
 
-ENV_WINDOW = "NAS_STORAGE_RETRY"  # nas.study.retrying reads it; spawned workers inherit it
-
 
 def add_storage_retry(p: argparse.ArgumentParser) -> None:
     from ..study.budgets import DEFAULT_STORAGE_RETRY as DEFAULT_WINDOW
@@ -20,6 +18,8 @@ def add_storage_retry(p: argparse.ArgumentParser) -> None:
 
 
 def apply_storage_retry(args: argparse.Namespace) -> None:
+    from ..study.retrying import ENV_WINDOW  # read by every storage wrapper; spawned workers inherit it
+
     if args.storage_retry is None:
         return
     if not args.storage_retry > 0:

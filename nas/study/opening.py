@@ -63,12 +63,12 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
     """Create the study, or load it after checking that it was made with the same settings."""
     storage = open_storage(cfg.storage, cfg.study)
     directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
-    sampler, pruner = make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), make_pruner(cfg.pruner)
+    pruner = make_pruner(cfg.pruner)
     if cfg.study in study_names(storage):
         return _join(cfg, space, directions, storage, pruner)
     try:
         study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
-                                    sampler=sampler, pruner=pruner)
+                                    sampler=make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:  # another process created it a moment ago
         return _join(cfg, space, directions, storage, pruner)
     record = study_record(cfg, space, data)

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -56,7 +57,7 @@ def save_result(study_name: str, trial: optuna.Trial, state: TrialState, values:
     return path
 
 
-def reinsert(handle: StudyHandle, say: callable = print) -> int:  # type: ignore[valid-type]
+def reinsert(handle: StudyHandle, say: Callable[[str], None] = print) -> int:
     """Put the recovery folder's results back into the study; returns how many were added."""
     folder = recovery_dir(handle.name)
     if not folder.is_dir():

@@ -82,8 +82,8 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
         raise UserError(f"--storage {url}: cannot open storage ({type(exc).__name__}: {first})") from None
     if url.startswith("sqlite"):
         _fast_sqlite(storage)
-    # The wrapper Optuna itself would put around an RDB storage: the study and the toolkit's own
-    # writes (heartbeats, stale trials) then go through one object.
+    # The wrapper Optuna itself would put around an RDB storage, inside the retrying one: the
+    # study and the toolkit's own writes (heartbeats, stale trials) go through one object.
     return RetryingStorage(optuna.storages.get_storage(storage))
 
 
