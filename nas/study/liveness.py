@@ -21,11 +21,10 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from .records import TrialRecord
+from .records import HEARTBEAT_KEY, TrialRecord
 from .retrying import recovered_within
 from .storage import StudyHandle
 
-HEARTBEAT_KEY = "nas:heartbeat"
 HEARTBEAT_INTERVAL = 5.0
 DEFAULT_STALE_AFTER = 60.0
 
@@ -43,13 +42,13 @@ def pid_alive(pid: int) -> bool:
 class Heartbeat:
     """Refreshes a running trial's liveness record in the background until stopped."""
 
-    def __init__(self, handle: StudyHandle, trial_number: int, interval: float = HEARTBEAT_INTERVAL) -> None:
+    def __init__(self, handle: StudyHandle, trial_id: int, interval: float = HEARTBEAT_INTERVAL) -> None:
         self.storage = handle.storage
-        self.trial_id = handle.trial_id(trial_number)
+        self.trial_id = trial_id
         self.interval = interval
         self._stop = threading.Event()
         self.beat()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{trial_number}")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{trial_id}")
         self._thread.start()
 
     def beat(self) -> None:

@@ -54,17 +54,21 @@ class TrialContext:
     trials, and :meth:`save` to store the record early (a running trial then shows its candidate,
     and a trial that fails keeps what it had)."""
 
-    def __init__(self, trial: optuna.Trial, snapshot: list[optuna.trial.FrozenTrial]) -> None:
+    def __init__(self, trial: optuna.Trial, snapshot: list[optuna.trial.FrozenTrial],
+                 flush: Callable[[], None] = lambda: None) -> None:
         self.trial = trial
         self.snapshot = snapshot
+        self._flush = flush
         self._written: dict[str, Any] = {}
 
     def save(self, record: TrialRecord) -> None:
-        """Store the fields of ``record`` not stored yet (one storage write per changed field)."""
+        """Store the fields of ``record`` not stored yet, together with the trial's parameters
+        and anything else it holds: one transaction (nas.study.write_buffer)."""
         for key, value in record.to_attrs().items():
             if key not in self._written or self._written[key] != value:
                 self.trial.set_user_attr(key, value)
                 self._written[key] = value
+        self._flush()
 
     @property
     def record(self) -> TrialRecord:
@@ -123,6 +127,12 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _flusher(handle: StudyHandle, trial_id: int) -> Callable[[], None]:
+    """The storage's flush of this trial's held writes (nas.study.write_buffer), where it has one."""
+    flush = getattr(handle.storage, "flush", None)
+    return (lambda: flush(trial_id)) if flush is not None else (lambda: None)
+
+
 def _evaluate_isolated(evaluate: Evaluate, trial: optuna.Trial, context: TrialContext) -> Outcome:
     try:
         return evaluate(trial, context)
@@ -164,8 +174,9 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
                 continue
             trial = study.ask()
             asks += 1
-            context = TrialContext(trial, snapshot)
-            beat = Heartbeat(handle, trial.number)
+            trial_id = handle.trial_id(trial.number)
+            context = TrialContext(trial, snapshot, flush=_flusher(handle, trial_id))
+            beat = Heartbeat(handle, trial_id)
             try:
                 if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
                     outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # trained again (interrupted, lost with its worker) or was never to be trained (surplus).
 UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
 RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
+HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.liveness), a system attribute
 
 
 @dataclass

@@ -115,6 +115,11 @@ class RetryingStorage(BaseStorage):
                 self._say(f"the storage is back after {time.time() - started:.0f} s")
             return result
 
+    def flush(self, trial_id: int) -> None:
+        """The write buffer's flush (nas.study.write_buffer), retried like any write."""
+        if hasattr(self.inner, "flush"):
+            self._call("flush", trial_id)
+
     def __getattr__(self, name: str) -> Any:  # anything BaseStorage does not declare
         return getattr(self.inner, name)
 

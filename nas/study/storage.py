@@ -14,7 +14,9 @@ from pathlib import Path
 import optuna
 
 from ..errors import UserError
+from .records import HEARTBEAT_KEY
 from .retrying import RetryingStorage
+from .write_buffer import WriteBuffer
 
 RESULTS_DIR = Path("results")
 
@@ -66,7 +68,7 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
             raise UserError(f"--storage {url}: folder {path.parent} does not exist")
         from optuna.storages.journal import JournalFileBackend, JournalStorage
         try:
-            return RetryingStorage(JournalStorage(JournalFileBackend(str(path))))
+            return _wrapped(JournalStorage(JournalFileBackend(str(path))))
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"--storage {url}: cannot open journal file ({exc})") from None
     if "://" not in url:
@@ -82,9 +84,15 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
         raise UserError(f"--storage {url}: cannot open storage ({type(exc).__name__}: {first})") from None
     if url.startswith("sqlite"):
         _fast_sqlite(storage)
-    # The wrapper Optuna itself would put around an RDB storage, inside the retrying one: the
-    # study and the toolkit's own writes (heartbeats, stale trials) go through one object.
-    return RetryingStorage(optuna.storages.get_storage(storage))
+    # The wrapper Optuna itself would put around an RDB storage, inside ours: the study and the
+    # toolkit's own writes (heartbeats, stale trials) go through one object.
+    return _wrapped(optuna.storages.get_storage(storage))
+
+
+def _wrapped(storage: optuna.storages.BaseStorage) -> RetryingStorage:
+    """Retries outside (a flush is retried whole), the write buffer inside: a trial's writes go
+    out in one transaction per save (nas.study.write_buffer); heartbeats at once."""
+    return RetryingStorage(WriteBuffer(storage, immediate=(HEARTBEAT_KEY,)))
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
