@@ -48,8 +48,12 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2,
                    help="held-out test share carved before the train/val split, where the data has "
                         "no test set of its own (search never reads it; retrain scores on it)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes sharing the study (--trials is the study-wide total)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes sharing the study (--trials is the study-wide total; default 1, "
+                        "or K per device with --workers-per-device K)")
+    p.add_argument("--workers-per-device", type=int, default=None, metavar="K",
+                   help="put up to K workers on each GPU (small candidates leave a GPU idle), each capped at "
+                        "1/K of its memory; refused before starting when they cannot fit")
     p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
     p.add_argument("--stale-after", type=float, default=60.0,
                    help="seconds without a heartbeat before a running trial counts as lost")
@@ -100,7 +104,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
         train.lr = args.lr
     if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
         raise UserError("--epochs and --time-budget must be positive")
+    from ..study.placement import workers_wanted
+
     rungs = _rungs(args)
+    devices = _parse_devices(args.devices)
+    for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
     if args.pruner != "none" and args.flops_target is None:
         raise UserError("--pruner needs the single-objective reward mode (--flops-target T)")
     cfg = SearchConfig(
@@ -110,8 +120,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
-        val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress, workers=args.workers,
-        devices=_parse_devices(args.devices), stale_after=args.stale_after,
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress,
+        workers=workers_wanted(args.workers, args.workers_per_device, args.device, devices),
+        devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,
         fidelity=args.fidelity, rungs=rungs, checkpoint_dir=args.checkpoint_dir,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)

@@ -1,4 +1,5 @@
-"""Worker processes: which device each gets, starting them, and the one entry point they run.
+"""Worker processes: starting them on their devices (:mod:`nas.study.placement`), and the one
+entry point they run.
 
 A :class:`WorkerJob` says how a worker opens its part of the work (the study, the evaluation, the
 loop settings); search and scaling each provide one, and :func:`worker_main` runs any of them in
@@ -27,18 +28,9 @@ def raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None) -> list[str]:
-    """Worker i's device: round-robin over the visible GPUs (or ``gpu_ids``), else the CPU."""
-    import torch
-
-    if device not in ("auto", "cuda") or not torch.cuda.is_available():
-        return [device if device != "auto" else "cpu"] * workers
-    ids = gpu_ids or list(range(torch.cuda.device_count()))
-    return [f"cuda:{ids[i % len(ids)]}" for i in range(workers)]
-
-
-def worker_main(job: WorkerJob, index: int, device: str, threads: int) -> None:
-    """A worker process: SIGTERM ends it like Ctrl-C, then the shared loop runs the job."""
+def worker_main(job: WorkerJob, index: int, device: str, threads: int, memory_share: float = 1.0) -> None:
+    """A worker process: SIGTERM ends it like Ctrl-C, then the shared loop runs the job. A worker
+    sharing a GPU with others is capped at its share of the GPU's memory."""
     import signal
 
     import optuna
@@ -48,6 +40,8 @@ def worker_main(job: WorkerJob, index: int, device: str, threads: int) -> None:
 
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     torch.set_num_threads(threads)
+    if device.startswith("cuda") and memory_share < 1.0:
+        torch.cuda.set_per_process_memory_fraction(memory_share, torch.device(device))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from .recovery import StorageLost
 
@@ -69,11 +63,13 @@ def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
     """
     import multiprocessing as mp
 
+    from .placement import memory_shares
+
     ctx = mp.get_context("spawn")
     cpu_workers = sum(d == "cpu" for d in devices)
     threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
-    procs = [ctx.Process(target=worker_main, args=(job, i, d, threads if d == "cpu" else 2),
-                         name=f"nas-worker-{i}") for i, d in enumerate(devices)]
+    procs = [ctx.Process(target=worker_main, args=(job, i, d, threads if d == "cpu" else 2, share),
+                         name=f"nas-worker-{i}") for i, (d, share) in enumerate(zip(devices, memory_shares(devices)))]
     for p in procs:
         p.start()
     try:

@@ -26,7 +26,8 @@ from ..train.trainer import TrainConfig, select_device, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .liveness import fail_stale_trials
 from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
-from .processes import assign_devices, check_codes, run_workers
+from .placement import assign_devices
+from .processes import check_codes, run_workers
 from .records import StudyRecord, TrialRecord
 from .opening import study_dataset
 from .search import Trainer

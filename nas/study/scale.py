@@ -29,7 +29,8 @@ from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
 from .family import family_frame, scaled  # noqa: F401 - public here too
 from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
-from .processes import assign_devices, check_codes, run_workers
+from .placement import assign_devices
+from .processes import check_codes, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from .scale_grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too

@@ -36,7 +36,8 @@ from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
-from .processes import assign_devices, check_codes, run_workers
+from .placement import assign_devices, check_gpu_memory, worker_floor_bytes
+from .processes import check_codes, run_workers
 from .progress import Progress
 from .records import TrialRecord
 from .samplers import make_pruner, make_sampler, sampler_seed
@@ -172,7 +173,10 @@ def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = t
     """
     space, data, handle = prepare(cfg)
     study = handle.study
-    devices = assign_devices(cfg.device, cfg.workers, cfg.devices)
+    devices = assign_devices(cfg.device, cfg.workers, cfg.devices, cfg.workers_per_device)
+    if any(d.startswith("cuda") for d in devices):
+        check_gpu_memory(devices, worker_floor_bytes(sum(x.numel() * x.element_size()
+                                                         for x in data.at_resolution(space.resolution))))
     print(f"study {cfg.study!r}: {evaluated_count(study)} of {cfg.trials} trials done; {data.describe()}; "
           f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
     try:

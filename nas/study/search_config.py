@@ -36,6 +36,7 @@ class SearchConfig:
     command: str = ""
     workers: int = 1
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
+    workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.placement)
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
     fidelity: str = "single"  # "sh": successive halving over ``rungs`` (nas.study.halving)

@@ -1,0 +1,83 @@
+"""Which device each worker gets, and whether that many workers fit in a GPU's memory.
+
+A small candidate trained alone leaves most of a GPU idle, so ``--workers-per-device K`` puts K
+workers on each GPU (the CPU counts as one device). Each such worker is capped at 1/K of the
+device's memory (``torch.cuda.set_per_process_memory_fraction``), so that one large candidate
+runs out of *its* share, is recorded as a failed trial (CUDA out of memory) and the search goes
+on, instead of starving the others. Before any worker starts, the free memory of each GPU is
+checked against K times a worker's floor: the CUDA context plus the data each worker keeps on
+the device; too many workers is one clear error, not K crashed processes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..errors import UserError
+
+GIB = 1024 ** 3
+# A worker's CUDA context and allocator reserve before any tensor: an estimate (PyTorch's
+# CUDA context is typically 0.3-0.5 GiB); never measured here, as no GPU was lent to this work.
+CUDA_CONTEXT_BYTES = GIB // 2
+# The smallest training working set worth starting a worker for (model, optimizer state and
+# activations of the small candidates at batch 64-256): an estimate, as above.
+MIN_TRAINING_BYTES = GIB // 4
+
+
+def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None,
+                   per_device: int | None = None) -> list[str]:
+    """Worker i's device: round-robin over the visible GPUs (or ``gpu_ids``, or the one named by
+    ``cuda:N``), at most ``per_device`` on each; else the CPU."""
+    import torch
+
+    if not device.startswith("cuda") and device != "auto" or not torch.cuda.is_available():
+        return [device if device != "auto" else "cpu"] * workers
+    if device.startswith("cuda:"):
+        ids = [int(device.split(":", 1)[1])]
+    else:
+        ids = gpu_ids or list(range(torch.cuda.device_count()))
+    if per_device is not None and workers > per_device * len(ids):
+        raise UserError(f"--workers {workers} with --workers-per-device {per_device}: the "
+                        f"{len(ids)} GPU(s) in use ({', '.join(f'cuda:{i}' for i in ids)}) hold at most "
+                        f"{per_device * len(ids)} workers; lower --workers or raise --workers-per-device")
+    return [f"cuda:{ids[i % len(ids)]}" for i in range(workers)]
+
+
+def workers_wanted(workers: int | None, per_device: int | None, device: str, gpu_ids: list[int] | None) -> int:
+    """``--workers``, or K per device where only ``--workers-per-device K`` is given."""
+    if workers is not None:
+        return workers
+    if per_device is None:
+        return 1
+    import torch
+
+    if not device.startswith("cuda") and device != "auto" or not torch.cuda.is_available() \
+            or device.startswith("cuda:"):
+        return per_device
+    return per_device * len(gpu_ids or range(torch.cuda.device_count()))
+
+
+def worker_floor_bytes(data_bytes: int) -> int:
+    """What one worker needs on its GPU at least: context, the data it keeps there, training."""
+    return CUDA_CONTEXT_BYTES + data_bytes + MIN_TRAINING_BYTES
+
+
+def memory_shares(devices: list[str]) -> list[float]:
+    """Worker i's share of its device's memory (1/K for K workers on a GPU; 1.0 on the CPU)."""
+    counts = Counter(devices)
+    return [1.0 / counts[d] if d.startswith("cuda") else 1.0 for d in devices]
+
+
+def check_gpu_memory(devices: list[str], per_worker_bytes: int) -> None:
+    """Refuse, before starting anything, a placement whose workers cannot fit in a GPU's free
+    memory."""
+    import torch
+
+    for device, k in Counter(d for d in devices if d.startswith("cuda")).items():
+        free, total = torch.cuda.mem_get_info(torch.device(device))
+        if free < k * per_worker_bytes:
+            fit = max(0, free // per_worker_bytes)
+            raise UserError(f"{k} workers on {device} need at least {k * per_worker_bytes / GIB:.1f} GiB "
+                            f"({per_worker_bytes / GIB:.2f} GiB each: CUDA context, the data on the device, "
+                            f"a small training working set) but {free / GIB:.1f} of {total / GIB:.1f} GiB "
+                            f"are free; at most {fit} fit: lower --workers-per-device or --workers")

@@ -1,0 +1,56 @@
+"""Several workers per GPU (nas.study.placement): placement, memory shares and the memory check,
+with the CUDA queries faked (this machine has no GPU); the real run is bench.gpu's job."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nas.errors import UserError
+from nas.study.placement import (GIB, assign_devices, check_gpu_memory, memory_shares, worker_floor_bytes,
+                                 workers_wanted)
+
+from conftest import run_cli
+
+
+@pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[int, int]]:
+    free = {"cuda:0": (10 * GIB, 80 * GIB), "cuda:1": (3 * GIB, 80 * GIB)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: free[str(device)])
+    return free
+
+
+def test_workers_fill_each_gpu_up_to_k(two_gpus: dict) -> None:
+    assert assign_devices("auto", 4, per_device=2) == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert assign_devices("cuda:1", 3, per_device=4) == ["cuda:1"] * 3
+    assert assign_devices("cuda", 3, gpu_ids=[1]) == ["cuda:1"] * 3  # no K: as many as asked
+    with pytest.raises(UserError, match="--workers 5 with --workers-per-device 2: .* hold at most 4"):
+        assign_devices("auto", 5, per_device=2)
+    assert assign_devices("cpu", 2, per_device=1) == ["cpu", "cpu"]
+
+
+def test_k_alone_sets_the_worker_count(two_gpus: dict) -> None:
+    assert workers_wanted(None, 3, "auto", None) == 6
+    assert workers_wanted(None, 3, "auto", [0]) == 3
+    assert workers_wanted(None, 3, "cpu", None) == 3  # the CPU counts as one device
+    assert workers_wanted(5, 3, "auto", None) == 5 and workers_wanted(None, None, "auto", None) == 1
+
+
+def test_each_worker_gets_its_share_of_its_gpu() -> None:
+    assert memory_shares(["cuda:0"] * 4 + ["cuda:1", "cpu"]) == [0.25] * 4 + [1.0, 1.0]
+
+
+def test_too_many_workers_for_a_gpu_are_refused_before_starting(two_gpus: dict) -> None:
+    floor = worker_floor_bytes(GIB // 4)  # 1 GiB: context, data, working set
+    check_gpu_memory(["cuda:0"] * 8 + ["cuda:1"] * 2, floor)  # 10 GiB and 3 GiB free
+    with pytest.raises(UserError, match=r"4 workers on cuda:1 need at least 4.0 GiB .* at most 3 fit"):
+        check_gpu_memory(["cuda:0"] * 4 + ["cuda:1"] * 4, floor)
+
+
+def test_bad_k_is_one_line_and_exit_2(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("search", "--workers-per-device", "0", "--trials", "2", "--study", "k0")
+    assert code == 2 and "--workers-per-device must be >= 1, got 0" in err
+    assert "Traceback" not in err and not (tmp_path / "results").exists()
