@@ -26,10 +26,10 @@ SAMPLE_SEED = 7
 PATH = OUT / "table.json"
 
 
-def random_genotypes(n: int) -> list[Genotype]:
+def random_genotypes(n: int, space_name: str = SPACE) -> list[Genotype]:
     """The first ``n`` distinct genotypes of a seeded uniform sample of the space (1 channel, 10
-    classes: mnist5k's)."""
-    space = load_space(SPACE)
+    classes: mnist5k's and the harder task's)."""
+    space = load_space(space_name)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=SAMPLE_SEED))
     seen: set[str] = set()
     out: list[Genotype] = []

@@ -1,0 +1,218 @@
+"""Choosing the default sampler: search efficiency on spaces of different structure, and its cost.
+
+Each candidate is replayed as the search runs it (de-duplication: a repeated genotype is told its
+earlier values and not counted) for 5 seeds on five problems, and the hypervolume after each
+trained candidate is compared with random search's after 100 (the §3 measure, BENCHMARKS.md):
+
+* ``mobile/mnist5k``: §3's table (150 random genotypes of the mobile space, 1 epoch, kNN
+  surrogate for genotypes outside it);
+* ``mobile/cluttered``: the same genotypes trained on the harder embedded task;
+* ``mixed/mnist5k``: the mixed space (cell type a categorical choice per stage), 150 of its
+  genotypes trained for 1 epoch;
+* ``mixed/mnist5k, all categorical``: the same table with every choice suggested as a category;
+* ``synthetic 6x5``: six categorical choices of five options each (15,625 architectures, scored
+  exactly by a fixed random function, no surrogate), where some combinations are degenerate and
+  score at chance, the kind of space on which a user saw GP lose to random search.
+
+Candidates: today's GP; TPE as the search configures it (multivariate); TPE with Optuna 5's
+multi-objective defaults (independent, constant liar); GP for the first 25 trials then TPE; GP
+on a bounded history (the current front and the 40 latest trials). The ask time of each at 100
+and 1,000 trials is measured by ``bench.overhead``.
+
+    python -m bench.sampler_choice
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from bench import table
+from bench.common import quick, save
+from bench.pool import parallel_map
+from bench.search_efficiency import Surrogate
+from nas.arch.space_file import load_space
+from nas.model.cost import estimate_cost
+from nas.study.pareto import front_hypervolume, non_dominated
+from nas.study.samplers import make_sampler
+
+SEEDS = 5
+RANDOM_TRIALS, GUIDED_TRIALS = 100, 60
+
+
+class BoundedGPSampler(optuna.samplers.GPSampler):
+    """GP fitted on the current front plus the ``recent`` latest trials only (a candidate: its
+    fit stays bounded as the study grows; the acquisition search still costs what it costs)."""
+
+    def __init__(self, recent: int = 40, **kw: Any) -> None:  # noqa: ANN401
+        super().__init__(**kw)
+        self.recent = recent
+
+    def _sample_relative_impl(self, study, completed_trials, running_trials, search_space):  # noqa: ANN001, ANN202
+        if len(completed_trials) > self.recent:
+            values = np.array([t.values for t in completed_trials])  # (accuracy up, log10 FLOPs down)
+            front = set(np.flatnonzero(non_dominated(values[:, 0], values[:, 1])))
+            keep = front | set(range(len(completed_trials) - self.recent, len(completed_trials)))
+            completed_trials = [completed_trials[i] for i in sorted(keep)]
+        return super()._sample_relative_impl(study, completed_trials, running_trials, search_space)
+
+
+class SwitchingSampler(optuna.samplers.BaseSampler):
+    """``first`` until the study has ``switch_at`` finished trials, ``then`` afterwards."""
+
+    def __init__(self, first: optuna.samplers.BaseSampler, then: optuna.samplers.BaseSampler, switch_at: int) -> None:
+        self.first, self.then, self.switch_at = first, then, switch_at
+
+    def _pick(self, study: optuna.Study) -> optuna.samplers.BaseSampler:
+        done = len(study._get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,), use_cache=True))
+        return self.first if done < self.switch_at else self.then
+
+    def infer_relative_search_space(self, study, trial):  # noqa: ANN001, ANN201
+        return self._pick(study).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):  # noqa: ANN001, ANN201
+        return self._pick(study).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: ANN001, ANN201
+        return self._pick(study).sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):  # noqa: ANN001, ANN201
+        self.first.after_trial(study, trial, state, values)
+        self.then.after_trial(study, trial, state, values)
+
+
+CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "random": lambda seed: make_sampler("random", seed),
+    "gp (today's default)": lambda seed: make_sampler("gp", seed),
+    "tpe (multivariate, as configured)": lambda seed: make_sampler("tpe", seed),
+    "tpe (Optuna 5 MO defaults)": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "gp 25 trials, then tpe": lambda seed: SwitchingSampler(make_sampler("gp", seed), make_sampler("tpe", seed), 25),
+    "gp, bounded history": lambda seed: BoundedGPSampler(seed=seed, n_startup_trials=10),
+}
+
+
+@dataclass
+class Problem:
+    """Proposes a candidate on a trial and scores it: (key, accuracy, FLOPs)."""
+
+    name: str
+    propose: Callable[[optuna.Trial], tuple[str, float, float]]
+    reference: tuple[float, float]
+
+
+def table_problem(name: str, space_name: str, dataset: str, ordinal: bool, n: int) -> Problem:
+    space = load_space(space_name)
+    genotypes = table.random_genotypes(n, space_name)
+    rows = table.results(genotypes, (1.0,), dataset=dataset)[1.0]
+    surrogate = Surrogate(rows)
+    ref = (min(r["acc"] for r in rows), 1.1 * max(estimate_cost(g).flops for g in genotypes))
+
+    def propose(trial: optuna.Trial) -> tuple[str, float, float]:
+        g = space.sample(trial, 1, 10, ordinal=ordinal)
+        return g.key(), surrogate.accuracy(g)[0], float(estimate_cost(g).flops)
+    return Problem(name, propose, ref)
+
+
+def synthetic_problem() -> Problem:
+    """Six categorical choices of five options; accuracy = 0.6 + additive effects + pairwise
+    interactions of neighbouring choices, squashed below 1; a fixed 12% of option pairs between
+    neighbours make the network degenerate (accuracy 0.1, chance); FLOPs multiply per choice."""
+    rng = np.random.default_rng(2026)
+    main = rng.normal(0, 0.04, (6, 5))
+    pair = rng.normal(0, 0.03, (5, 5, 5))
+    broken = rng.random((5, 5, 5)) < 0.12
+    cost = np.exp(rng.normal(0, 0.5, (6, 5)))
+
+    def propose(trial: optuna.Trial) -> tuple[str, float, float]:
+        x = [int(trial.suggest_categorical(f"c{i}", [str(k) for k in range(5)])) for i in range(6)]
+        if any(broken[i, x[i], x[i + 1]] for i in range(5)):
+            acc = 0.1
+        else:
+            score = sum(main[i, x[i]] for i in range(6)) + sum(pair[i, x[i], x[i + 1]] for i in range(5))
+            acc = 0.6 + 0.35 * math.tanh(4 * score)
+        flops = 1e6 * float(np.prod([cost[i, x[i]] for i in range(6)]))
+        return "".join(map(str, x)), acc, flops
+    return Problem("synthetic 6x5 categorical", propose, (0.1, 1e6 * float(np.prod(cost.max(1))) * 1.1))
+
+
+def problems() -> list[Problem]:
+    n = 40 if quick() else 150
+    return [table_problem("mobile/mnist5k", "mobile", "mnist5k", True, n),
+            table_problem("mobile/cluttered", "mobile", "cluttered", True, n),
+            table_problem("mixed/mnist5k", "mixed", "mnist5k", True, n),
+            table_problem("mixed/mnist5k, all categorical", "mixed", "mnist5k", False, n),
+            synthetic_problem()]
+
+
+def replay(problem: Problem, candidate: str, seed: int, trials: int) -> list[float]:
+    """Hypervolume after each trained candidate (log10 FLOPs told, as the search does)."""
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=CANDIDATES[candidate](seed))
+    known: dict[str, list[float]] = {}
+    acc: list[float] = []
+    flops: list[float] = []
+    curve: list[float] = []
+    asks = 0
+    while len(curve) < trials and asks < 20 * trials:
+        trial = study.ask()
+        asks += 1
+        key, a, f = problem.propose(trial)
+        if key not in known:
+            known[key] = [a, math.log10(f)]
+            acc.append(a)
+            flops.append(f)
+            curve.append(front_hypervolume(np.array(acc), np.array(flops), problem.reference))
+        study.tell(trial, known[key])
+    return curve + [curve[-1]] * (trials - len(curve))  # a space exhausted: the front stays
+
+
+_problems: dict[str, Problem] = {}
+
+
+def _job(job: tuple[str, str, int, int]) -> tuple[list[float], float]:
+    name, candidate, seed, trials = job
+    if not _problems:
+        _problems.update({p.name: p for p in problems()})
+    start = time.perf_counter()
+    return replay(_problems[name], candidate, seed, trials), time.perf_counter() - start
+
+
+def main() -> None:
+    seeds = 2 if quick() else SEEDS
+    names = [p.name for p in problems()]  # trains any missing table rows first, in this process
+    guided = 20 if quick() else GUIDED_TRIALS
+    jobs = [(name, c, seed, RANDOM_TRIALS if c == "random" else guided)
+            for name in names for c in CANDIDATES for seed in range(seeds)]
+    # the slow GP replays first, so that the two processes finish together
+    order = sorted(range(len(jobs)), key=lambda i: "gp" not in jobs[i][1])
+    done = dict(zip(order, parallel_map(_job, [jobs[i] for i in order])))
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        results[name] = {}
+        mine = {c: [done[i] for i, j in enumerate(jobs) if j[0] == name and j[1] == c] for c in CANDIDATES}
+        target = float(np.mean([r[0][-1] for r in mine["random"]]))
+        print(f"\n{name}: random search's mean hypervolume at {RANDOM_TRIALS} trials {target:.4g}", flush=True)
+        for c, runs in mine.items():
+            curves = np.array([r[0] for r in runs])
+            mean = curves.mean(0)
+            per_seed = [int(np.argmax(cv >= target)) + 1 if (cv >= target).any() else None for cv in curves]
+            reach = int(np.argmax(mean >= target)) + 1 if (mean >= target).any() else None
+            row = {"trials_to_random_hv100_mean_curve": reach, "per_seed": per_seed,
+                   "hv_at": {m: float(mean[m - 1]) for m in (10, 25, 35, 50, 60, 100) if m <= len(mean)},
+                   "hv_at_end_sd_over_seeds": float(curves[:, -1].std(ddof=1)) if len(curves) > 1 else None,
+                   "replay_s": float(np.mean([r[1] for r in runs]))}
+            results[name][c] = row
+            marks = "  ".join(f"HV@{m} {v:.4g}" for m, v in row["hv_at"].items())
+            print(f"  {c:36s} trials to reach it: {reach or f'>{len(mean)}':>4} (per seed "
+                  f"{', '.join(str(s or '-') for s in per_seed)})  {marks}", flush=True)
+    save("sampler_choice", {"seeds": seeds, "random_trials": RANDOM_TRIALS, "guided_trials": guided,
+                            "results": results, "command": "python -m bench.sampler_choice"})
+
+
+if __name__ == "__main__":
+    main()
