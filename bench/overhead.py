@@ -1,13 +1,21 @@
-"""Per-trial overhead: time spent outside training, and the samplers' own time per trial.
+"""Per-trial overhead: time spent outside training, the storage's writes, and the samplers' cost.
 
-Part 1 runs the demo search settings (mobile space, mnist5k, the default epochs) for a few trials with
-timers around the trainer: overhead = (loop wall time - time inside train_candidate) / loop
-wall time, where the loop runs from the first ask to the last tell (the search's one-time
-start-up, loading data and opening the study, is reported separately), i.e. sampling, genotype decoding, FLOPs estimate, de-duplication lookups, liveness
-and storage writes (SQLite, as the demo). The split inside train_candidate (model build, data
-transfer, BN recalibration, evaluation versus the training loop) is reported beside it.
+Part 1 runs the demo search settings (mobile space, mnist5k, the default epochs, 40 trials, SQLite)
+with timers around the trainer: overhead = (loop wall time - time inside train_candidate) / loop
+wall time, where the loop runs from the first ask to the last tell (the one-time start-up,
+loading data and opening the study, is reported separately): sampling, genotype decoding, FLOPs
+estimate, de-duplication lookups, liveness and storage writes. The split inside train_candidate
+(model build, data transfer, BN recalibration, evaluation versus the training loop) is beside it.
 
-Part 2 times ``study.ask()`` for each sampler on the mobile space with an instant synthetic
+Part 2, storage: the same search with an instant trainer (TPE), per storage (SQLite, journal
+file, and PostgreSQL where NAS_BENCH_POSTGRES_URL or NAS_TEST_POSTGRES_URL names a server), with
+the write buffer (nas.study.write_buffer) holding a trial's writes and, side by side, writing
+every field at once as Optuna does: milliseconds and storage writes (transactions) per trial.
+
+Part 3, a long study: 1,000 trials with the instant trainer on a journal file; the loop's time
+per trial over the last 50, as a fraction of a demo trial's time in the trainer (part 1).
+
+Part 4 times ``study.ask()`` for each sampler on the mobile space with an instant synthetic
 objective (in-memory storage), around 100, 500 and 1,000 trials; a sampler is stopped when its
 run exceeds a time cap, and the trials it reached are reported.
 
@@ -17,17 +25,21 @@ run exceeds a time cap, and the trials it reached are reported.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import optuna
 
 from bench.common import quick, save
 from nas.model.cost import estimate_cost
+from nas.study import storage as storage_module
+from nas.study import write_buffer
 from nas.study.records import StudyRecord, TrialRecord
-from nas.study.samplers import make_sampler
+from nas.study.samplers import DEFAULT_SAMPLER, make_sampler
 from nas.study.search import SearchConfig, run_search
 from nas.train.trainer import train_candidate
 from nas.arch.space_file import load_space
@@ -89,27 +101,59 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
     return out
 
 
-def storage_cost(n_trials: int) -> dict[str, float]:
-    """Milliseconds per trial of the search loop with an instant trainer (TPE), per storage
-    kind, against the sampler alone on in-memory storage: what the storage writes cost."""
+def _instant(*args, **kw):  # noqa: ANN002, ANN003
+    """A trainer that returns at once: what is left of a trial is the loop's own cost."""
     from nas.train.trainer import TrainResult
 
-    def instant(*args, **kw):  # noqa: ANN002, ANN003
-        return TrainResult(val_accuracy=0.9, train_loss=0.1, train_time=0.0, total_time=0.0,
-                           images_per_sec=1.0, epochs=1.0, device="cpu")
+    return TrainResult(val_accuracy=0.9, train_loss=0.1, train_time=0.0, total_time=0.0,
+                       images_per_sec=1.0, epochs=1.0, device="cpu")
 
-    out: dict[str, float] = {}
-    for kind, url in (("sqlite", None), ("journal", "journal:results/bench-storage-journal/journal.log")):
-        name = f"bench-storage-{kind}"
-        shutil.rmtree(f"results/{name}", ignore_errors=True)
-        Path(f"results/{name}").mkdir(parents=True)
-        cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials,
-                           flops_max=20e6, progress=False, write_files=False, sampler="tpe", storage=url)
-        study = run_search(cfg, out=io.StringIO(), trainer=instant)
-        trials = sorted(study.trials, key=lambda t: t.number)
-        loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
-        out[f"{kind}_ms_per_trial"] = 1000 * loop / len(trials)
-        shutil.rmtree(f"results/{name}", ignore_errors=True)
+
+def storage_urls() -> dict[str, str | None]:
+    urls: dict[str, str | None] = {"sqlite": None, "journal": "journal:results/{name}/journal.log"}
+    postgres = os.environ.get("NAS_BENCH_POSTGRES_URL") or os.environ.get("NAS_TEST_POSTGRES_URL")
+    if postgres:
+        urls["postgresql"] = postgres
+    return urls
+
+
+def instant_search(name: str, url: str | None, n_trials: int, sampler: str, hold: bool = True) -> dict[str, float]:
+    """A search with the instant trainer: loop milliseconds per trial and storage writes per
+    trial (each a transaction), the write buffer holding writes or not (Optuna's one per field)."""
+    buffers: list[write_buffer.WriteBuffer] = []
+
+    def recorded(inner, **kw):  # noqa: ANN001, ANN003, ANN202
+        buffers.append(write_buffer.WriteBuffer(inner, **kw, hold=hold))
+        return buffers[-1]
+
+    shutil.rmtree(f"results/{name}", ignore_errors=True)
+    Path(f"results/{name}").mkdir(parents=True)
+    url = url.format(name=name) if url else None
+    cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
+                       progress=False, write_files=False, sampler=sampler, storage=url)
+    with patch.object(storage_module, "WriteBuffer", recorded):
+        study = run_search(cfg, out=io.StringIO(), trainer=_instant)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+    last = trials[-min(50, len(trials)):]
+    tail = (last[-1].datetime_complete - last[0].datetime_start).total_seconds() / len(last)
+    if url and url.startswith("postgresql"):
+        optuna.delete_study(study_name=name, storage=url)
+    shutil.rmtree(f"results/{name}", ignore_errors=True)
+    return {"ms_per_trial": 1000 * loop / len(trials), "ms_per_trial_last_50": 1000 * tail,
+            "writes_per_trial": sum(b.transactions for b in buffers) / len(trials)}
+
+
+def storage_cost(n_trials: int) -> dict[str, dict[str, float]]:
+    """Per storage, side by side: Optuna's one write per field against the write buffer (TPE,
+    instant trainer), and the sampler alone on in-memory storage."""
+    out: dict[str, dict[str, float]] = {}
+    for kind, url in storage_urls().items():
+        for hold in (False, True):
+            label = f"{kind}, {'one write per save' if hold else 'one write per field'}"
+            out[label] = instant_search(f"bench-storage-{kind}", url, n_trials, "tpe", hold)
+            print(f"[{label}] {out[label]['ms_per_trial']:.1f} ms per trial, "
+                  f"{out[label]['writes_per_trial']:.1f} writes per trial", flush=True)
     space = load_space("mobile")
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler("tpe", 0, 2))
     start = time.perf_counter()
@@ -117,10 +161,20 @@ def storage_cost(n_trials: int) -> dict[str, float]:
         trial = study.ask()
         space.sample(trial, 1, 10)
         study.tell(trial, [0.9, 6.0])
-    out["sampler_only_in_memory_ms_per_trial"] = 1000 * (time.perf_counter() - start) / n_trials
-    print("per-trial cost of the loop with an instant trainer (TPE): " + ", ".join(
-        f"{k.replace('_ms_per_trial', '')} {v:.0f} ms" for k, v in out.items()), flush=True)
+    out["sampler alone, in memory"] = {"ms_per_trial": 1000 * (time.perf_counter() - start) / n_trials}
+    print(f"[sampler alone, in memory] {out['sampler alone, in memory']['ms_per_trial']:.1f} ms per trial", flush=True)
     return out
+
+
+def long_study(n_trials: int, sampler: str, trial_seconds: float) -> dict[str, float]:
+    """The loop's cost per trial at the end of a long study (instant trainer, journal file, as
+    several workers would use), as a fraction of a demo trial's time in the trainer."""
+    row = instant_search("bench-long", storage_urls()["journal"], n_trials, sampler)
+    row["fraction_of_demo_trial"] = row["ms_per_trial_last_50"] / 1000 / (trial_seconds + row["ms_per_trial_last_50"] / 1000)
+    print(f"[{sampler}, {n_trials} trials, journal] last 50 trials: {row['ms_per_trial_last_50']:.1f} ms per trial "
+          f"outside the trainer = {100 * row['fraction_of_demo_trial']:.2f}% of a demo trial "
+          f"({trial_seconds:.2f} s in the trainer)", flush=True)
+    return row
 
 
 def demo_overhead() -> dict[str, float] | None:
@@ -142,20 +196,23 @@ def demo_overhead() -> dict[str, float] | None:
 
 def main() -> None:
     overhead = {}
-    for sampler in ("gp", "tpe"):
-        o = overhead[sampler] = trial_overhead(3 if quick() else 20, sampler)
+    for sampler in dict.fromkeys((DEFAULT_SAMPLER, "gp", "tpe")):
+        o = overhead[sampler] = trial_overhead(3 if quick() else 40, sampler)
         print(f"[{sampler}] per-trial overhead outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% "
               f"of the search loop's wall time (goal < 2%); inside the trainer, model build + data + "
               f"BN recalibration + evaluation: {100 * o['build_data_recal_eval_fraction']:.1f}%; "
               f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
     storage = storage_cost(10 if quick() else 40)
+    trial_seconds = overhead[DEFAULT_SAMPLER]["in_train_candidate_s"] / overhead[DEFAULT_SAMPLER]["trials"]
+    # GP cannot reach 1,000 trials in a benchmark's time (its ask, below): the long study runs TPE
+    long = long_study(60 if quick() else 1000, DEFAULT_SAMPLER if DEFAULT_SAMPLER != "gp" else "tpe", trial_seconds)
     demo = demo_overhead()
     if demo:
         print(f"[demo study, {demo['sampler']}, {demo['trials']} trials] outside the trainer: "
               f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
     samplers = sampler_times(10 if quick() else 45)
-    save("overhead", {"trial_overhead": overhead, "storage_cost": storage, "demo_study": demo, "sampler_ask_time": samplers,
-                      "command": "python -m bench.overhead"})
+    save("overhead", {"trial_overhead": overhead, "storage_cost": storage, "long_study": long, "demo_study": demo,
+                      "sampler_ask_time": samplers, "command": "python -m bench.overhead"})
 
 
 if __name__ == "__main__":
