@@ -79,10 +79,15 @@ class WriteBuffer(BaseStorage):
         return trial_id
 
     def _open(self, trial_id: int) -> None:
-        number = self.inner.get_trial(trial_id).number
+        # No read here: a failed read would make the retrying layer repeat the create (a second
+        # trial) or the WAITING -> RUNNING step (refused); the number is read when first needed.
         with self._lock:
             self._held[trial_id] = _Held()
-            self._numbers[trial_id] = number
+
+    def _number(self, trial_id: int) -> int:
+        if trial_id not in self._numbers:
+            self._numbers[trial_id] = self.inner.get_trial(trial_id).number
+        return self._numbers[trial_id]
 
     def set_trial_state_values(self, trial_id: int, state: TrialState,
                                values: Any = None) -> bool:  # noqa: ANN401 - Sequence[float] | None
@@ -155,8 +160,8 @@ class WriteBuffer(BaseStorage):
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         trials = self.inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
         with self._lock:
-            mine = {self._numbers[trial_id]: held for trial_id, held in self._held.items()
-                    if held and self._id_of(study_id, self._numbers[trial_id]) == trial_id}
+            mine = {self._number(trial_id): held for trial_id, held in self._held.items()
+                    if held and self._id_of(study_id, self._number(trial_id)) == trial_id}
         return [mine[t.number].overlay(t) if t.number in mine else t for t in trials] if mine else trials
 
     def _id_of(self, study_id: int, number: int) -> int | None:
