@@ -40,7 +40,7 @@ from bench.search_efficiency import Surrogate
 from nas.arch.space_file import load_space
 from nas.model.cost import estimate_cost
 from nas.study.pareto import front_hypervolume, non_dominated
-from nas.study.samplers import make_sampler
+from nas.study.samplers import SwitchingSampler, make_sampler
 
 SEEDS = 5
 RANDOM_TRIALS, GUIDED_TRIALS = 100, 60
@@ -61,30 +61,6 @@ class BoundedGPSampler(optuna.samplers.GPSampler):
             keep = front | set(range(len(completed_trials) - self.recent, len(completed_trials)))
             completed_trials = [completed_trials[i] for i in sorted(keep)]
         return super()._sample_relative_impl(study, completed_trials, running_trials, search_space)
-
-
-class SwitchingSampler(optuna.samplers.BaseSampler):
-    """``first`` until the study has ``switch_at`` finished trials, ``then`` afterwards."""
-
-    def __init__(self, first: optuna.samplers.BaseSampler, then: optuna.samplers.BaseSampler, switch_at: int) -> None:
-        self.first, self.then, self.switch_at = first, then, switch_at
-
-    def _pick(self, study: optuna.Study) -> optuna.samplers.BaseSampler:
-        done = len(study._get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,), use_cache=True))
-        return self.first if done < self.switch_at else self.then
-
-    def infer_relative_search_space(self, study, trial):  # noqa: ANN001, ANN201
-        return self._pick(study).infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study, trial, search_space):  # noqa: ANN001, ANN201
-        return self._pick(study).sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: ANN001, ANN201
-        return self._pick(study).sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study, trial, state, values):  # noqa: ANN001, ANN201
-        self.first.after_trial(study, trial, state, values)
-        self.then.after_trial(study, trial, state, values)
 
 
 CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {

@@ -116,7 +116,7 @@ def test_seed_archs_are_evaluated_first(fake, tmp_path):
     assert fake.trained[0] == space.reference_genotypes(1, 10)[0]
 
 
-@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
+@pytest.mark.parametrize("sampler", ["auto", "tpe", "nsga2", "random", "gp"])
 def test_every_sampler_runs(fake, tmp_path, sampler):
     study = search(config(tmp_path, trials=4, sampler=sampler), fake)
     assert evaluated_count(study) == 4
@@ -154,3 +154,25 @@ def test_search_never_loads_the_test_split_and_the_study_records_it(fake, tmp_pa
     study.set_user_attr("test_split", record.test_split.replace("fingerprint", "fingerprint 0"))
     with pytest.raises(UserError, match="changed since the search"):
         study_dataset(StudyRecord.from_study(study), with_test=True)
+
+
+def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
+    import optuna
+
+    from nas.study.samplers import SwitchingSampler, make_sampler
+
+    class Named(optuna.samplers.RandomSampler):
+        def __init__(self, name: str, log: list) -> None:
+            super().__init__(seed=0)
+            self.name, self.log = name, log
+
+        def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: ANN001, ANN201
+            self.log.append((trial.number, self.name))
+            return super().sample_independent(study, trial, param_name, param_distribution)
+
+    log: list = []
+    study = optuna.create_study(sampler=SwitchingSampler(Named("first", log), Named("then", log), 3))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=5)
+    assert [name for _, name in log] == ["first"] * 6 + ["then"] * 4
+    auto = make_sampler("auto", 0)
+    assert isinstance(auto.first, optuna.samplers.GPSampler) and isinstance(auto.then, optuna.samplers.TPESampler)

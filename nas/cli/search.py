@@ -9,7 +9,7 @@ from ..errors import UserError
 from .storage_retry import add_storage_retry, apply_storage_retry
 
 def add_search(sub: argparse._SubParsersAction) -> None:
-    from ..study.samplers import DEFAULT_SAMPLER, PRUNERS, SAMPLERS
+    from ..study.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
@@ -36,7 +36,9 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flops-target", default=None,
                    help="MnasNet single-objective reward ACC x (FLOPs/T)^w with this T")
     p.add_argument("--reward-exponent", type=float, default=-0.07)
-    p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS)
+    p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
+                   help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
+                        f"(BENCHMARKS.md sections 2 and 12)")
     p.add_argument("--pruner", default="none", choices=PRUNERS, help="reward mode only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seed-archs", action="store_true",
@@ -55,6 +57,9 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                    help="put up to K workers on each GPU (small candidates leave a GPU idle), each capped at "
                         "1/K of its memory; refused before starting when they cannot fit")
     p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
+    p.add_argument("--overlap-sampling", action=argparse.BooleanOptionalAction, default=None,
+                   help="ask the sampler for the next candidate while the current one trains "
+                        "(default: see BENCHMARKS.md section 2)")
     p.add_argument("--stale-after", type=float, default=60.0,
                    help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true")
@@ -123,6 +128,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress,
         workers=workers_wanted(args.workers, args.workers_per_device, args.device, devices),
         devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,
+        **({} if args.overlap_sampling is None else {"overlap_sampling": args.overlap_sampling}),
         fidelity=args.fidelity, rungs=rungs, checkpoint_dir=args.checkpoint_dir,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)

@@ -30,7 +30,8 @@ import optuna
 from optuna.trial import TrialState
 
 from ..train.trainer import CandidateFailed
-from .liveness import DEFAULT_STALE_AFTER, Heartbeat, fail_stale_trials
+from .liveness import DEFAULT_STALE_AFTER, fail_stale_trials
+from .prefetch import AskAhead, Asked, ask
 from .records import TrialRecord, counts_toward_total
 from .recovery import StorageLost, reinsert, save_result
 from .retrying import StorageUnavailable
@@ -55,10 +56,11 @@ class TrialContext:
     and a trial that fails keeps what it had)."""
 
     def __init__(self, trial: optuna.Trial, snapshot: list[optuna.trial.FrozenTrial],
-                 flush: Callable[[], None] = lambda: None) -> None:
+                 flush: Callable[[], None] = lambda: None, on_save: Callable[[], None] = lambda: None) -> None:
         self.trial = trial
         self.snapshot = snapshot
         self._flush = flush
+        self._on_save = on_save  # the loop's cue that training starts (nas.study.prefetch)
         self._written: dict[str, Any] = {}
 
     def save(self, record: TrialRecord) -> None:
@@ -69,6 +71,7 @@ class TrialContext:
                 self.trial.set_user_attr(key, value)
                 self._written[key] = value
         self._flush()
+        self._on_save()
 
     @property
     def record(self) -> TrialRecord:
@@ -89,6 +92,7 @@ class LoopSettings:
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0  # seconds between looks while the last trials run elsewhere
     max_asks: int | None = None  # stop after this many proposals (e.g. most over budget)
+    overlap_sampling: bool = False  # ask for the next trial while this one trains (nas.study.prefetch)
 
 
 @dataclass
@@ -159,45 +163,74 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
     """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials."""
     study = handle.study
     asks = 0
-    trial: optuna.Trial | None = None
+    current: Asked | None = None
+    ahead = AskAhead(handle)
     try:
         reinsert(handle)  # results a storage outage left in the recovery folder, before asking
         while True:
+            pending = current  # a trial asked ahead while the last one trained, or None
             snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
             if fail_stale_trials(handle, settings.stale_after, snapshot):
                 snapshot = study.get_trials(deepcopy=False)
             done, running = slots_taken(snapshot)
             if done >= settings.total or (settings.max_asks is not None and asks >= settings.max_asks):
+                if pending is not None:  # the total was reached meanwhile: never trained
+                    _tell(handle, pending.trial, TrialContext(pending.trial, []),
+                          Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS)))
+                    pending.heartbeat.stop()
+                    current = None
                 break
-            if done + running >= settings.total:  # the last trials are running elsewhere
+            if pending is None and done + running >= settings.total:  # the last trials run elsewhere
                 time.sleep(settings.poll_interval)
                 continue
-            trial = study.ask()
-            asks += 1
-            trial_id = handle.trial_id(trial.number)
-            context = TrialContext(trial, snapshot, flush=_flusher(handle, trial_id))
-            beat = Heartbeat(handle, trial_id)
+            if pending is None:
+                asks += 1
+            current = pending or ask(handle)
+            trial = current.trial
+
+            def ask_next(done: int = done, running: int = running) -> None:
+                """At the first save (training starts): ask for the next trial meanwhile, if
+                another is wanted beyond this one."""
+                wanted = done + running + (pending is None) < settings.total
+                if settings.overlap_sampling and wanted and (settings.max_asks is None or asks < settings.max_asks):
+                    ahead.start()
+
+            context = TrialContext(trial, snapshot, flush=_flusher(handle, current.trial_id), on_save=ask_next)
             try:
                 if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
                     outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
                 else:
                     outcome = _evaluate_isolated(evaluate, trial, context)
+                following = ahead.take()  # before telling: ask and tell never run at once
+                asks += following is not None
                 _tell(handle, trial, context, outcome)
             finally:
-                beat.stop()
-            number, trial = trial.number, None
+                current.heartbeat.stop()
+            current = following
             if on_told is not None:
-                on_told(number, context.record, outcome.state)
+                on_told(trial.number, context.record, outcome.state)
     except StorageUnavailable as exc:
         raise StorageLost(f"{exc}; nothing finished was lost; rerun the same command when the storage "
                           f"is back") from None
     except KeyboardInterrupt:
-        if trial is not None:  # the running trial: FAIL, so that a rerun replaces it
-            try:
-                TrialContext(trial, []).save(TrialRecord(fail_reason=INTERRUPTED))
-                study.tell(trial, state=TrialState.FAIL)
-            except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
-                pass
+        _interrupted(study, current, ahead)
         raise
     done = evaluated_count(study)
     return LoopSummary(asks, done, done < settings.total)
+
+
+def _interrupted(study: optuna.Study, current: Asked | None, ahead: AskAhead) -> None:
+    """Ctrl-C: the running trial and any trial asked ahead are failed, so that a rerun replaces them."""
+    try:
+        following = ahead.take()
+    except Exception:  # noqa: BLE001 - the ask itself failed: nothing to fail
+        following = None
+    for asked in (current, following):
+        if asked is None:
+            continue
+        asked.heartbeat.stop()
+        try:
+            TrialContext(asked.trial, []).save(TrialRecord(fail_reason=INTERRUPTED))
+            study.tell(asked.trial, state=TrialState.FAIL)
+        except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
+            pass

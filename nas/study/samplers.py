@@ -6,16 +6,24 @@ import optuna
 
 from ..errors import UserError, allowed
 
-SAMPLERS = ("tpe", "nsga2", "random", "gp")
+SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # GP: in the replay benchmark on five problems of different structure (bench/sampler_choice.py,
 # BENCHMARKS.md §12: mobile on mnist5k and on the harder task, mixed with ordinal and
 # all-categorical encodings, a synthetic categorical space) it reached random search's 100-trial
 # hypervolume in 25-56 trials, first or within noise of first on each; no cheaper candidate (TPE
-# as configured or with Optuna 5's defaults, GP then TPE, GP on a bounded history) kept that.
-# Its ask costs ~0.3-0.5 s at 100 trials, growing with the study: for searches of many hundreds
-# of cheap trials, --sampler tpe keeps sampling time small (BENCHMARKS.md §2).
-DEFAULT_SAMPLER = "gp"
+# as configured or with Optuna 5's defaults, GP for 25 trials then TPE, GP on a bounded history)
+# kept that. But its ask grows with the study (~0.29 s at 100 trials, §2; a 45 s run reached only
+# 159 trials), while TPE's stays at 17 ms at 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO
+# trials, past the 25-56 GP needed on every problem, then TPE: the same proposals as GP where it
+# was measured, and a bounded cost in studies of hundreds or thousands of trials.
+DEFAULT_SAMPLER = "auto"
+GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
+# Ask for the next candidate while the current one trains (nas.study.prefetch). Off: on this
+# 2-core CPU the sampler competes with training for the cores, and a demo trial took x1.20 longer
+# with the default sampler (1.040 -> 1.246 s) and x1.25 with TPE (bench/overhead.py, BENCHMARKS.md
+# §2). Where training runs on a GPU the CPU is mostly idle and it should pay; not measured yet.
+DEFAULT_OVERLAP_SAMPLING = False
 
 
 def sampler_seed(seed: int, index: int = 0, existing_trials: int = 0, joined: bool = False) -> int:
@@ -34,6 +42,43 @@ def sampler_seed(seed: int, index: int = 0, existing_trials: int = 0, joined: bo
     return int(np.random.SeedSequence([seed, index, existing_trials, os.getpid()]).generate_state(1)[0])
 
 
+class SwitchingSampler(optuna.samplers.BaseSampler):
+    """``first`` until the study holds ``switch_at`` finished trials, ``then`` afterwards; the
+    choice is made once per trial (in ``before_trial``), so that a trial finishing elsewhere
+    meanwhile cannot switch samplers halfway through one proposal."""
+
+    def __init__(self, first: optuna.samplers.BaseSampler, then: optuna.samplers.BaseSampler,
+                 switch_at: int) -> None:
+        self.first, self.then, self.switch_at = first, then, switch_at
+        self._chosen: dict[int, optuna.samplers.BaseSampler] = {}
+
+    def _for(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> optuna.samplers.BaseSampler:
+        if trial.number not in self._chosen:
+            done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+            self._chosen[trial.number] = self.first if done < self.switch_at else self.then
+        return self._chosen[trial.number]
+
+    def before_trial(self, study, trial):  # noqa: ANN001, ANN201
+        self._for(study, trial).before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):  # noqa: ANN001, ANN201
+        return self._for(study, trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):  # noqa: ANN001, ANN201
+        return self._for(study, trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: ANN001, ANN201
+        return self._for(study, trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):  # noqa: ANN001, ANN201
+        self._for(study, trial).after_trial(study, trial, state, values)
+        self._chosen.pop(trial.number, None)
+
+    def reseed_rng(self) -> None:
+        self.first.reseed_rng()
+        self.then.reseed_rng()
+
+
 def make_sampler(name: str, seed: int, n_objectives: int = 2) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
@@ -42,7 +87,11 @@ def make_sampler(name: str, seed: int, n_objectives: int = 2) -> optuna.samplers
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=10)
+        # Our spaces are static; the one fallback to independent sampling is a trial asked
+        # ahead (--overlap-sampling) while the 10th start-up trial was still training.
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
+    if name == "auto":
+        return SwitchingSampler(make_sampler("gp", seed), make_sampler("tpe", seed), GP_TRIALS_IN_AUTO)
     raise UserError(f"--sampler {name!r}: allowed: {allowed(SAMPLERS)}")
 
 

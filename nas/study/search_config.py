@@ -9,7 +9,7 @@ from ..train.trainer import TrainConfig
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
 from .rungs import Rungs
-from .samplers import DEFAULT_SAMPLER
+from .samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER
 
 
 @dataclass
@@ -37,6 +37,7 @@ class SearchConfig:
     workers: int = 1
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
     workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.placement)
+    overlap_sampling: bool = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training (nas.study.prefetch)
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
     fidelity: str = "single"  # "sh": successive halving over ``rungs`` (nas.study.halving)
@@ -59,4 +60,5 @@ class SearchConfig:
         # Over-budget proposals are cheap but not endless: a budget that excludes most of the
         # space stops the search with a warning instead of asking forever.
         return LoopSettings(total=self.trials, stale_after=self.stale_after,
-                            poll_interval=self.poll_interval, max_asks=20 * self.trials + 100)
+                            poll_interval=self.poll_interval, max_asks=20 * self.trials + 100,
+                            overlap_sampling=self.overlap_sampling)
