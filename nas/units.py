@@ -33,3 +33,26 @@ def human(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:.0f}"
+
+
+def parse_milliseconds(text: str | float | None, flag: str) -> float | None:
+    """``2ms``, ``500us``, ``0.1s`` or a plain number of milliseconds, as milliseconds."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        s = text.strip().lower().replace(" ", "")
+        for suffix, scale in (("ms", 1.0), ("us", 1e-3), ("µs", 1e-3), ("s", 1e3)):
+            if s.endswith(suffix):
+                s, factor = s[: -len(suffix)], scale
+                break
+        else:
+            factor = 1.0
+        try:
+            value = float(s) * factor
+        except ValueError:
+            raise UserError(f"{flag} {text!r}: expected a time such as 2ms, 500us or 0.1s") from None
+    if value <= 0 or not math.isfinite(value):
+        raise UserError(f"{flag} {text!r}: must be a positive time")
+    return value

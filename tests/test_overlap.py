@@ -36,7 +36,9 @@ class WatchingTrainer(FakeTrainer):
 
 
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
-def test_the_next_trial_is_asked_while_one_trains_and_the_total_is_exact(tmp_path: Path, sampler: str) -> None:
+def test_the_next_trial_is_asked_while_one_trains_and_the_total_is_exact(tmp_path: Path, sampler: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     log = tmp_path / "j.log"
     trainer = WatchingTrainer(str(log), "t")
     study = search(config(tmp_path, trials=6, sampler=sampler, storage=f"journal:{log}", overlap_sampling=True), trainer)
@@ -47,7 +49,9 @@ def test_the_next_trial_is_asked_while_one_trains_and_the_total_is_exact(tmp_pat
     assert not any(r.fail_reason for r in records), [r.fail_reason for r in records]  # no surplus asked
 
 
-def test_ctrl_c_fails_the_trial_asked_ahead_too_and_a_rerun_completes(tmp_path: Path) -> None:
+def test_ctrl_c_fails_the_trial_asked_ahead_too_and_a_rerun_completes(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     log = tmp_path / "j.log"
     cfg = config(tmp_path, trials=5, storage=f"journal:{log}", overlap_sampling=True)
     with pytest.raises(KeyboardInterrupt):

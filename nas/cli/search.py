@@ -9,6 +9,7 @@ from ..errors import UserError
 from .storage_retry import add_storage_retry, apply_storage_retry
 
 def add_search(sub: argparse._SubParsersAction) -> None:
+    from ..model.latency_settings import RUNTIMES
     from ..study.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
@@ -39,6 +40,14 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
                    help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
                         f"(BENCHMARKS.md sections 2 and 12)")
+    p.add_argument("--latency-max", default=None, metavar="TIME",
+                   help="hard budget on measured latency, e.g. 2ms or 500us: measured once per architecture "
+                        "before training (after the FLOPs check), and an architecture over it is never "
+                        "trained; needs --workers 1")
+    p.add_argument("--latency-on", default="torch-cpu", choices=RUNTIMES,
+                   help="where latency is measured, i.e. where you deploy (default torch-cpu: eager PyTorch, "
+                        "1 thread); onnxruntime needs the export extra")
+    p.add_argument("--latency-batch", type=int, default=1, metavar="B", help="batch size of the latency measurement")
     p.add_argument("--pruner", default="none", choices=PRUNERS, help="reward mode only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seed-archs", action="store_true",
@@ -99,7 +108,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ..report.summary import report_search
     from ..study.search import SearchConfig, run_search
     from ..train.trainer import TrainConfig
-    from ..units import parse_quantity
+    from ..units import parse_milliseconds, parse_quantity
 
     train = TrainConfig(seed=args.seed, batch_size=args.batch_size)
     if args.epochs is not None or args.time_budget is not None:
@@ -122,6 +131,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         space=args.space, dataset=args.dataset, study=args.study, trials=args.trials, train=train,
         flops_max=parse_quantity(args.flops_max, "--flops-max"),
         params_max=parse_quantity(args.params_max, "--params-max"),
+        latency_max_ms=parse_milliseconds(args.latency_max, "--latency-max"), latency_on=args.latency_on,
+        latency_batch=args.latency_batch,
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,

@@ -30,46 +30,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..arch.genotype import Genotype
-from ..errors import UserError, allowed
 from .builder import build_model
-
-RUNTIMES = ("torch-cpu", "torch-cuda", "onnxruntime")
-
-
-@dataclass(frozen=True)
-class LatencySettings:
-    """Where and how a latency is measured; part of every figure's convention."""
-
-    runtime: str = "torch-cpu"
-    batch: int = 1
-    threads: int = 1  # a single core: repeatable, and what one inference on a device core gets
-    warmup: int = 5
-    warmup_s: float = 0.05
-    sample_s: float = 0.002
-    block: int = 10
-    max_blocks: int = 30
-    agree: float = 0.02
-
-    def check(self) -> None:
-        if self.runtime not in RUNTIMES:
-            raise UserError(f"--latency-on {self.runtime!r}: allowed: {allowed(RUNTIMES)}")
-        if self.batch < 1 or self.threads < 1:
-            raise UserError(f"--latency-batch and the thread count must be >= 1, got {self.batch}, {self.threads}")
-        if self.runtime == "torch-cuda" and not torch.cuda.is_available():
-            raise UserError("--latency-on torch-cuda: no CUDA device is available here; "
-                            f"allowed here: {allowed(('torch-cpu', 'onnxruntime'))}")
-        if self.runtime == "onnxruntime":
-            try:
-                import onnx  # noqa: F401
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                raise UserError("--latency-on onnxruntime: the onnx and onnxruntime packages are not "
-                                "installed (pip install 'nas-toolkit[export]')") from None
-
-    def describe(self) -> str:
-        return (f"median forward pass, eval mode, batch {self.batch}, {self.threads} thread(s), "
-                f"{self.runtime} {runtime_version(self.runtime)}")
-
+from .latency_settings import RUNTIMES, LatencySettings, runtime_version  # noqa: F401 - public here too
 
 @dataclass(frozen=True)
 class Latency:
@@ -84,14 +46,6 @@ class Latency:
     def to_dict(self) -> dict[str, object]:
         return {"ms": self.ms, "runs": self.runs, "settled": self.settled, "convention": self.convention,
                 "settings": asdict(self.settings)}
-
-
-def runtime_version(runtime: str) -> str:
-    if runtime == "onnxruntime":
-        import onnxruntime
-
-        return onnxruntime.__version__
-    return torch.__version__
 
 
 @contextmanager

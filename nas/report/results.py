@@ -56,7 +56,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else True
         rows.append({
             "number": t.number, "state": t.state.name,
-            "accuracy": r.accuracy, "flops": r.flops, "params": r.params,
+            "accuracy": r.accuracy, "flops": r.flops, "params": r.params, "latency_ms": r.latency_ms,
             "objective": t.values[0] if t.values and len(t.values) == 1 else None,
             "feasible": feasible, "trained": r.trained,
             "reused_from": r.reused_from, "reference": r.reference,

@@ -31,6 +31,8 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         objectives=["reward"] if cfg.reward_mode else ["accuracy", "log10_flops"],
         param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
         params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
+        latency_max_ms=cfg.latency_max_ms,
+        latency=cfg.latency_settings().describe() if cfg.latency_max_ms is not None else None,
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
@@ -136,6 +138,16 @@ def check_budget(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
                         f"architecture in {space.source} has {human(min_params)} parameters")
 
 
+def check_latency_setup(cfg: SearchConfig) -> None:
+    """Latency is measured only where it can be trusted: the runtime is there, and no other
+    worker of this search trains on the cores (or the GPU) being timed."""
+    cfg.latency_settings().check()
+    if cfg.workers > 1:
+        raise UserError(f"--latency-max with --workers {cfg.workers}: the other workers' training would "
+                        f"share the {'GPU' if cfg.latency_on == 'torch-cuda' else 'CPU cores'} being timed "
+                        f"and distort every latency; use --workers 1")
+
+
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     """Validate everything the user gave, then create or load the study (before any worker)."""
     if cfg.trials < 1:
@@ -150,6 +162,8 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     if cfg.halving is not None and cfg.train.time_budget is not None:
         raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
                         "drop --time-budget")
+    if cfg.latency_max_ms is not None:
+        check_latency_setup(cfg)
     space = load_space(cfg.space)
     data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
     check_budget(cfg, space, data)

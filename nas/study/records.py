@@ -35,6 +35,7 @@ class TrialRecord:
     key: str | None = None  # Genotype.key(): duplicates share it
     params: int | None = None
     flops: int | None = None  # fvcore convention (nas.model.cost.FLOPS_CONVENTION)
+    latency_ms: float | None = None  # measured, StudyRecord.latency's convention (search --latency-max)
     reference: str | None = None  # name of the reference architecture it was enqueued as
     retry_of: int | None = None  # the lost trial this one retries
     # its fate
@@ -158,6 +159,8 @@ class StudyRecord:
     train_config: dict[str, Any] = field(default_factory=dict)
     flops_max: float | None = None
     params_max: float | None = None
+    latency_max_ms: float | None = None
+    latency: str | None = None  # how latency was measured (LatencySettings.describe), where it was
     flops_target: float | None = None
     reward_exponent: float = -0.07
     val_fraction: float = 0.2

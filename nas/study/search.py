@@ -28,7 +28,9 @@ from optuna.trial import TrialState
 
 from ..arch.space import SearchSpace
 from ..arch.space_file import load_space
+from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
+from ..model.latency import measure_latency
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
@@ -59,6 +61,7 @@ class CandidateEvaluator:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
         self.halving = (Halving(cfg.halving, checkpoint_dir(cfg), run_factory)
                         if cfg.halving is not None else None)
+        self._latencies: dict[str, float] = {}  # genotype key -> measured latency (ms)
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         cfg = self.cfg
@@ -72,6 +75,15 @@ class CandidateEvaluator:
                 violation = (value - limit) / limit
                 trial.set_constraint(name, violation)
                 over |= violation > 0
+        if cfg.latency_max_ms is not None:
+            # measured only when the analytic budgets pass (a FLOPs-over candidate is not built);
+            # every trial carries the same constraint names, 0 where it was not measured
+            violation = 0.0
+            if not over:
+                record.latency_ms = self.latency_of(g, context.snapshot)
+                violation = (record.latency_ms - cfg.latency_max_ms) / cfg.latency_max_ms
+            trial.set_constraint("latency", violation)
+            over |= violation > 0
         if over:
             record.over_budget = True
             return Outcome(TrialState.COMPLETE, self.values(0.0, cost.flops), record)
@@ -96,6 +108,16 @@ class CandidateEvaluator:
         if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
             return Outcome(TrialState.PRUNED, None, record)
         return Outcome(TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops), record)
+
+    def latency_of(self, g: Genotype, snapshot: list[optuna.trial.FrozenTrial]) -> float:
+        """Measured once per genotype: an earlier trial's figure for the same key is reused (by
+        every worker and every resumed run), else it is measured now, before any training."""
+        key = g.key()
+        if key not in self._latencies:
+            earlier = [r.latency_ms for r in map(TrialRecord.from_trial, snapshot)
+                       if r.key == key and r.latency_ms is not None]
+            self._latencies[key] = earlier[0] if earlier else measure_latency(g, self.cfg.latency_settings()).ms
+        return self._latencies[key]
 
     def reporter(self, trial: optuna.Trial, flops: int) -> Callable[[int, float], bool]:
         """Per-epoch reward to the pruner (MnasNet reward mode); True means stop training."""

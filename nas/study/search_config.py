@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..train.data import DEFAULT_TEST_FRACTION
+from ..model.latency_settings import LatencySettings
 from ..train.trainer import TrainConfig
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
@@ -21,6 +22,9 @@ class SearchConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     flops_max: float | None = None
     params_max: float | None = None
+    latency_max_ms: float | None = None  # a hard budget on measured latency (nas.model.latency)
+    latency_on: str = "torch-cpu"  # the runtime measured: where the user deploys
+    latency_batch: int = 1
     flops_target: float | None = None  # MnasNet reward mode when set
     reward_exponent: float = -0.07
     sampler: str = DEFAULT_SAMPLER
@@ -55,6 +59,9 @@ class SearchConfig:
     @property
     def halving(self) -> Rungs | None:
         return self.rungs if self.fidelity == "sh" else None
+
+    def latency_settings(self) -> LatencySettings:
+        return LatencySettings(runtime=self.latency_on, batch=self.latency_batch)
 
     def loop_settings(self) -> LoopSettings:
         # Over-budget proposals are cheap but not endless: a budget that excludes most of the
