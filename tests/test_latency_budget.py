@@ -56,7 +56,7 @@ def test_a_real_measurement_is_recorded(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("args, message", [
     (["--latency-max", "2 parsecs"], "--latency-max '2 parsecs': expected a time such as 2ms"),
     (["--latency-max", "0ms"], "must be a positive time"),
-    (["--latency-max", "2ms", "--workers", "2"], "--latency-max with --workers 2: the other workers' training"),
+    (["--latency-max", "2ms", "--workers", "2"], "with --workers 2: the other workers' training would share the CPU cores"),
     (["--latency-max", "2ms", "--latency-batch", "0"], "--latency-batch and the thread count must be >= 1"),
 ])
 def test_bad_latency_settings_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -67,3 +67,55 @@ def test_bad_latency_settings_are_one_line_and_exit_2(tmp_path: Path, monkeypatc
                            "--study", "lat", *args)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "results" / "lat").exists()
+
+
+def test_pareto_by_latency_trades_accuracy_against_measured_latency(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    search(config(tmp_path, trials=8, latency_max_ms=1000.0), FakeTrainer())
+    code, out, err = run_cli("pareto", "--study", "t", "--by", "latency", "--csv", "front.csv")
+    assert code == 0, err
+    assert "Pareto front by latency" in out and "latency = median forward pass" in out and "ms" in out
+    import pandas as pd
+
+    front = pd.read_csv("front.csv")
+    assert front["latency_ms"].is_monotonic_increasing and front["accuracy"].is_monotonic_increasing
+    code, out, err = run_cli("pareto", "--study", "t")  # by FLOPs: the latency column is shown too
+    assert code == 0 and "latency" in out
+
+
+def test_pareto_by_latency_without_measurements_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    search(config(tmp_path, trials=2), FakeTrainer())
+    code, _, err = run_cli("pareto", "--study", "t", "--by", "latency")
+    assert code == 2 and "has no measured latency: search it with --latency-max" in err
+
+
+@pytest.mark.parametrize("objectives, names", [
+    ("accuracy,latency", ["accuracy", "log10_latency_ms"]),
+    ("accuracy,flops,latency", ["accuracy", "log10_flops", "log10_latency_ms"]),
+])
+def test_latency_as_an_objective(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, objectives: str,
+                                 names: list[str]) -> None:
+    import math
+
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    study = search(config(tmp_path, trials=5, objectives=objectives, flops_max=0.5e6), FakeTrainer())
+    assert StudyRecord.from_study(study).objectives == names and len(study.directions) == len(names)
+    assert study.metric_names == names
+    records = [(t, TrialRecord.from_trial(t)) for t in study.trials]
+    slowest = max(r.latency_ms for _, r in records if r.latency_ms is not None)
+    assert any(r.over_budget for _, r in records)
+    for t, r in records:
+        if r.over_budget:  # over the FLOPs budget: never timed, told as worse than anything measured
+            assert r.latency_ms is None and t.values[-1] > math.log10(slowest)
+        else:
+            assert t.values[-1] == pytest.approx(math.log10(r.latency_ms))
+    code, out, _ = run_cli("pareto", "--study", "t")  # the study's own objective by default
+    assert code == 0 and ("Pareto front by latency" in out) == (objectives == "accuracy,latency")
+    with pytest.raises(Exception, match="exists with objectives"):  # resuming with other objectives
+        search(config(tmp_path, trials=6, objectives="accuracy,flops"), FakeTrainer())

@@ -10,6 +10,7 @@ from .storage_retry import add_storage_retry, apply_storage_retry
 
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
+    from ..study.budgets import OBJECTIVES
     from ..study.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
@@ -40,6 +41,9 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
                    help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
                         f"(BENCHMARKS.md sections 2 and 12)")
+    p.add_argument("--objectives", default=OBJECTIVES[0], choices=OBJECTIVES,
+                   help="what accuracy is traded against: fvcore FLOPs (default), measured latency "
+                        "(--latency-on), or both")
     p.add_argument("--latency-max", default=None, metavar="TIME",
                    help="hard budget on measured latency, e.g. 2ms or 500us: measured once per architecture "
                         "before training (after the FLOPs check), and an architecture over it is never "
@@ -132,7 +136,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         flops_max=parse_quantity(args.flops_max, "--flops-max"),
         params_max=parse_quantity(args.params_max, "--params-max"),
         latency_max_ms=parse_milliseconds(args.latency_max, "--latency-max"), latency_on=args.latency_on,
-        latency_batch=args.latency_batch,
+        latency_batch=args.latency_batch, objectives=args.objectives,
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
@@ -155,6 +159,9 @@ def add_pareto(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", default=None, help="FILE.png|.svg|.pdf|.html")
     p.add_argument("--final", action="store_true",
                    help="the final front: retrained architectures scored on the held-out test split")
+    p.add_argument("--by", default=None, choices=("flops", "latency"),
+                   help="what accuracy is traded against: fvcore FLOPs or the latency measured during the "
+                        "search (default: the study's own second objective)")
     p.set_defaults(handler=_cmd_pareto)
 
 
@@ -183,23 +190,34 @@ def _write(args: argparse.Namespace, front, plot) -> int:  # noqa: ANN001 - Data
 
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
-    from ..report.results import format_front, hypervolume, knee, pareto_frame, trials_frame
+    from ..report.results import (format_front, has_latency, hypervolume, knee, pareto_frame, study_cost,
+                                  trials_frame)
+    from ..study.records import StudyRecord
     from ..study.storage import load_study
 
     if args.final:
         return _cmd_final(args)
     study = load_study(args.storage, args.study)
     frame = trials_frame(study)
-    front = pareto_frame(frame)
-    print(format_front(front))
+    record = StudyRecord.from_study(study)
+    convention = record.latency
+    if args.by is None:
+        args.by = study_cost(record.objectives)
+    if args.by == "latency" and not has_latency(frame):
+        raise UserError(f"study {args.study!r} has no measured latency: search it with --latency-max "
+                        f"(allowed here: --by flops)")
+    front = pareto_frame(frame, args.by)
+    print(format_front(front, args.by, convention))
     if not front.empty:
-        k = knee(front)
-        print(f"knee: trial {int(k['number'])} (acc {k['accuracy']:.4f}, {k['flops'] / 1e6:.2f}M FLOPs); "
-              f"hypervolume {hypervolume(frame):.4g} (reference: accuracy 0, 1.1 x max FLOPs)")
+        k = knee(front, args.by)
+        cost = (f"{k['flops'] / 1e6:.2f}M FLOPs" if args.by == "flops" else f"{k['latency_ms']:.3f} ms")
+        print(f"knee: trial {int(k['number'])} (acc {k['accuracy']:.4f}, {cost}); hypervolume "
+              f"{hypervolume(frame, by=args.by):.4g} (reference: accuracy 0, 1.1 x max {args.by})")
     counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
     print(f"trials: {len(frame)} ({', '.join(f'{v} {k.lower()}' for k, v in counts.items())})")
     from ..report.plots import plot_front
-    return _write(args, front, lambda path: plot_front(frame, path, title=f"study {args.study}"))
+    return _write(args, front, lambda path: plot_front(frame, path, title=f"study {args.study}", by=args.by,
+                                                       latency_convention=convention))
 
 
 def add_studies(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..units import FLOPS_CONVENTION
 from ..errors import UserError
 from .final import final_front
-from .results import knee, pareto_frame
+from .results import cost_column, knee, pareto_frame
 
 
 def _check_suffix(path: Path) -> None:
@@ -81,8 +81,9 @@ def plot_final(search: pd.DataFrame, final: pd.DataFrame, path: str | Path, titl
     return _save(fig, path, title, front, ["label", "test_acc_mean", "test_acc_sd", "seeds", "flops", "params"])
 
 
-def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Trials and front on log-FLOPs axes; over-budget and failed trials drawn apart.
+def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "", by: str = "flops",
+               latency_convention: str | None = None) -> Path:
+    """Trials and front on log-FLOPs (or log-latency) axes; over-budget and failed trials apart.
 
     ``.png``/``.svg``/``.pdf`` are written by matplotlib; ``.html`` embeds the PNG in one file.
     """
@@ -93,25 +94,29 @@ def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     path = Path(path)
     _check_suffix(path)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    x = cost_column(by)
+    frame = frame[frame[x].notna()] if x in frame else frame.iloc[:0]
     done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
     feasible = done[done["feasible"]]
     over = frame[~frame["feasible"]] if "feasible" in frame else frame.iloc[:0]
     failed = frame[frame["state"] == "FAIL"]
-    ax.scatter(feasible["flops"], feasible["accuracy"], s=18, color="tab:blue", alpha=0.6, label="trained")
-    front = pareto_frame(frame)
+    ax.scatter(feasible[x], feasible["accuracy"], s=18, color="tab:blue", alpha=0.6, label="trained")
+    front = pareto_frame(frame, by)
     if not front.empty:
-        ax.step(front["flops"], front["accuracy"], where="post", color="tab:red", lw=1.2)
-        ax.scatter(front["flops"], front["accuracy"], s=36, color="tab:red", label="Pareto front", zorder=3)
+        ax.step(front[x], front["accuracy"], where="post", color="tab:red", lw=1.2)
+        ax.scatter(front[x], front["accuracy"], s=36, color="tab:red", label="Pareto front", zorder=3)
     floor = (feasible["accuracy"].min() if not feasible.empty else 0.0)
     if not over.empty:
-        ax.scatter(over["flops"], [floor] * len(over), marker="|", s=60, color="grey",
+        ax.scatter(over[x], [floor] * len(over), marker="|", s=60, color="grey",
                    label="over budget (not trained)")
-    if not failed.empty and failed["flops"].notna().any():
-        ax.scatter(failed["flops"], [floor] * len(failed), marker="x", s=40, color="black", label="failed")
+    if not failed.empty and failed[x].notna().any():
+        ax.scatter(failed[x], [floor] * len(failed), marker="x", s=40, color="black", label="failed")
     ax.set_xscale("log")
-    ax.set_xlabel(f"FLOPs — {FLOPS_CONVENTION}")
+    ax.set_xlabel(f"FLOPs — {FLOPS_CONVENTION}" if by == "flops"
+                  else f"latency (ms) — {latency_convention or 'measured'}")
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path, title, front, ["number", "accuracy", "flops", "params", "arch"])
+    return _save(fig, path, title, front, ["number", "accuracy", "flops", "params"]
+                 + (["latency_ms"] if by == "latency" else []) + ["arch"])

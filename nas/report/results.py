@@ -72,8 +72,24 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     return frame.set_index("number", drop=False).rename_axis(None)
 
 
-def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
-    """Non-dominated, feasible, completed, trained (or reused) trials, sorted by FLOPs.
+# What a front trades accuracy against (``pareto --by``): the trials frame's column for it.
+COSTS = {"flops": "flops", "latency": "latency_ms"}
+
+
+def study_cost(objectives: list[str]) -> str:
+    """The cost a study's front is drawn against by default: its second objective's."""
+    return "latency" if objectives[1:2] == ["log10_latency_ms"] else "flops"
+
+
+def cost_column(by: str) -> str:
+    if by not in COSTS:
+        raise UserError(f"--by {by!r}: allowed: {', '.join(COSTS)}")
+    return COSTS[by]
+
+
+def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame, by: str = "flops") -> pd.DataFrame:
+    """Non-dominated, feasible, completed, trained (or reused) trials, sorted by FLOPs (or by
+    measured latency, ``by="latency"``: among the trials that have one).
 
     Duplicate genotypes (reused results) appear once, under their first trial. In a study searched
     with successive halving only candidates trained to the top rung count: all at one budget, the
@@ -87,25 +103,36 @@ def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
         ok = ok[ok["top_rung"].fillna(False).astype(bool)]
     if "reused_from" in ok:
         ok = ok[ok["reused_from"].isna()]
+    column = cost_column(by)
+    ok = ok[ok[column].notna()] if column in ok else ok.iloc[:0]
     if ok.empty:
         return ok
-    mask = non_dominated(ok["accuracy"].to_numpy(float), ok["flops"].to_numpy(float))
-    return ok[mask].sort_values(["flops", "accuracy"], ascending=[True, False])
+    mask = non_dominated(ok["accuracy"].to_numpy(float), ok[column].to_numpy(float))
+    return ok[mask].sort_values([column, "accuracy"], ascending=[True, False])
 
 
-def format_front(front: pd.DataFrame) -> str:
-    """The front as a small text table (FLOPs in fvcore's convention)."""
+def has_latency(frame: pd.DataFrame) -> bool:
+    return "latency_ms" in frame and frame["latency_ms"].notna().any()
+
+
+def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str | None = None) -> str:
+    """The front as a small text table (FLOPs in fvcore's convention; latency, where measured,
+    in the study's)."""
     if front.empty:
-        return "Pareto front: empty (no completed feasible trials yet)"
+        return (f"Pareto front{' by latency' if by == 'latency' else ''}: empty (no completed feasible "
+                f"trials{' with a measured latency' if by == 'latency' else ''} yet)")
     budget = (f", top rung of successive halving: {front['epochs'].max():g} epochs" if is_halving(front)
               else "")
-    lines = [f"Pareto front ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
-             f"eval mode, batch 1):",
-             f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  arch"]
+    latency = has_latency(front)
+    lines = [f"Pareto front{' by latency' if by == 'latency' else ''} ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
+             f"eval mode, batch 1" + (f"; latency = {latency_convention}" if latency and latency_convention else "")
+             + "):",
+             f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  " + ("latency  " if latency else "") + "arch"]
     for _, r in front.iterrows():
         arch = "/".join(str(r["arch"]).split("/")[1:-2])
+        ms = (f"{r['latency_ms']:>5.3f}ms  " if pd.notna(r["latency_ms"]) else f"{'-':>7}  ") if latency else ""
         lines.append(f"{int(r['number']):>5}  {r['accuracy']:>7.4f}  {r['flops'] / 1e6:>7.2f}M  "
-                     f"{r['params'] / 1e3:>7.1f}k  {arch}")
+                     f"{r['params'] / 1e3:>7.1f}k  {ms}{arch}")
     return "\n".join(lines)
 
 
@@ -115,14 +142,16 @@ def _frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
     return trials_frame(study_or_frame) if isinstance(study_or_frame, optuna.Study) else study_or_frame
 
 
-def default_reference(frame: pd.DataFrame) -> tuple[float, float]:
-    """(accuracy 0, 1.1 x the largest FLOPs among completed feasible trials)."""
+def default_reference(frame: pd.DataFrame, by: str = "flops") -> tuple[float, float]:
+    """(accuracy 0, 1.1 x the largest FLOPs, or latency, among completed feasible trials)."""
+    column = cost_column(by)
     ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
-    return 0.0, float(ok["flops"].max()) * 1.1 if not ok.empty else 1.0
+    largest = ok[column].max() if column in ok else float("nan")
+    return 0.0, float(largest) * 1.1 if pd.notna(largest) else 1.0
 
 
 def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
-                reference: tuple[float, float] | None = None) -> float:
+                reference: tuple[float, float] | None = None, by: str = "flops") -> float:
     """Area of the (accuracy, FLOPs) region dominated by the front and bounded by ``reference``.
 
     ``reference = (accuracy_ref, flops_ref)``: the worst accuracy and the largest FLOPs that
@@ -130,11 +159,11 @@ def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
     (the default, 0 and 1.1 x the largest FLOPs seen, changes with the study; pass a fixed one,
     e.g. ``(0.0, flops_max)``, to compare runs). Points beyond the reference add nothing.
     """
-    front = pareto_frame(_frame(study_or_frame))
+    front = pareto_frame(_frame(study_or_frame), by)
     if front.empty:
         return 0.0
-    reference = reference if reference is not None else default_reference(_frame(study_or_frame))
-    return front_hypervolume(front["accuracy"].to_numpy(float), front["flops"].to_numpy(float), reference)
+    reference = reference if reference is not None else default_reference(_frame(study_or_frame), by)
+    return front_hypervolume(front["accuracy"].to_numpy(float), front[cost_column(by)].to_numpy(float), reference)
 
 
 def hypervolume_history(study_or_frame: optuna.Study | pd.DataFrame,
@@ -167,19 +196,19 @@ def choice_effects(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
                                        "flops_mean"])
 
 
-def knee(study_or_frame: optuna.Study | pd.DataFrame) -> pd.Series:
+def knee(study_or_frame: optuna.Study | pd.DataFrame, by: str = "flops") -> pd.Series:
     """One defensible pick from the front: the point farthest from the straight line joining the
     front's two ends, with accuracy and log10(FLOPs) each scaled to [0, 1] over the front.
 
     That is where extra FLOPs stop buying proportionate accuracy. With fewer than three points on
     the front, the most accurate one is returned.
     """
-    front = pareto_frame(_frame(study_or_frame))
+    front = pareto_frame(_frame(study_or_frame), by)
     if front.empty:
         raise ValueError("the study has no completed feasible trials")
     if len(front) < 3:
         return front.sort_values("accuracy").iloc[-1]
-    x = np.log10(front["flops"].to_numpy(float))
+    x = np.log10(front[cost_column(by)].to_numpy(float))
     y = front["accuracy"].to_numpy(float)
     x = (x - x.min()) / (np.ptp(x) or 1.0)
     y = (y - y.min()) / (np.ptp(y) or 1.0)

@@ -9,19 +9,21 @@ import optuna
 
 from ..study.records import StudyRecord
 from ..study.storage import study_dir
-from .results import format_front, pareto_frame, trials_frame
+from .results import format_front, pareto_frame, study_cost, trials_frame
 
 
 def report_search(study: optuna.Study, out: TextIO = sys.stdout, write_files: bool = True) -> None:
     """Print the front and write ``trials.csv`` / ``pareto.csv`` under ``results/<study>/``."""
     frame = trials_frame(study)
-    front = pareto_frame(frame)
-    if StudyRecord.from_study(study).flops_target is not None:
+    record = StudyRecord.from_study(study)
+    by = study_cost(record.objectives)
+    front = pareto_frame(frame, by)
+    if record.flops_target is not None:
         best = frame[frame["state"] == "COMPLETE"].sort_values("objective", ascending=False).head(5)
         print("best by MnasNet reward ACC x (FLOPs/T)^w:", file=out)
         print(format_front(best), file=out)
     else:
-        print(format_front(front), file=out)
+        print(format_front(front, by, record.latency), file=out)
         if not front.empty:
             print(f"these accuracies come from brief training and only rank the candidates; "
                   f"`retrain --study {study.study_name} --trials knee` (or front) trains them for real "

@@ -1,5 +1,5 @@
-"""Final-training budgets chosen by measurement; torch-free, because ``nas retrain --help``
-shows them. The brief search budget is ``nas.train.trainer.TrainConfig.epochs``."""
+"""Budgets and choices the CLI shows; torch-free, because ``nas retrain --help`` (and search's)
+show them. The brief search budget is ``nas.train.trainer.TrainConfig.epochs``."""
 
 # retrain's epochs per run: on the harder task the mean test accuracy of 5 architectures was 0.795
 # / 0.835 / 0.859 after 10 / 20 / 40 epochs, still rising, so the rule (the smallest budget within
@@ -15,3 +15,7 @@ DEFAULT_SCALE_TOLERANCE = 0.05
 # restart takes seconds (pg_ctlcluster restart: about 2 s here), a managed database's failover
 # 60-120 s by its providers' documentation; 180 s covers both with room.
 DEFAULT_STORAGE_RETRY = 180.0
+# What accuracy is traded against (search --objectives), and what each cost is told as: its log10,
+# which leaves the front unchanged and gives a model-based sampler something it can fit (§3).
+OBJECTIVES = ("accuracy,flops", "accuracy,latency", "accuracy,flops,latency")
+TOLD_AS = {"flops": "log10_flops", "latency": "log10_latency_ms"}

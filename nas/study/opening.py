@@ -20,6 +20,7 @@ from ..units import human
 from .records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from .rungs import FIDELITIES
 from .samplers import make_pruner, make_sampler, sampler_seed
+from .budgets import OBJECTIVES
 from .search_config import SearchConfig
 from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
 
@@ -28,11 +29,11 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
     return StudyRecord(
         command=cfg.command, space_name=space.name, space_source=space.source, space_text=space.text,
         dataset=cfg.dataset, dataset_summary=data.describe(), seed=cfg.seed, sampler=cfg.sampler,
-        objectives=["reward"] if cfg.reward_mode else ["accuracy", "log10_flops"],
+        objectives=cfg.objective_names,
         param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
         params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
         latency_max_ms=cfg.latency_max_ms,
-        latency=cfg.latency_settings().describe() if cfg.latency_max_ms is not None else None,
+        latency=cfg.latency_settings().describe() if cfg.measures_latency else None,
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
@@ -64,7 +65,7 @@ def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
 def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHandle:
     """Create the study, or load it after checking that it was made with the same settings."""
     storage = open_storage(cfg.storage, cfg.study)
-    directions = ["maximize"] if cfg.reward_mode else ["maximize", "minimize"]
+    directions = ["maximize"] + ["minimize"] * (cfg.n_objectives - 1)
     pruner = make_pruner(cfg.pruner)
     if cfg.study in study_names(storage):
         return _join(cfg, space, directions, storage, pruner)
@@ -103,7 +104,7 @@ def _join(cfg: SearchConfig, space: SearchSpace, directions: list[str], storage:
 
 def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace, directions: list[str]) -> None:
     rec = StudyRecord.from_study(study)
-    if [d.name.lower() for d in study.directions] != directions:
+    if [d.name.lower() for d in study.directions] != directions or rec.objectives != cfg.objective_names:
         raise UserError(f"study {cfg.study!r} exists with objectives {rec.objectives}; "
                         f"use another --study name for a different objective")
     if rec.param_encoding != PARAM_ENCODING:
@@ -143,7 +144,8 @@ def check_latency_setup(cfg: SearchConfig) -> None:
     worker of this search trains on the cores (or the GPU) being timed."""
     cfg.latency_settings().check()
     if cfg.workers > 1:
-        raise UserError(f"--latency-max with --workers {cfg.workers}: the other workers' training would "
+        raise UserError(f"measured latency (--latency-max or --objectives with latency) with --workers "
+                        f"{cfg.workers}: the other workers' training would "
                         f"share the {'GPU' if cfg.latency_on == 'torch-cuda' else 'CPU cores'} being timed "
                         f"and distort every latency; use --workers 1")
 
@@ -162,7 +164,13 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     if cfg.halving is not None and cfg.train.time_budget is not None:
         raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
                         "drop --time-budget")
-    if cfg.latency_max_ms is not None:
+    if cfg.objectives not in OBJECTIVES:
+        raise UserError(f"--objectives {cfg.objectives!r}: allowed: {', '.join(OBJECTIVES)}")
+    if cfg.objectives != OBJECTIVES[0] and (cfg.reward_mode or cfg.halving is not None):
+        raise UserError(f"--objectives {cfg.objectives} does not combine with "
+                        f"{'the reward mode (--flops-target)' if cfg.reward_mode else '--fidelity sh'} yet; "
+                        f"allowed with them: --objectives {OBJECTIVES[0]}")
+    if cfg.measures_latency:
         check_latency_setup(cfg)
     space = load_space(cfg.space)
     data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)

@@ -75,18 +75,16 @@ class CandidateEvaluator:
                 violation = (value - limit) / limit
                 trial.set_constraint(name, violation)
                 over |= violation > 0
+        if cfg.measures_latency and not over:  # a FLOPs-over candidate is not built, let alone timed
+            record.latency_ms = self.latency_of(g, context.snapshot)
         if cfg.latency_max_ms is not None:
-            # measured only when the analytic budgets pass (a FLOPs-over candidate is not built);
-            # every trial carries the same constraint names, 0 where it was not measured
-            violation = 0.0
-            if not over:
-                record.latency_ms = self.latency_of(g, context.snapshot)
-                violation = (record.latency_ms - cfg.latency_max_ms) / cfg.latency_max_ms
+            # every trial carries the same constraint names: 0 where latency was not measured
+            violation = 0.0 if record.latency_ms is None else (record.latency_ms - cfg.latency_max_ms) / cfg.latency_max_ms
             trial.set_constraint("latency", violation)
             over |= violation > 0
         if over:
             record.over_budget = True
-            return Outcome(TrialState.COMPLETE, self.values(0.0, cost.flops), record)
+            return Outcome(TrialState.COMPLETE, self.values(0.0, cost.flops, record.latency_ms), record)
 
         previous = find_duplicate(context.snapshot, record.key, trial.number)
         if previous is not None:
@@ -97,7 +95,8 @@ class CandidateEvaluator:
         context.save(record)  # a running trial shows its candidate; a failed one keeps it
         if self.halving is not None:
             self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
-            return Outcome(TrialState.COMPLETE, self.values(record.accuracy or 0.0, cost.flops), record)
+            return Outcome(TrialState.COMPLETE, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
+                           record)
         report = self.reporter(trial, cost.flops) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
@@ -107,7 +106,7 @@ class CandidateEvaluator:
         record.epoch_accuracies = result.epoch_accuracies or None
         if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
             return Outcome(TrialState.PRUNED, None, record)
-        return Outcome(TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops), record)
+        return Outcome(TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops, record.latency_ms), record)
 
     def latency_of(self, g: Genotype, snapshot: list[optuna.trial.FrozenTrial]) -> float:
         """Measured once per genotype: an earlier trial's figure for the same key is reused (by
@@ -126,16 +125,21 @@ class CandidateEvaluator:
             return trial.should_prune()
         return report
 
-    def values(self, accuracy: float, flops: int) -> list[float]:
-        """Objectives told to the sampler: accuracy and log10(FLOPs).
+    def values(self, accuracy: float, flops: int, latency_ms: float | None = None) -> list[float]:
+        """Objectives told to the sampler: accuracy and log10 of each cost (``--objectives``).
 
         The log leaves the Pareto front unchanged (it is monotone) but gives a model-based
         sampler an objective it can fit: FLOPs span two orders of magnitude across a space and
-        multiply across choices (BENCHMARKS.md §3). Raw FLOPs stay in the record's ``flops``.
+        multiply across choices (BENCHMARKS.md §3). Raw figures stay in the record. A candidate
+        over the FLOPs or parameter budget is never timed: as its accuracy is told as 0, its
+        latency is told as ten times the largest measured so far, worse than anything seen.
         """
         if self.cfg.reward_mode:
             return [self.reward(accuracy, flops)]
-        return [accuracy, math.log10(max(flops, 1))]
+        if latency_ms is None and "latency" in self.cfg.costs:
+            latency_ms = 10 * max(self._latencies.values(), default=self.cfg.latency_max_ms or 1.0)
+        cost = {"flops": float(max(flops, 1)), "latency": latency_ms}
+        return [accuracy] + [math.log10(cost[c]) for c in self.cfg.costs]
 
     def reward(self, accuracy: float, flops: float) -> float:
         """MnasNet: ACC x (FLOPs / T)^w, w < 0 penalises FLOPs above the target T."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..train.data import DEFAULT_TEST_FRACTION
 from ..model.latency_settings import LatencySettings
+from ..train.data import DEFAULT_TEST_FRACTION
 from ..train.trainer import TrainConfig
+from .budgets import OBJECTIVES, TOLD_AS
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
 from .rungs import Rungs
@@ -25,6 +26,7 @@ class SearchConfig:
     latency_max_ms: float | None = None  # a hard budget on measured latency (nas.model.latency)
     latency_on: str = "torch-cpu"  # the runtime measured: where the user deploys
     latency_batch: int = 1
+    objectives: str = OBJECTIVES[0]
     flops_target: float | None = None  # MnasNet reward mode when set
     reward_exponent: float = -0.07
     sampler: str = DEFAULT_SAMPLER
@@ -53,8 +55,21 @@ class SearchConfig:
         return self.flops_target is not None
 
     @property
+    def costs(self) -> list[str]:
+        """What accuracy is traded against: ``flops`` and/or ``latency``."""
+        return self.objectives.split(",")[1:]
+
+    @property
+    def objective_names(self) -> list[str]:
+        return ["reward"] if self.reward_mode else ["accuracy"] + [TOLD_AS[c] for c in self.costs]
+
+    @property
     def n_objectives(self) -> int:
-        return 1 if self.reward_mode else 2
+        return len(self.objective_names)
+
+    @property
+    def measures_latency(self) -> bool:
+        return self.latency_max_ms is not None or (not self.reward_mode and "latency" in self.costs)
 
     @property
     def halving(self) -> Rungs | None:
