@@ -32,12 +32,11 @@ from optuna.trial import TrialState
 from ..train.trainer import CandidateFailed
 from .liveness import DEFAULT_STALE_AFTER, fail_stale_trials
 from .prefetch import AskAhead, Asked, ask
-from .records import TrialRecord, counts_toward_total
+from .records import INTERRUPTED, TrialRecord, counts_toward_total
 from .recovery import StorageLost, reinsert, save_result
 from .retrying import StorageUnavailable
 from .storage import StudyHandle
 
-INTERRUPTED = "interrupted (Ctrl-C)"
 SURPLUS = "surplus: the study total was reached by other workers"
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import optuna
 
 from .liveness import Heartbeat
+from .records import INTERRUPTED, TrialRecord
 from .storage import StudyHandle
 
 
@@ -31,9 +32,17 @@ class Asked:
 
 
 def ask(handle: StudyHandle) -> Asked:
+    """A new trial with its heartbeat running. Ctrl-C while the two are set up fails the trial
+    here: the loop only learns of it when this returns."""
     trial = handle.study.ask()
-    trial_id = handle.trial_id(trial.number)
-    return Asked(trial, trial_id, Heartbeat(handle, trial_id))
+    try:
+        trial_id = handle.trial_id(trial.number)
+        return Asked(trial, trial_id, Heartbeat(handle, trial_id))
+    except KeyboardInterrupt:
+        for key, value in TrialRecord(fail_reason=INTERRUPTED).to_attrs().items():
+            trial.set_user_attr(key, value)
+        handle.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
 
 
 class AskAhead:

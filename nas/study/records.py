@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Failures that say nothing about the candidate: it is not counted toward the study total and is
 # trained again (interrupted, lost with its worker) or was never to be trained (surplus).
 UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
+INTERRUPTED = "interrupted (Ctrl-C)"
 RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
 HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.liveness), a system attribute
 
