@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import replace
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -47,10 +46,6 @@ def references() -> list[Genotype]:
     return [g for name in SPACES for g in load_space(name).reference_genotypes(1, 10)]
 
 
-def random_genotypes(space: str, n: int) -> list[Genotype]:
-    return table.random_genotypes(n, space)
-
-
 def measure_all(genotypes: list[Genotype], runtime: str) -> list[tuple[float, float]]:
     """In one fresh process, one measurement at a time (two at once would share the cores)."""
     import concurrent.futures as cf
@@ -63,7 +58,7 @@ def measure_all(genotypes: list[Genotype], runtime: str) -> list[tuple[float, fl
 def main() -> None:
     n = 12 if quick() else 100
     refs = references()
-    out: dict[str, object] = {"command": "python -m bench.latency", "settings": str(replace(LatencySettings()))}
+    out: dict[str, object] = {"command": "python -m bench.latency", "settings": str(LatencySettings())}
     repeat: dict[str, dict[str, float]] = {}
     for runtime in RUNTIMES:
         first = [ms for ms, _ in measure_all(refs, runtime)]
@@ -78,7 +73,7 @@ def main() -> None:
     cost: dict[str, list[float]] = {r: [] for r in RUNTIMES}
     latencies: dict[str, dict[str, list[float]]] = {}
     for space in SPACES:
-        genotypes = random_genotypes(space, n)
+        genotypes = table.random_genotypes(n, space)
         flops = [estimate_cost(g).flops for g in genotypes]
         taus[space] = {}
         latencies[space] = {}
@@ -104,7 +99,7 @@ def fronts(latencies: dict[str, dict[str, list[float]]], n: int) -> dict[str, di
     """Accuracy-latency front against accuracy-FLOPs front, on the trained 1-epoch tables."""
     result: dict[str, dict[str, object]] = {}
     for space in ("mobile", "mixed"):
-        genotypes = random_genotypes(space, n)
+        genotypes = table.random_genotypes(n, space)
         rows = table.results(genotypes, (1.0,))[1.0]  # cached by bench.sampler_choice
         acc = np.array([r["acc"] for r in rows])
         flops = np.array([estimate_cost(g).flops for g in genotypes], dtype=float)

@@ -24,18 +24,25 @@ CUDA_CONTEXT_BYTES = GIB // 2
 MIN_TRAINING_BYTES = GIB // 4
 
 
-def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None,
-                   per_device: int | None = None) -> list[str]:
-    """Worker i's device: round-robin over the visible GPUs (or ``gpu_ids``, or the one named by
-    ``cuda:N``), at most ``per_device`` on each; else the CPU."""
+def gpu_ids_in_use(device: str, gpu_ids: list[int] | None = None) -> list[int] | None:
+    """The GPUs the workers share: the one named by ``cuda:N``, else ``gpu_ids`` or every visible
+    one; None where the workers run on the CPU."""
     import torch
 
     if not device.startswith("cuda") and device != "auto" or not torch.cuda.is_available():
-        return [device if device != "auto" else "cpu"] * workers
+        return None
     if device.startswith("cuda:"):
-        ids = [int(device.split(":", 1)[1])]
-    else:
-        ids = gpu_ids or list(range(torch.cuda.device_count()))
+        return [int(device.split(":", 1)[1])]
+    return gpu_ids or list(range(torch.cuda.device_count()))
+
+
+def assign_devices(device: str, workers: int, gpu_ids: list[int] | None = None,
+                   per_device: int | None = None) -> list[str]:
+    """Worker i's device: round-robin over the GPUs in use (:func:`gpu_ids_in_use`), at most
+    ``per_device`` on each; else the CPU."""
+    ids = gpu_ids_in_use(device, gpu_ids)
+    if ids is None:
+        return [device if device != "auto" else "cpu"] * workers
     if per_device is not None and workers > per_device * len(ids):
         raise UserError(f"--workers {workers} with --workers-per-device {per_device}: the "
                         f"{len(ids)} GPU(s) in use ({', '.join(f'cuda:{i}' for i in ids)}) hold at most "
@@ -49,12 +56,8 @@ def workers_wanted(workers: int | None, per_device: int | None, device: str, gpu
         return workers
     if per_device is None:
         return 1
-    import torch
-
-    if not device.startswith("cuda") and device != "auto" or not torch.cuda.is_available() \
-            or device.startswith("cuda:"):
-        return per_device
-    return per_device * len(gpu_ids or range(torch.cuda.device_count()))
+    ids = gpu_ids_in_use(device, gpu_ids)
+    return per_device * (len(ids) if ids is not None else 1)  # the CPU counts as one device
 
 
 def worker_floor_bytes(data_bytes: int) -> int:
