@@ -16,10 +16,13 @@ class LatencySettings:
     runtime: str = "torch-cpu"
     batch: int = 1
     threads: int = 1  # a single core: repeatable, and what one inference on a device core gets
-    warmup: int = 5
-    warmup_s: float = 0.05
-    sample_s: float = 0.002
-    block: int = 10
+    # Warm-up, sample and block sizes: python -m bench.latency (BENCHMARKS.md §13) measured these
+    # against the first settings (5 passes / 0.05 s warm-up, 2 ms samples, blocks of 10) side by side:
+    # as repeatable across processes, at a quarter of the cost.
+    warmup: int = 3
+    warmup_s: float = 0.01
+    sample_s: float = 0.001
+    block: int = 5
     max_blocks: int = 30
     agree: float = 0.02
 
