@@ -10,7 +10,7 @@ from .storage_retry import add_storage_retry, apply_storage_retry
 
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
-    from ..study.budgets import OBJECTIVES
+    from ..study.budgets import OBJECTIVES, REWARD_ON
     from ..study.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
@@ -37,6 +37,12 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params-max", default=None, help="hard parameter budget, e.g. 500k")
     p.add_argument("--flops-target", default=None,
                    help="MnasNet single-objective reward ACC x (FLOPs/T)^w with this T")
+    p.add_argument("--latency-target", default=None, metavar="TIME",
+                   help="with --reward-on latency: MnasNet's reward ACC x (latency/T)^w with this T, e.g. 2ms "
+                        "(latency measured as --latency-on says)")
+    p.add_argument("--reward-on", default="flops", choices=tuple(REWARD_ON),
+                   help="what the reward mode weighs: fvcore FLOPs (--flops-target, default) or measured "
+                        "latency (--latency-target), as MnasNet did")
     p.add_argument("--reward-exponent", type=float, default=-0.07)
     p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
                    help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
@@ -129,8 +135,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be >= 1, got {value}")
-    if args.pruner != "none" and args.flops_target is None:
-        raise UserError("--pruner needs the single-objective reward mode (--flops-target T)")
+    if args.pruner != "none" and args.flops_target is None and args.latency_target is None:
+        raise UserError("--pruner needs the single-objective reward mode (--flops-target T or "
+                        "--reward-on latency --latency-target T)")
     cfg = SearchConfig(
         space=args.space, dataset=args.dataset, study=args.study, trials=args.trials, train=train,
         flops_max=parse_quantity(args.flops_max, "--flops-max"),
@@ -138,6 +145,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         latency_max_ms=parse_milliseconds(args.latency_max, "--latency-max"), latency_on=args.latency_on,
         latency_batch=args.latency_batch, objectives=args.objectives,
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
+        latency_target_ms=parse_milliseconds(args.latency_target, "--latency-target"), reward_on=args.reward_on,
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress,

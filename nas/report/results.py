@@ -115,16 +115,18 @@ def has_latency(frame: pd.DataFrame) -> bool:
     return "latency_ms" in frame and frame["latency_ms"].notna().any()
 
 
-def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str | None = None) -> str:
-    """The front as a small text table (FLOPs in fvcore's convention; latency, where measured,
-    in the study's)."""
+def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str | None = None,
+                 title: str | None = None) -> str:
+    """The front (or, with a ``title``, other trials) as a small text table (FLOPs in fvcore's
+    convention; latency, where measured, in the study's)."""
     if front.empty:
         return (f"Pareto front{' by latency' if by == 'latency' else ''}: empty (no completed feasible "
                 f"trials{' with a measured latency' if by == 'latency' else ''} yet)")
     budget = (f", top rung of successive halving: {front['epochs'].max():g} epochs" if is_halving(front)
               else "")
     latency = has_latency(front)
-    lines = [f"Pareto front{' by latency' if by == 'latency' else ''} ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
+    heading = title or f"Pareto front{' by latency' if by == 'latency' else ''}"
+    lines = [f"{heading} ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
              f"eval mode, batch 1" + (f"; latency = {latency_convention}" if latency and latency_convention else "")
              + "):",
              f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  " + ("latency  " if latency else "") + "arch"]

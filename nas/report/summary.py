@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TextIO
 
 import optuna
@@ -12,16 +11,19 @@ from ..study.storage import study_dir
 from .results import format_front, pareto_frame, study_cost, trials_frame
 
 
-def report_search(study: optuna.Study, out: TextIO = sys.stdout, write_files: bool = True) -> None:
+def report_search(study: optuna.Study, out: TextIO | None = None, write_files: bool = True) -> None:
     """Print the front and write ``trials.csv`` / ``pareto.csv`` under ``results/<study>/``."""
     frame = trials_frame(study)
     record = StudyRecord.from_study(study)
     by = study_cost(record.objectives)
     front = pareto_frame(frame, by)
-    if record.flops_target is not None:
+    if record.objectives == ["reward"]:
         best = frame[frame["state"] == "COMPLETE"].sort_values("objective", ascending=False).head(5)
-        print("best by MnasNet reward ACC x (FLOPs/T)^w:", file=out)
-        print(format_front(best), file=out)
+        on = record.reward_on or "flops"
+        target = (f"{record.latency_target_ms:g} ms" if on == "latency" else f"{record.flops_target:.4g} FLOPs")
+        title = (f"best by MnasNet reward ACC x ({'latency' if on == 'latency' else 'FLOPs'}/T)^w, "
+                 f"T = {target}, w = {record.reward_exponent:g}")
+        print(format_front(best, on, record.latency, title=title), file=out)
     else:
         print(format_front(front, by, record.latency), file=out)
         if not front.empty:

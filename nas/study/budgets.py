@@ -19,3 +19,5 @@ DEFAULT_STORAGE_RETRY = 180.0
 # which leaves the front unchanged and gives a model-based sampler something it can fit (§3).
 OBJECTIVES = ("accuracy,flops", "accuracy,latency", "accuracy,flops,latency")
 TOLD_AS = {"flops": "log10_flops", "latency": "log10_latency_ms"}
+# What the MnasNet reward ACC x (cost / T)^w weighs (search --reward-on), each with its target flag.
+REWARD_ON = {"flops": "--flops-target", "latency": "--latency-target"}

@@ -20,7 +20,7 @@ from ..units import human
 from .records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from .rungs import FIDELITIES
 from .samplers import make_pruner, make_sampler, sampler_seed
-from .budgets import OBJECTIVES
+from .budgets import OBJECTIVES, REWARD_ON
 from .search_config import SearchConfig
 from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
 
@@ -32,6 +32,7 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         objectives=cfg.objective_names,
         param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
         params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
+        reward_on=cfg.reward_on if cfg.reward_mode else None, latency_target_ms=cfg.latency_target_ms,
         latency_max_ms=cfg.latency_max_ms,
         latency=cfg.latency_settings().describe() if cfg.measures_latency else None,
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
@@ -107,6 +108,11 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
     if [d.name.lower() for d in study.directions] != directions or rec.objectives != cfg.objective_names:
         raise UserError(f"study {cfg.study!r} exists with objectives {rec.objectives}; "
                         f"use another --study name for a different objective")
+    if cfg.reward_mode and (rec.reward_on or "flops", rec.flops_target, rec.latency_target_ms) != (
+            cfg.reward_on, cfg.flops_target, cfg.latency_target_ms):
+        target = (f"{rec.latency_target_ms:g} ms" if rec.reward_on == "latency" else f"{rec.flops_target:g} FLOPs")
+        raise UserError(f"study {cfg.study!r} was searched with the reward on {rec.reward_on or 'flops'} "
+                        f"(target {target}); resume it with those settings, or use another --study name")
     if rec.param_encoding != PARAM_ENCODING:
         raise UserError(f"study {cfg.study!r} was made by an earlier version of this toolkit "
                         f"(parameter encoding {rec.param_encoding!r}, now {PARAM_ENCODING!r}); "
@@ -150,6 +156,22 @@ def check_latency_setup(cfg: SearchConfig) -> None:
                         f"and distort every latency; use --workers 1")
 
 
+def check_reward(cfg: SearchConfig) -> None:
+    """The reward mode weighs one cost against its own target: ``--reward-on flops`` with
+    ``--flops-target``, ``--reward-on latency`` with ``--latency-target``."""
+    if cfg.reward_on not in REWARD_ON:
+        raise UserError(f"--reward-on {cfg.reward_on!r}: allowed: {', '.join(REWARD_ON)}")
+    wanted = REWARD_ON[cfg.reward_on]
+    given = {"--flops-target": cfg.flops_target, "--latency-target": cfg.latency_target_ms}
+    stray = [flag for flag, value in given.items() if value is not None and flag != wanted]
+    if stray:
+        raise UserError(f"{stray[0]} sets the target of --reward-on "
+                        f"{next(c for c, f in REWARD_ON.items() if f == stray[0])}, but the reward is on "
+                        f"{cfg.reward_on}; give {wanted} (--reward-on {cfg.reward_on}) or change --reward-on")
+    if cfg.reward_on != "flops" and given[wanted] is None:
+        raise UserError(f"--reward-on {cfg.reward_on} needs its target: {wanted}, e.g. {wanted} 2ms")
+
+
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     """Validate everything the user gave, then create or load the study (before any worker)."""
     if cfg.trials < 1:
@@ -158,9 +180,10 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
         raise UserError(f"--workers must be >= 1, got {cfg.workers}")
     if cfg.fidelity not in FIDELITIES:
         raise UserError(f"--fidelity {cfg.fidelity!r}: choose one of {', '.join(FIDELITIES)}")
+    check_reward(cfg)
     if cfg.halving is not None and cfg.reward_mode:
-        raise UserError("--fidelity sh ranks candidates on (accuracy, FLOPs); it does not combine with "
-                        "the single-objective reward mode (--flops-target)")
+        raise UserError("--fidelity sh ranks candidates on (accuracy, cost); it does not combine with "
+                        "the single-objective reward mode (--flops-target, --latency-target)")
     if cfg.halving is not None and cfg.train.time_budget is not None:
         raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
                         "drop --time-budget")
@@ -168,7 +191,7 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
         raise UserError(f"--objectives {cfg.objectives!r}: allowed: {', '.join(OBJECTIVES)}")
     if cfg.objectives != OBJECTIVES[0] and (cfg.reward_mode or cfg.halving is not None):
         raise UserError(f"--objectives {cfg.objectives} does not combine with "
-                        f"{'the reward mode (--flops-target)' if cfg.reward_mode else '--fidelity sh'} yet; "
+                        f"{'the reward mode (--reward-on)' if cfg.reward_mode else '--fidelity sh'} yet; "
                         f"allowed with them: --objectives {OBJECTIVES[0]}")
     if cfg.measures_latency:
         check_latency_setup(cfg)

@@ -163,6 +163,8 @@ class StudyRecord:
     latency_max_ms: float | None = None
     latency: str | None = None  # how latency was measured (LatencySettings.describe), where it was
     flops_target: float | None = None
+    latency_target_ms: float | None = None
+    reward_on: str | None = None  # "flops" or "latency" in the reward mode (None: not, or before it existed)
     reward_exponent: float = -0.07
     val_fraction: float = 0.2
     test_fraction: float | None = None  # None: made before held-out test splits existed

@@ -10,7 +10,6 @@ retried. Each trained model's weights are kept (``results/<study>/retrain/``) fo
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -146,7 +145,7 @@ class RetrainJob:
 
 def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_RETRAIN_EPOCHS,
                 seeds: int = DEFAULT_SEEDS, workers: int = 1, device: str = "auto",
-                out: TextIO = sys.stdout, trainer: Trainer = train_candidate) -> StudyHandle:
+                out: TextIO | None = None, trainer: Trainer = train_candidate) -> StudyHandle:
     """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
     retrain study. Several workers need a storage safe for concurrent writers."""
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers

@@ -13,7 +13,6 @@ loop (:mod:`nas.study.loop`): a scaling run resumes like a search, and several w
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -150,7 +149,7 @@ class ScaleJob:
 
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
-                out: TextIO = sys.stdout, write_files: bool = True,
+                out: TextIO | None = None, write_files: bool = True,
                 workers: int = 1, trainer: Trainer = train_candidate) -> dict[str, object]:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
     phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers

@@ -16,7 +16,6 @@ command after an interruption runs only the missing ones.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +96,7 @@ class CandidateEvaluator:
             self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
             return Outcome(TrialState.COMPLETE, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
                            record)
-        report = self.reporter(trial, cost.flops) if cfg.reward_mode else None
+        report = self.reporter(trial, cost.flops, record.latency_ms) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
         record.accuracy, record.train_loss = result.val_accuracy, result.train_loss
@@ -118,10 +117,10 @@ class CandidateEvaluator:
             self._latencies[key] = earlier[0] if earlier else measure_latency(g, self.cfg.latency_settings()).ms
         return self._latencies[key]
 
-    def reporter(self, trial: optuna.Trial, flops: int) -> Callable[[int, float], bool]:
+    def reporter(self, trial: optuna.Trial, flops: int, latency_ms: float | None) -> Callable[[int, float], bool]:
         """Per-epoch reward to the pruner (MnasNet reward mode); True means stop training."""
         def report(epoch: int, acc: float) -> bool:
-            trial.report(self.reward(acc, flops), epoch)
+            trial.report(self.reward(acc, flops, latency_ms), epoch)
             return trial.should_prune()
         return report
 
@@ -135,15 +134,22 @@ class CandidateEvaluator:
         latency is told as ten times the largest measured so far, worse than anything seen.
         """
         if self.cfg.reward_mode:
-            return [self.reward(accuracy, flops)]
+            return [self.reward(accuracy, flops, latency_ms)]
         if latency_ms is None and "latency" in self.cfg.costs:
             latency_ms = 10 * max(self._latencies.values(), default=self.cfg.latency_max_ms or 1.0)
         cost = {"flops": float(max(flops, 1)), "latency": latency_ms}
         return [accuracy] + [math.log10(cost[c]) for c in self.cfg.costs]
 
-    def reward(self, accuracy: float, flops: float) -> float:
-        """MnasNet: ACC x (FLOPs / T)^w, w < 0 penalises FLOPs above the target T."""
-        return accuracy * (flops / float(self.cfg.flops_target)) ** self.cfg.reward_exponent
+    def reward(self, accuracy: float, flops: float, latency_ms: float | None = None) -> float:
+        """MnasNet: ACC x (cost / T)^w, w < 0 penalising a cost above the target T; the cost is
+        FLOPs (``--flops-target``) or, as MnasNet had it, measured latency (``--latency-target``).
+        A candidate that was not timed (over the FLOPs or parameter budget) has accuracy 0 here."""
+        cfg = self.cfg
+        if cfg.reward_on == "latency":
+            if latency_ms is None:
+                return 0.0
+            return accuracy * (latency_ms / cfg.latency_target_ms) ** cfg.reward_exponent
+        return accuracy * (flops / float(cfg.flops_target)) ** cfg.reward_exponent
 
 
 def checkpoint_dir(cfg: SearchConfig) -> Path:
@@ -190,7 +196,7 @@ def _interrupted_message(study: optuna.Study) -> str:
             f"{study.study_name!r}; rerun the same command to resume")
 
 
-def run_search(cfg: SearchConfig, out: TextIO = sys.stdout, trainer: Trainer = train_candidate,
+def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = train_candidate,
                run_factory: RunFactory = ExtendableRun) -> optuna.Study:
     """Run (or resume) a search until the study holds ``cfg.trials`` evaluated trials.
 

@@ -27,7 +27,9 @@ class SearchConfig:
     latency_on: str = "torch-cpu"  # the runtime measured: where the user deploys
     latency_batch: int = 1
     objectives: str = OBJECTIVES[0]
-    flops_target: float | None = None  # MnasNet reward mode when set
+    flops_target: float | None = None  # MnasNet reward mode on FLOPs when set
+    latency_target_ms: float | None = None  # MnasNet reward mode on measured latency when set
+    reward_on: str = "flops"  # what the reward's cost is: "flops" (--flops-target) or "latency" (--latency-target)
     reward_exponent: float = -0.07
     sampler: str = DEFAULT_SAMPLER
     pruner: str = "none"
@@ -52,7 +54,7 @@ class SearchConfig:
 
     @property
     def reward_mode(self) -> bool:
-        return self.flops_target is not None
+        return self.flops_target is not None or self.latency_target_ms is not None
 
     @property
     def costs(self) -> list[str]:
@@ -69,7 +71,9 @@ class SearchConfig:
 
     @property
     def measures_latency(self) -> bool:
-        return self.latency_max_ms is not None or (not self.reward_mode and "latency" in self.costs)
+        if self.reward_mode:
+            return self.latency_max_ms is not None or self.reward_on == "latency"
+        return self.latency_max_ms is not None or "latency" in self.costs
 
     @property
     def halving(self) -> Rungs | None:

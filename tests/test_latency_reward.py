@@ -1,0 +1,66 @@
+"""search --reward-on latency: MnasNet's own reward, ACC x (latency / T)^w, on measured latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from nas.errors import UserError
+from nas.study import search as search_module
+from nas.study.records import StudyRecord, TrialRecord
+
+from conftest import run_cli
+from search_helpers import TWO_ARCH_SPACE, FakeTrainer, config, search, write_space
+from test_latency_budget import fake_latency
+
+
+def test_reward_on_latency_weighs_measured_latency_against_its_target(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    cfg = config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE)), trials=8,
+                 latency_target_ms=0.1, reward_on="latency", reward_exponent=-0.3)
+    study = search(cfg, FakeTrainer())
+    assert len(study.directions) == 1 and study.metric_names == ["reward"]
+    done = [(t, TrialRecord.from_trial(t)) for t in study.trials if t.state == TrialState.COMPLETE]
+    assert sorted(calls) == sorted({r.key for _, r in done})  # every architecture timed, once
+    for t, r in done:
+        assert r.latency_ms is not None and r.accuracy is not None
+        assert t.values[0] == pytest.approx(r.accuracy * (r.latency_ms / 0.1) ** -0.3)
+        # a FLOPs-weighted reward would differ: the fake latency is FLOPs / 1e6 ms, not FLOPs / T
+        assert t.values[0] != pytest.approx(r.accuracy * (r.flops / 0.1) ** -0.3)
+    record = StudyRecord.from_study(study)
+    assert record.reward_on == "latency" and record.latency_target_ms == 0.1 and "batch 1" in record.latency
+    with pytest.raises(UserError, match="reward on latency"):  # resuming with another target
+        search(config(tmp_path, space=cfg.space, trials=9, latency_target_ms=0.2, reward_on="latency"),
+               FakeTrainer())
+
+
+def test_reward_on_latency_is_printed_with_its_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search_module, "measure_latency", fake_latency([]))
+    space = write_space(tmp_path)
+    code, out, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "2",
+                             "--study", "r", "--epochs", "0.05", "--no-progress", "--reward-on", "latency",
+                             "--latency-target", "500us")
+    assert code == 0, err
+    assert "ACC x (latency/T)^w, T = 0.5 ms" in out and "latency = median forward pass" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reward-on", "latency"], "--reward-on latency needs its target: --latency-target"),
+    (["--latency-target", "2ms"], "--latency-target sets the target of --reward-on latency, but the reward is on flops"),
+    (["--reward-on", "latency", "--flops-target", "1M"], "--flops-target sets the target of --reward-on flops"),
+    (["--reward-on", "latency", "--latency-target", "soon"], "--latency-target 'soon': expected a time"),
+])
+def test_inconsistent_reward_settings_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = write_space(tmp_path)
+    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "2",
+                           "--study", "r", *args)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "results" / "r").exists()
