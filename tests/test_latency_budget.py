@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from nas.arch.genotype import Genotype
 from nas.model.latency import Latency, LatencySettings
-from nas.study import search as search_module
+from nas.study import latency_book
 from nas.study.records import StudyRecord, TrialRecord
 
 from conftest import run_cli
@@ -31,7 +31,7 @@ def test_over_latency_is_never_trained_and_each_architecture_is_measured_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     calls: list[str] = []
-    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    monkeypatch.setattr(latency_book, "measure_latency", fake_latency(calls))
     trainer = FakeTrainer()
     # a budget between the two architectures' fake latencies (their FLOPs in millions)
     cfg = config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE)), trials=6, latency_max_ms=0.13)
@@ -73,7 +73,7 @@ def test_pareto_by_latency_trades_accuracy_against_measured_latency(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     calls: list[str] = []
-    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    monkeypatch.setattr(latency_book, "measure_latency", fake_latency(calls))
     search(config(tmp_path, trials=8, latency_max_ms=1000.0), FakeTrainer())
     code, out, err = run_cli("pareto", "--study", "t", "--by", "latency", "--csv", "front.csv")
     assert code == 0, err
@@ -103,7 +103,7 @@ def test_latency_as_an_objective(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.chdir(tmp_path)
     calls: list[str] = []
-    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    monkeypatch.setattr(latency_book, "measure_latency", fake_latency(calls))
     study = search(config(tmp_path, trials=5, objectives=objectives, flops_max=0.5e6), FakeTrainer())
     assert StudyRecord.from_study(study).objectives == names and len(study.directions) == len(names)
     assert study.metric_names == names

@@ -8,7 +8,7 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.errors import UserError
-from nas.study import search as search_module
+from nas.study import latency_book
 from nas.study.records import StudyRecord, TrialRecord
 
 from conftest import run_cli
@@ -20,7 +20,7 @@ def test_reward_on_latency_weighs_measured_latency_against_its_target(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     calls: list[str] = []
-    monkeypatch.setattr(search_module, "measure_latency", fake_latency(calls))
+    monkeypatch.setattr(latency_book, "measure_latency", fake_latency(calls))
     cfg = config(tmp_path, space=str(write_space(tmp_path, TWO_ARCH_SPACE)), trials=8,
                  latency_target_ms=0.1, reward_on="latency", reward_exponent=-0.3)
     study = search(cfg, FakeTrainer())
@@ -41,7 +41,7 @@ def test_reward_on_latency_weighs_measured_latency_against_its_target(
 
 def test_reward_on_latency_is_printed_with_its_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search_module, "measure_latency", fake_latency([]))
+    monkeypatch.setattr(latency_book, "measure_latency", fake_latency([]))
     space = write_space(tmp_path)
     code, out, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "2",
                              "--study", "r", "--epochs", "0.05", "--no-progress", "--reward-on", "latency",

@@ -9,6 +9,8 @@ from ..errors import UserError
 from .limits import add_max_params, max_params
 
 def add_export(sub: argparse._SubParsersAction) -> None:
+    from ..model.latency_settings import RUNTIMES
+
     p = sub.add_parser("export", help="write a chosen architecture: genotype JSON, weights, TorchScript, ONNX")
     p.add_argument("--study", required=True)
     p.add_argument("--storage", default=None)
@@ -23,6 +25,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                         "largest budget) instead of training again")
     p.add_argument("--format", default="json,state_dict,torchscript,onnx")
     p.add_argument("--device", default="auto")
+    p.add_argument("--latency-on", default=None, choices=RUNTIMES,
+                   help="measure the architecture's latency on this runtime for the model card (default: "
+                        "where the search measured latency, if it did; its figure is reused)")
     add_max_params(p)
     p.set_defaults(handler=_cmd_export)
 
@@ -34,6 +39,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..model.limits import check_size
     from ..report.export import export_model, parse_formats
     from ..report.results import resolve_trial
+    from ..study.latency_book import settings_for
     from ..study.records import StudyRecord, TrialRecord
     from ..study.family import family_member
     from ..study.landing import DEFAULT_TOLERANCE
@@ -44,6 +50,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     study = load_study(args.storage, args.study)
     record = StudyRecord.from_study(study)
+    latency_settings = settings_for(record, args.latency_on)  # a missing runtime: refused before any work
     if args.scaled is not None:
         info = record.scaling
         if not info:
@@ -83,9 +90,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"
-    report = export_model(g, model, args.out, formats, card={
-        "title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
-        "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])})
+    card = {"title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
+            "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])}
+    latency = _latency(study, latency_settings, g)
+    if latency is not None:
+        card["latency"] = latency
+        print(f"latency: {latency}")
+    report = export_model(g, model, args.out, formats, card=card)
     for name, path in report.files.items():
         diff = f" (reloaded, max |diff| {report.max_abs_diff[name]:.1e})" if name in report.max_abs_diff else ""
         print(f"wrote {path}{diff}")
@@ -112,3 +123,14 @@ def _retrained(args: argparse.Namespace, g):  # noqa: ANN001, ANN202 - Genotype 
     return model, (f"{run['test_accuracy']:.4f} on the held-out test split (seed {int(run['seed'])}; mean "
                    f"{spread.mean():.4f}{sd} over {len(spread)} seeds), after {run['budget_epochs']:g} "
                    f"epochs on train+val")
+
+
+def _latency(study, settings, g) -> str | None:  # noqa: ANN001 - Study, LatencySettings | None, Genotype
+    """The model card's latency: the search's figure for this genotype where it measured one in
+    the same convention, else measured now; None where no runtime applies."""
+    from ..study.latency_book import LatencyBook, recorded
+
+    if settings is None:
+        return None
+    convention = settings.describe()
+    return f"{LatencyBook(settings, recorded(study, convention)).of(g):.3f} ms ({convention})"

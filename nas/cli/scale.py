@@ -11,6 +11,7 @@ from .limits import add_max_params, max_params
 
 
 def add_scale(sub: argparse._SubParsersAction) -> None:
+    from ..model.latency_settings import RUNTIMES
     from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SCALE_TOLERANCE as DEFAULT_TOLERANCE, DEFAULT_SEEDS
 
     p = sub.add_parser("scale", help="grid-search EfficientNet compound scaling for a chosen architecture")
@@ -35,6 +36,9 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=None, metavar="K",
                    help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid and the retraining")
+    p.add_argument("--latency-on", default=None, choices=RUNTIMES,
+                   help="also measure every grid point's and family member's latency here (default: where "
+                        "the search measured it, if it did); timed after the grid's training, one at a time")
     add_max_params(p)
     add_storage_retry(p)
     p.set_defaults(handler=_cmd_scale)
@@ -80,7 +84,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     search = load_handle(args.storage, args.study)
     base, label = _base_genotype(search.study, args.base, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
-                         workers=args.workers)
+                         workers=args.workers, latency_on=args.latency_on)
     if args.compare_single or args.retrain_epochs is not None:
         _retrain_and_compare(args, search, base, grid, result)
     return 0

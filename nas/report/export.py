@@ -152,6 +152,7 @@ def model_card(genotype: Genotype, info: dict[str, object], report: ExportReport
              f"- Accuracy: {info.get('accuracy', 'not measured')}",
              f"- Parameters: {cost.params:,}",
              f"- FLOPs: {cost.flops:,} ({FLOPS_CONVENTION}, {genotype.resolution} px input)",
+             f"- Latency: {info.get('latency', 'not measured (export --latency-on RUNTIME measures it)')}",
              f"- Input: {genotype.in_channels} x {genotype.resolution} x {genotype.resolution}, "
              f"{genotype.num_classes} classes",
              f"- Source: {info.get('source', '')}",

@@ -35,6 +35,8 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         reward_on=cfg.reward_on if cfg.reward_mode else None, latency_target_ms=cfg.latency_target_ms,
         latency_max_ms=cfg.latency_max_ms,
         latency=cfg.latency_settings().describe() if cfg.measures_latency else None,
+        latency_on=cfg.latency_on if cfg.measures_latency else None,
+        latency_batch=cfg.latency_batch if cfg.measures_latency else None,
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, test_split=data.test_split,
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,

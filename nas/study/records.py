@@ -162,6 +162,8 @@ class StudyRecord:
     params_max: float | None = None
     latency_max_ms: float | None = None
     latency: str | None = None  # how latency was measured (LatencySettings.describe), where it was
+    latency_on: str | None = None  # the runtime measured (search --latency-on), where latency was
+    latency_batch: int | None = None
     flops_target: float | None = None
     latency_target_ms: float | None = None
     reward_on: str | None = None  # "flops" or "latency" in the reward mode (None: not, or before it existed)

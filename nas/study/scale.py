@@ -27,6 +27,8 @@ from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
 from .family import family_frame, scaled  # noqa: F401 - public here too
+from ..model.latency_settings import LatencySettings
+from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
 from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
 from .placement import assign_devices
 from .processes import check_codes, run_workers
@@ -150,13 +152,19 @@ class ScaleJob:
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 out: TextIO | None = None, write_files: bool = True,
-                workers: int = 1, trainer: Trainer = train_candidate) -> dict[str, object]:
+                workers: int = 1, trainer: Trainer = train_candidate,
+                latency_on: str | None = None) -> dict[str, object]:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
     phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers
-    need a storage safe for concurrent writers (a journal file or a database server)."""
+    need a storage safe for concurrent writers (a journal file or a database server).
+
+    Where the search measured latency (or ``latency_on`` names a runtime), every grid point and
+    family member is timed too, in this process after the grid's training has ended (no worker
+    trains on the cores being timed), each genotype once (:mod:`nas.study.latency_book`)."""
     plan = grid.plan(base)
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     record = StudyRecord.from_study(search.study)
+    latency = settings_for(record, latency_on)  # a missing runtime is refused before any training
     handle = open_grid(search, base, grid)
     study = handle.study
     wanted = _grid_total(grid, base, trials)
@@ -184,12 +192,15 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     best = done.sort_values("accuracy", ascending=False).iloc[0]
     a, b, c = float(best["alpha"]), float(best["beta"]), float(best["gamma"])
     family = family_frame(base, a, b, c, grid.flops_factor, phi_max, grid.tolerance)
+    if latency is not None:
+        _time_grid_and_family(search.study, study, latency, plan.points, frame, family)
     record_scaling(search.study, {"alpha": a, "beta": b, "gamma": c, "base": base_label,
                                   "base_genotype": base.to_json(indent=None), "flops_factor": grid.flops_factor,
                                   "tolerance": grid.tolerance, "grid_version": GRID_VERSION})
     print(f"best: alpha={a:.2f} (depth), beta={b:.2f} (width), gamma={c:.2f} (resolution, nominal); "
           f"accuracy {best['accuracy']:.4f} (validation, brief) at FLOPs x{best['flops_ratio']:.3f} measured", file=out)
-    print(format_family(family, grid.flops_factor, grid.tolerance), file=out)
+    print(format_family(family, grid.flops_factor, grid.tolerance, latency.describe() if latency else None),
+          file=out)
     result: dict[str, object] = {"alpha": a, "beta": b, "gamma": c, "grid": frame, "family": family}
     if write_files:
         folder = scaled_dir(search.name)
@@ -204,22 +215,40 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     return result
 
 
+def _time_grid_and_family(search_study: optuna.Study, grid_study: optuna.Study, settings: LatencySettings,
+                          points: list[GridPoint], frame: pd.DataFrame, family: pd.DataFrame) -> None:
+    """Add ``latency_ms`` to the grid's and the family's frames, reusing what the search study and
+    earlier runs of this scaling measured in the same convention, and keep the table."""
+    convention = settings.describe()
+    book = LatencyBook(settings, {**recorded(search_study, convention), **table_of(grid_study, convention)})
+    genotypes = {p.landing.genotype.key(): p.landing.genotype for p in points}
+    frame["latency_ms"] = [book.of(genotypes[k]) if state == "COMPLETE" and k in genotypes else None
+                           for k, state in zip(frame["key"], frame["state"])]
+    family["latency_ms"] = [book.of(Genotype.from_json(g)) for g in family["genotype"]]
+    keep_table(grid_study, book, set(frame["key"].dropna()) | set(family["key"]))
+
+
 def scaled_dir(search_name: str):  # noqa: ANN201 - Path
     return study_dir(search_name) / "scaled"
 
 
-def format_family(family: pd.DataFrame, flops_factor: float, tolerance: float) -> str:
-    """The family table: target and measured FLOPs ratio per member, multipliers as built."""
+def format_family(family: pd.DataFrame, flops_factor: float, tolerance: float,
+                  latency_convention: str | None = None) -> str:
+    """The family table: target and measured FLOPs ratio per member, multipliers as built, and
+    the measured latency where it was measured."""
+    timed = latency_convention is not None and "latency_ms" in family
     lines = [f"family: member phi landed on x{flops_factor:g}^phi measured FLOPs within +/-{tolerance:.0%} "
-             f"({FLOPS_CONVENTION}); nominal = alpha^phi, beta^phi, gamma^phi before rounding",
+             f"({FLOPS_CONVENTION}); nominal = alpha^phi, beta^phi, gamma^phi before rounding"
+             + (f"; latency = {latency_convention}" if timed else ""),
              f"{'phi':>3}  {'target':>7}  {'measured':>8}  {'error':>6}  {'depth (nominal)':>15}  "
-             f"{'width (nominal)':>15}  {'px (nominal)':>12}  {'FLOPs':>8}  {'params':>8}"]
+             f"{'width (nominal)':>15}  {'px (nominal)':>12}  {'FLOPs':>8}  {'params':>8}" + ("   latency" if timed else "")]
     for _, r in family.iterrows():
         flag = "" if r["within_tolerance"] else "  OUT OF TOLERANCE: not written"
+        ms = f"  {r['latency_ms']:>6.3f}ms" if timed else ""
         lines.append(f"{int(r['phi']):>3}  x{r['target_ratio']:<6.3g}  x{r['flops_ratio']:<7.3f}  {r['error']:>+6.1%}  "
                      f"{r['depth_mult']:>6.2f} ({r['nominal_depth']:.2f})  {r['width_mult']:>6.2f} ({r['nominal_width']:.2f})  "
                      f"{int(r['resolution']):>4} ({r['nominal_resolution']:>5.1f})  {r['flops'] / 1e6:>7.2f}M  "
-                     f"{r['params'] / 1e3:>7.1f}k{flag}")
+                     f"{r['params'] / 1e3:>7.1f}k{ms}{flag}")
     return "\n".join(lines)
 
 

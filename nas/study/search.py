@@ -29,12 +29,12 @@ from ..arch.space import SearchSpace
 from ..arch.space_file import load_space
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
-from ..model.latency import measure_latency
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
 from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
+from .latency_book import LatencyBook
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
 from .placement import assign_devices, check_gpu_memory, worker_floor_bytes
@@ -60,7 +60,7 @@ class CandidateEvaluator:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
         self.halving = (Halving(cfg.halving, checkpoint_dir(cfg), run_factory)
                         if cfg.halving is not None else None)
-        self._latencies: dict[str, float] = {}  # genotype key -> measured latency (ms)
+        self.latencies = LatencyBook(cfg.latency_settings())
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         cfg = self.cfg
@@ -111,11 +111,11 @@ class CandidateEvaluator:
         """Measured once per genotype: an earlier trial's figure for the same key is reused (by
         every worker and every resumed run), else it is measured now, before any training."""
         key = g.key()
-        if key not in self._latencies:
-            earlier = [r.latency_ms for r in map(TrialRecord.from_trial, snapshot)
-                       if r.key == key and r.latency_ms is not None]
-            self._latencies[key] = earlier[0] if earlier else measure_latency(g, self.cfg.latency_settings()).ms
-        return self._latencies[key]
+        if not self.latencies.knows(key):
+            for r in map(TrialRecord.from_trial, snapshot):
+                if r.key == key and r.latency_ms is not None:
+                    self.latencies.learn(key, r.latency_ms)
+        return self.latencies.of(g)
 
     def reporter(self, trial: optuna.Trial, flops: int, latency_ms: float | None) -> Callable[[int, float], bool]:
         """Per-epoch reward to the pruner (MnasNet reward mode); True means stop training."""
@@ -136,7 +136,7 @@ class CandidateEvaluator:
         if self.cfg.reward_mode:
             return [self.reward(accuracy, flops, latency_ms)]
         if latency_ms is None and "latency" in self.cfg.costs:
-            latency_ms = 10 * max(self._latencies.values(), default=self.cfg.latency_max_ms or 1.0)
+            latency_ms = 10 * self.latencies.largest(default=self.cfg.latency_max_ms or 1.0)
         cost = {"flops": float(max(flops, 1)), "latency": latency_ms}
         return [accuracy] + [math.log10(cost[c]) for c in self.cfg.costs]
 
