@@ -64,3 +64,47 @@ def test_inconsistent_reward_settings_are_one_line_and_exit_2(tmp_path: Path, mo
                            "--study", "r", *args)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "results" / "r").exists()
+
+
+def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import math
+
+    from nas.arch.genotype import Genotype
+    from nas.model.cost import estimate_cost
+    from nas.model.latency import Latency, LatencySettings
+    from nas.report.results import pareto_frame, trials_frame
+    from nas.study.halving import rung_results
+    from nas.study.rungs import Rungs
+
+    from search_helpers import FakeRun
+
+    def inverse(g: Genotype, settings: LatencySettings) -> Latency:  # latency falls as FLOPs rise
+        return Latency(1e6 / estimate_cost(g).flops, 10, True, settings, settings.describe())
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(latency_book, "measure_latency", inverse)
+    cfg = config(tmp_path, fidelity="sh", rungs=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=12,
+                 objectives="accuracy,latency")
+    study = search_module_run(cfg, FakeRun)
+    records = [TrialRecord.from_trial(t) for t in study.trials if t.state == TrialState.COMPLETE]
+    assert all(r.latency_ms == pytest.approx(1e6 / r.flops) for r in records)
+    for t in study.trials:
+        if t.state == TrialState.COMPLETE:
+            assert t.values[1] == pytest.approx(math.log10(TrialRecord.from_trial(t).latency_ms))
+    acc, costs = rung_results(study.trials, "1", exclude_key=None, cost="latency")
+    by_key = {r.key: r.latency_ms for r in records}
+    assert sorted(costs) == sorted(by_key.values())  # each genotype's rung-1 result, ranked on latency
+    assert acc and len(costs) == len(by_key)
+    front = pareto_frame(trials_frame(study), "latency")
+    assert len(front) and front["top_rung"].all()
+    with pytest.raises(UserError, match="ranks each rung on accuracy and one cost"):
+        search_module_run(config(tmp_path, study="u", fidelity="sh", objectives="accuracy,flops,latency"), FakeRun)
+
+
+def search_module_run(cfg, run_factory):  # noqa: ANN001, ANN201 - SearchConfig, RunFactory -> Study
+    import io
+
+    from nas.study.search import run_search
+
+    return run_search(cfg, out=io.StringIO(), trainer=FakeTrainer(), run_factory=run_factory)

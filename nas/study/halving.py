@@ -3,7 +3,7 @@
 A candidate is trained to the first rung (``min_epochs``) and scored. It goes on to the next
 rung only if it ranks in the top ``1/eta`` of every result that rung has so far (all trials of
 the study, any worker; one result per genotype), ranked by non-dominated sorting on (accuracy at
-that rung, FLOPs) with NSGA-II crowding distance as the tie-break, so that the promoted ones
+that rung, FLOPs, or the measured latency with ``--objectives accuracy,latency``) with NSGA-II crowding distance as the tie-break, so that the promoted ones
 spread along the front instead of crowding at its accurate end. Nothing waits for a rung to
 fill (ASHA): the first result of a rung is always promoted, as in Optuna's
 ``SuccessiveHalvingPruner``, and later decisions see whatever has arrived. Every rung result is
@@ -41,19 +41,24 @@ with its ``train_to``, ``continued_past``, ``epochs_trained``, ``resumed_from_ep
 ``train_time``, ``images`` and ``discard_checkpoint``: tests pass fakes)."""
 
 
-def rung_results(trials: list[optuna.trial.FrozenTrial], rung: str,
-                 exclude_key: str | None) -> tuple[list[float], list[float]]:
-    """(accuracies, FLOPs) at ``rung`` of every other genotype in the study, once per genotype."""
+def cost_of(record: TrialRecord, cost: str) -> float:
+    """The cost a rung ranks on: FLOPs, or measured latency (``--objectives accuracy,latency``)."""
+    return float((record.latency_ms if cost == "latency" else record.flops) or 0)
+
+
+def rung_results(trials: list[optuna.trial.FrozenTrial], rung: str, exclude_key: str | None,
+                 cost: str = "flops") -> tuple[list[float], list[float]]:
+    """(accuracies, costs) at ``rung`` of every other genotype in the study, once per genotype."""
     seen: set[str | None] = {exclude_key}
-    acc, flops = [], []
+    acc, costs = [], []
     for t in sorted(trials, key=lambda t: t.number):
         r = TrialRecord.from_trial(t)
         if r.rung_accuracies is None or rung not in r.rung_accuracies or r.key in seen:
             continue
         seen.add(r.key)
         acc.append(float(r.rung_accuracies[rung]))
-        flops.append(float(r.flops or 0))
-    return acc, flops
+        costs.append(cost_of(r, cost))
+    return acc, costs
 
 
 def promotion(own_accuracy: float, own_flops: float, others: tuple[list[float], list[float]],
@@ -76,8 +81,10 @@ def checkpoint_path(directory: Path, genotype: Genotype, seed: int) -> Path:
 class Halving:
     """Trains one candidate through the rungs; fills the trial's record as it goes."""
 
-    def __init__(self, rungs: Rungs, checkpoint_dir: Path, run_factory: RunFactory = ExtendableRun) -> None:
+    def __init__(self, rungs: Rungs, checkpoint_dir: Path, run_factory: RunFactory = ExtendableRun,
+                 cost: str = "flops") -> None:
         self.rungs, self.checkpoint_dir, self.run_factory = rungs, checkpoint_dir, run_factory
+        self.cost = cost  # what accuracy is traded against when a rung ranks its results
 
     def __call__(self, trial: optuna.Trial, save: Callable[[TrialRecord], None], genotype: Genotype,
                  record: TrialRecord, data: Dataset, train: TrainConfig, device: object) -> TrialRecord:
@@ -99,8 +106,8 @@ class Halving:
                 break
             if run.continued_past(epochs):  # promoted before this trial's worker was lost
                 continue
-            others = rung_results(trial.study.get_trials(deepcopy=False), key, record.key)
-            promoted, rank, n = promotion(result.accuracy, float(record.flops or 0), others, self.rungs.eta)
+            others = rung_results(trial.study.get_trials(deepcopy=False), key, record.key, self.cost)
+            promoted, rank, n = promotion(result.accuracy, cost_of(record, self.cost), others, self.rungs.eta)
             record.rung_ranks = {**record.rung_ranks, key: [rank, n]}
             if not promoted:
                 break

@@ -191,10 +191,12 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
                         "drop --time-budget")
     if cfg.objectives not in OBJECTIVES:
         raise UserError(f"--objectives {cfg.objectives!r}: allowed: {', '.join(OBJECTIVES)}")
-    if cfg.objectives != OBJECTIVES[0] and (cfg.reward_mode or cfg.halving is not None):
-        raise UserError(f"--objectives {cfg.objectives} does not combine with "
-                        f"{'the reward mode (--reward-on)' if cfg.reward_mode else '--fidelity sh'} yet; "
-                        f"allowed with them: --objectives {OBJECTIVES[0]}")
+    if cfg.objectives != OBJECTIVES[0] and cfg.reward_mode:
+        raise UserError(f"--objectives {cfg.objectives}: the reward mode searches one number, ACC x (cost/T)^w; "
+                        f"for latency use --reward-on latency --latency-target T, not --objectives")
+    if cfg.halving is not None and len(cfg.costs) > 1:
+        raise UserError(f"--fidelity sh ranks each rung on accuracy and one cost; allowed with it: --objectives "
+                        f"{' or '.join(o for o in OBJECTIVES if len(o.split(',')) == 2)}")
     if cfg.measures_latency:
         check_latency_setup(cfg)
     space = load_space(cfg.space)
