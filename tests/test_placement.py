@@ -54,3 +54,25 @@ def test_bad_k_is_one_line_and_exit_2(tmp_path, monkeypatch: pytest.MonkeyPatch)
     code, _, err = run_cli("search", "--workers-per-device", "0", "--trials", "2", "--study", "k0")
     assert code == 2 and "--workers-per-device must be >= 1, got 0" in err
     assert "Traceback" not in err and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("command", [["retrain", "--trials", "best", "--epochs", "1"], ["scale", "--base", "best"]])
+def test_retrain_and_scale_place_k_workers_per_gpu_and_refuse_what_cannot_fit(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:  # noqa: ANN001
+    from search_helpers import FakeTrainer, config, search
+
+    monkeypatch.chdir(tmp_path)
+    journal = f"journal:{tmp_path / 'j.log'}"
+    search(config(tmp_path, trials=2, storage=journal), FakeTrainer())
+    free = {"cuda:0": (10 * GIB, 80 * GIB), "cuda:1": (3 * GIB, 80 * GIB)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: free[str(device)])
+    code, _, err = run_cli(*command, "--study", "t", "--storage", journal, "--device", "cuda:1",
+                           "--workers-per-device", "8")
+    assert code == 2 and "8 workers on cuda:1 need at least" in err and "at most" in err and "Traceback" not in err
+    import optuna
+
+    names = {s.study_name for s in optuna.get_all_study_summaries(optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))))}
+    assert names == {"t"}  # refused before its retrain or scaling study was made

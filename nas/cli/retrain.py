@@ -6,6 +6,7 @@ import argparse
 
 from ..errors import UserError
 from .storage_retry import add_storage_retry, apply_storage_retry
+from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
 
 
@@ -21,7 +22,7 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS,
                    help=f"training epochs of each run (default {DEFAULT_RETRAIN_EPOCHS:g}; see BENCHMARKS.md §9)")
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the runs")
+    add_workers(p, "the runs")
     p.add_argument("--device", default="auto")
     add_max_params(p)
     add_storage_retry(p)
@@ -77,11 +78,13 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
     if args.epochs <= 0:
         raise UserError(f"--epochs must be positive, got {args.epochs:g}")
-    if args.seeds < 1 or args.workers < 1:
-        raise UserError("--seeds and --workers must be >= 1")
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {args.seeds}")
+    workers = workers_of(args)
     search = load_handle(args.storage, args.study)
     chosen = candidates(search.study, args.trials, max_params(args))
-    retrain = run_retrain(search, chosen, args.epochs, args.seeds, args.workers, args.device)
+    retrain = run_retrain(search, chosen, args.epochs, args.seeds, workers, args.device,
+                          workers_per_device=args.workers_per_device)
     final = final_frame(retrain.study)
     print(format_final(final_front(final)))
     folder = study_dir(args.study)

@@ -7,6 +7,7 @@ import argparse
 
 from ..errors import UserError
 from .storage_retry import add_storage_retry, apply_storage_retry
+from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
 
 
@@ -35,7 +36,7 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
                         f"--compare-single without this flag: {DEFAULT_RETRAIN_EPOCHS:g}, retrain's default)")
     p.add_argument("--seeds", type=int, default=None, metavar="K",
                    help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
-    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the grid and the retraining")
+    add_workers(p, "the grid and the retraining")
     p.add_argument("--latency-on", default=None, choices=RUNTIMES,
                    help="also measure every grid point's and family member's latency here (default: where "
                         "the search measured it, if it did); timed after the grid's training, one at a time")
@@ -62,8 +63,7 @@ def _base_genotype(study, spec: str, limit: float):  # noqa: ANN001, ANN202 - op
 def _check(args: argparse.Namespace) -> None:
     if args.phi_max < 1:
         raise UserError(f"--phi-max must be >= 1, got {args.phi_max}")
-    if args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    args.workers = workers_of(args)
     if args.retrain_epochs is not None and not args.retrain_epochs > 0:
         raise UserError(f"--retrain-epochs must be positive, got {args.retrain_epochs:g}")
     if args.seeds is not None:
@@ -84,7 +84,8 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     search = load_handle(args.storage, args.study)
     base, label = _base_genotype(search.study, args.base, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
-                         workers=args.workers, latency_on=args.latency_on)
+                         workers=args.workers, latency_on=args.latency_on,
+                         workers_per_device=args.workers_per_device)
     if args.compare_single or args.retrain_epochs is not None:
         _retrain_and_compare(args, search, base, grid, result)
     return 0
@@ -113,7 +114,8 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result: d
         tables["compare_single"] = variants_frame(base, variants, grid.tolerance)
     rows = pd.concat([t[t["within_tolerance"]] for t in tables.values()])
     candidates = [Candidate(str(r["label"]), Genotype.from_json(r["genotype"])) for _, r in rows.iterrows()]
-    retrain = run_retrain(search, candidates, epochs, seeds, args.workers, args.device)
+    retrain = run_retrain(search, candidates, epochs, seeds, args.workers, args.device,
+                          workers_per_device=args.workers_per_device)
     folder = scaled_dir(search.name)
     titles = {"family": "compound-scaled family", "compare_single": "compound versus single-dimension scaling"}
     for name, table in tables.items():

@@ -7,6 +7,7 @@ import sys
 
 from ..errors import UserError
 from .storage_retry import add_storage_retry, apply_storage_retry
+from .workers import add_workers, workers_of
 
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
@@ -69,12 +70,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2,
                    help="held-out test share carved before the train/val split, where the data has "
                         "no test set of its own (search never reads it; retrain scores on it)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes sharing the study (--trials is the study-wide total; default 1, "
-                        "or K per device with --workers-per-device K)")
-    p.add_argument("--workers-per-device", type=int, default=None, metavar="K",
-                   help="put up to K workers on each GPU (small candidates leave a GPU idle), each capped at "
-                        "1/K of its memory; refused before starting when they cannot fit")
+    add_workers(p, "the study (--trials is the study-wide total)")
     p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
     p.add_argument("--overlap-sampling", action=argparse.BooleanOptionalAction, default=None,
                    help="ask the sampler for the next candidate while the current one trains "
@@ -128,13 +124,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         train.lr = args.lr
     if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
         raise UserError("--epochs and --time-budget must be positive")
-    from ..study.placement import workers_wanted
-
     rungs = _rungs(args)
     devices = _parse_devices(args.devices)
-    for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
-        if value is not None and value < 1:
-            raise UserError(f"{flag} must be >= 1, got {value}")
+    workers = workers_of(args, devices)
     if args.pruner != "none" and args.flops_target is None and args.latency_target is None:
         raise UserError("--pruner needs the single-objective reward mode (--flops-target T or "
                         "--reward-on latency --latency-target T)")
@@ -149,7 +141,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
         seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress,
-        workers=workers_wanted(args.workers, args.workers_per_device, args.device, devices),
+        workers=workers,
         devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,
         **({} if args.overlap_sampling is None else {"overlap_sampling": args.overlap_sampling}),
         fidelity=args.fidelity, rungs=rungs, checkpoint_dir=args.checkpoint_dir,

@@ -17,8 +17,9 @@ class LatencySettings:
     batch: int = 1
     threads: int = 1  # a single core: repeatable, and what one inference on a device core gets
     # Warm-up, sample and block sizes: python -m bench.latency (BENCHMARKS.md §13) measured these
-    # against the first settings (5 passes / 0.05 s warm-up, 2 ms samples, blocks of 10) side by side:
-    # as repeatable across processes, at a quarter of the cost.
+    # against the first settings (5 passes / 0.05 s warm-up, 2 ms samples, blocks of 10) side by side
+    # in three runs: median agreement between processes within noise of theirs (1.9-4.4% against
+    # 0.8-4.1%, torch-cpu), at a quarter of the cost (3.5% of a demo trial against 13.7%).
     warmup: int = 3
     warmup_s: float = 0.01
     sample_s: float = 0.001

@@ -12,6 +12,7 @@ the device; too many workers is one clear error, not K crashed processes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from ..errors import UserError
 
@@ -84,3 +85,19 @@ def check_gpu_memory(devices: list[str], per_worker_bytes: int) -> None:
                             f"({per_worker_bytes / GIB:.2f} GiB each: CUDA context, the data on the device, "
                             f"a small training working set) but {free / GIB:.1f} of {total / GIB:.1f} GiB "
                             f"are free; at most {fit} fit: lower --workers-per-device or --workers")
+
+
+def place_workers(device: str, workers: int, per_device: int | None = None, gpu_ids: list[int] | None = None,
+                  data_bytes: Callable[[], int] = lambda: 0) -> list[str]:
+    """Each worker's device (:func:`assign_devices`), refused before anything starts where the GPU
+    workers cannot fit (:func:`check_gpu_memory`); ``data_bytes`` (asked only on a GPU) is what a
+    worker keeps on its device."""
+    devices = assign_devices(device, workers, gpu_ids, per_device)
+    if any(d.startswith("cuda") for d in devices):
+        check_gpu_memory(devices, worker_floor_bytes(data_bytes()))
+    return devices
+
+
+def dataset_bytes(tensors: object) -> int:
+    """Bytes of the tensors a worker keeps on its device (a Dataset at one resolution)."""
+    return sum(x.numel() * x.element_size() for x in tensors)  # type: ignore[attr-defined]

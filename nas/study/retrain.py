@@ -25,7 +25,7 @@ from ..train.trainer import TrainConfig, select_device, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .liveness import fail_stale_trials
 from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
-from .placement import assign_devices
+from .placement import dataset_bytes, place_workers
 from .processes import check_codes, run_workers
 from .records import StudyRecord, TrialRecord
 from .opening import study_dataset
@@ -145,11 +145,16 @@ class RetrainJob:
 
 def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_RETRAIN_EPOCHS,
                 seeds: int = DEFAULT_SEEDS, workers: int = 1, device: str = "auto",
-                out: TextIO | None = None, trainer: Trainer = train_candidate) -> StudyHandle:
+                out: TextIO | None = None, trainer: Trainer = train_candidate,
+                workers_per_device: int | None = None) -> StudyHandle:
     """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
-    retrain study. Several workers need a storage safe for concurrent writers."""
+    retrain study. Several workers need a storage safe for concurrent writers; up to
+    ``workers_per_device`` of them share a GPU (:mod:`nas.study.placement`)."""
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     data, cfg = final_data(search)  # checks the test split is the one the study recorded
+    largest = max((c.genotype.resolution for c in candidates), default=data.resolution)
+    devices = place_workers(device, workers, workers_per_device,
+                            data_bytes=lambda: dataset_bytes(data.at_resolution(largest)))
     handle = open_retrain(search)
     jobs = jobs_for(candidates, epochs, seeds)
     total, waiting = enqueue_missing(handle, jobs)
@@ -157,7 +162,7 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
           f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
     try:
         if workers > 1:
-            check_codes(run_workers(RetrainJob(search.name, url, total, trainer), assign_devices(device, workers)),
+            check_codes(run_workers(RetrainJob(search.name, url, total, trainer), devices),
                         retrain_study_name(search.name))
         else:
             evaluate = RetrainEvaluator(data, cfg, select_device(device), weights_dir(search.name), trainer, out)

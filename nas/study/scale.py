@@ -30,7 +30,7 @@ from .family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
 from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
-from .placement import assign_devices
+from .placement import dataset_bytes, place_workers
 from .processes import check_codes, run_workers
 from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
@@ -153,7 +153,7 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 out: TextIO | None = None, write_files: bool = True,
                 workers: int = 1, trainer: Trainer = train_candidate,
-                latency_on: str | None = None) -> dict[str, object]:
+                latency_on: str | None = None, workers_per_device: int | None = None) -> dict[str, object]:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
     phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers
     need a storage safe for concurrent writers (a journal file or a database server).
@@ -165,6 +165,9 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     record = StudyRecord.from_study(search.study)
     latency = settings_for(record, latency_on)  # a missing runtime is refused before any training
+    largest = max(p.landing.genotype.resolution for p in plan.points)
+    devices = place_workers(device, workers, workers_per_device,
+                            data_bytes=lambda: dataset_bytes(study_dataset(record).at_resolution(largest)))
     handle = open_grid(search, base, grid)
     study = handle.study
     wanted = _grid_total(grid, base, trials)
@@ -176,7 +179,7 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     try:
         if workers > 1:
             check_codes(run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
-                                    assign_devices(device, workers)), f"{search.name}-scale")
+                                    devices), f"{search.name}-scale")
         else:
             evaluate = GridPointEvaluator(base, plan.points, study_dataset(record),
                                           TrainConfig.from_dict(record.train_config), select_device(device),

@@ -37,7 +37,7 @@ from .halving import Halving, RunFactory
 from .latency_book import LatencyBook
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
-from .placement import assign_devices, check_gpu_memory, worker_floor_bytes
+from .placement import dataset_bytes, place_workers
 from .processes import check_codes, run_workers
 from .progress import Progress
 from .records import TrialRecord
@@ -205,10 +205,8 @@ def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = 
     """
     space, data, handle = prepare(cfg)
     study = handle.study
-    devices = assign_devices(cfg.device, cfg.workers, cfg.devices, cfg.workers_per_device)
-    if any(d.startswith("cuda") for d in devices):
-        check_gpu_memory(devices, worker_floor_bytes(sum(x.numel() * x.element_size()
-                                                         for x in data.at_resolution(space.resolution))))
+    devices = place_workers(cfg.device, cfg.workers, cfg.workers_per_device, cfg.devices,
+                            lambda: dataset_bytes(data.at_resolution(space.resolution)))
     print(f"study {cfg.study!r}: {evaluated_count(study)} of {cfg.trials} trials done; {data.describe()}; "
           f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
     try:

@@ -1,0 +1,25 @@
+"""``--workers`` and ``--workers-per-device``, the same on search, scale and retrain."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UserError
+
+
+def add_workers(p: argparse.ArgumentParser, shared: str) -> None:
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"worker processes sharing {shared} (default 1, or K per device with --workers-per-device K)")
+    p.add_argument("--workers-per-device", type=int, default=None, metavar="K",
+                   help="put up to K workers on each GPU (small networks leave a GPU idle), each capped at "
+                        "1/K of its memory; refused before starting when they cannot fit")
+
+
+def workers_of(args: argparse.Namespace, gpu_ids: list[int] | None = None) -> int:
+    """How many workers to start: ``--workers``, or K per device from ``--workers-per-device K``."""
+    from ..study.placement import workers_wanted
+
+    for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
+    return workers_wanted(args.workers, args.workers_per_device, args.device, gpu_ids)
