@@ -49,3 +49,17 @@ def test_unavailable_runtimes_are_one_clear_message(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
     with pytest.raises(UserError, match=r"pip install 'nas-toolkit\[export\]'"):
         LatencySettings(runtime="onnxruntime").check()
+
+
+def test_inspect_measures_latency_on_request() -> None:
+    import json
+
+    from conftest import run_cli
+
+    code, out, err = run_cli("inspect", "--arch", "mobilenet_v2", "--resolution", "32", "--width-mult", "0.25",
+                             "--json", "--latency-on", "torch-cpu", "--latency-batch", "2")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["latency_ms"] > 0 and "batch 2" in info["latency_convention"]
+    code, out, _ = run_cli("inspect", "--arch", "mobilenet_v2", "--resolution", "32", "--width-mult", "0.25")
+    assert code == 0 and "latency" not in out  # measured only when asked for

@@ -9,6 +9,8 @@ from ..errors import UserError
 from .limits import add_max_params, max_params
 
 def add_inspect(sub: argparse._SubParsersAction) -> None:
+    from ..model.latency_settings import RUNTIMES
+
     p = sub.add_parser("inspect", help="per-stage params and FLOPs of an architecture")
     p.add_argument("--arch", required=True, help="zoo name, genotype JSON file, or arch string")
     p.add_argument("--width-mult", type=float, default=1.0)
@@ -19,6 +21,9 @@ def add_inspect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analytic", action="store_true",
                    help="use the analytic estimate instead of building the model for fvcore")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--latency-on", default=None, choices=RUNTIMES,
+                   help="also measure the latency on this runtime (median forward pass, eval mode, 1 thread)")
+    p.add_argument("--latency-batch", type=int, default=1, metavar="B", help="batch size of the latency measurement")
     add_max_params(p)
     p.set_defaults(handler=_cmd_inspect)
 
@@ -28,7 +33,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..model.limits import check_size
     from ..report.describe import describe, format_table, resolve_arch
 
+    from ..model.latency_settings import LatencySettings
+
     limit = max_params(args)
+    latency = LatencySettings(runtime=args.latency_on, batch=args.latency_batch) if args.latency_on else None
+    if latency is not None:
+        latency.check()  # a missing runtime: one line before anything is built
     g = resolve_arch(args.arch, limit)
     if args.width_mult <= 0 or args.depth_mult <= 0:
         raise UserError("--width-mult and --depth-mult must be positive")
@@ -41,7 +51,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     g = scale_genotype(g, args.width_mult, args.depth_mult, args.resolution)
     check_size(g, f"{args.arch} as scaled and resized by the flags", limit)
     info = describe(g, measure=not args.analytic)
+    if latency is not None:
+        from ..model.latency import measure_latency
+
+        info["latency_ms"], info["latency_convention"] = measure_latency(g, latency).ms, latency.describe()
     print(json.dumps(info) if args.json else format_table(info))
+    if latency is not None and not args.json:
+        print(f"latency: {info['latency_ms']:.3f} ms ({info['latency_convention']})")
     return 0
 
 
