@@ -58,6 +58,10 @@ def test_a_real_measurement_is_recorded(tmp_path: Path, monkeypatch: pytest.Monk
     (["--latency-max", "0ms"], "must be a positive time"),
     (["--latency-max", "2ms", "--workers", "2"], "with --workers 2: the other workers' training would share the CPU cores"),
     (["--latency-max", "2ms", "--latency-batch", "0"], "--latency-batch and the thread count must be >= 1"),
+    (["--reward-on", "latency"], "--reward-on latency needs its target: --latency-target"),
+    (["--latency-target", "2ms"], "--latency-target sets the target of --reward-on latency, but the reward is on flops"),
+    (["--reward-on", "latency", "--flops-target", "1M"], "--flops-target sets the target of --reward-on flops"),
+    (["--reward-on", "latency", "--latency-target", "soon"], "--latency-target 'soon': expected a time"),
 ])
 def test_bad_latency_settings_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      args: list[str], message: str) -> None:

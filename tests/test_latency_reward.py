@@ -50,22 +50,6 @@ def test_reward_on_latency_is_printed_with_its_target(tmp_path: Path, monkeypatc
     assert "ACC x (latency/T)^w, T = 0.5 ms" in out and "latency = median forward pass" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--reward-on", "latency"], "--reward-on latency needs its target: --latency-target"),
-    (["--latency-target", "2ms"], "--latency-target sets the target of --reward-on latency, but the reward is on flops"),
-    (["--reward-on", "latency", "--flops-target", "1M"], "--flops-target sets the target of --reward-on flops"),
-    (["--reward-on", "latency", "--latency-target", "soon"], "--latency-target 'soon': expected a time"),
-])
-def test_inconsistent_reward_settings_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              args: list[str], message: str) -> None:
-    monkeypatch.chdir(tmp_path)
-    space = write_space(tmp_path)
-    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "2",
-                           "--study", "r", *args)
-    assert code == 2 and message in err and "Traceback" not in err
-    assert not (tmp_path / "results" / "r").exists()
-
-
 def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import math
