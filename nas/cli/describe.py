@@ -30,10 +30,9 @@ def add_inspect(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..arch.rounding import scale_genotype
+    from ..model.latency_settings import LatencySettings
     from ..model.limits import check_size
     from ..report.describe import describe, format_table, resolve_arch
-
-    from ..model.latency_settings import LatencySettings
 
     limit = max_params(args)
     latency = LatencySettings(runtime=args.latency_on, batch=args.latency_batch) if args.latency_on else None

@@ -20,9 +20,8 @@ def report_search(study: optuna.Study, out: TextIO | None = None, write_files: b
     if record.objectives == ["reward"]:
         best = frame[frame["state"] == "COMPLETE"].sort_values("objective", ascending=False).head(5)
         on = record.reward_on or "flops"
-        target = (f"{record.latency_target_ms:g} ms" if on == "latency" else f"{record.flops_target:.4g} FLOPs")
         title = (f"best by MnasNet reward ACC x ({'latency' if on == 'latency' else 'FLOPs'}/T)^w, "
-                 f"T = {target}, w = {record.reward_exponent:g}")
+                 f"T = {record.reward_target()}, w = {record.reward_exponent:g}")
         print(format_front(best, on, record.latency, title=title), file=out)
     else:
         print(format_front(front, by, record.latency), file=out)

@@ -34,8 +34,10 @@ class LatencyBook:
     def knows(self, key: str) -> bool:
         return key in self.ms
 
-    def learn(self, key: str, ms: float) -> None:
-        self.ms.setdefault(key, ms)
+    def learn(self, found: dict[str, float]) -> None:
+        """Take figures measured elsewhere in this convention; what the book has stays."""
+        for key, ms in found.items():
+            self.ms.setdefault(key, ms)
 
     def of(self, genotype: Genotype) -> float:
         key = genotype.key()
@@ -57,16 +59,21 @@ def settings_for(record: StudyRecord, runtime: str | None = None) -> LatencySett
     return settings
 
 
-def recorded(study: optuna.Study, convention: str) -> dict[str, float]:
-    """A search study's measured latencies by key, where it measured in ``convention``."""
-    if StudyRecord.from_study(study).latency != convention:
-        return {}
+def recorded_in(trials: list[optuna.trial.FrozenTrial]) -> dict[str, float]:
+    """The latencies these trials' records hold, by genotype key (the first of each)."""
     found: dict[str, float] = {}
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         r = TrialRecord.from_trial(t)
         if r.key is not None and r.latency_ms is not None:
             found.setdefault(r.key, r.latency_ms)
     return found
+
+
+def recorded(study: optuna.Study, convention: str) -> dict[str, float]:
+    """A search study's measured latencies by key, where it measured in ``convention``."""
+    if StudyRecord.from_study(study).latency != convention:
+        return {}
+    return recorded_in(study.get_trials(deepcopy=False))
 
 
 def table_of(study: optuna.Study, convention: str) -> dict[str, float]:

@@ -112,9 +112,8 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
                         f"use another --study name for a different objective")
     if cfg.reward_mode and (rec.reward_on or "flops", rec.flops_target, rec.latency_target_ms) != (
             cfg.reward_on, cfg.flops_target, cfg.latency_target_ms):
-        target = (f"{rec.latency_target_ms:g} ms" if rec.reward_on == "latency" else f"{rec.flops_target:g} FLOPs")
         raise UserError(f"study {cfg.study!r} was searched with the reward on {rec.reward_on or 'flops'} "
-                        f"(target {target}); resume it with those settings, or use another --study name")
+                        f"(target {rec.reward_target()}); resume it with those settings, or use another --study name")
     if rec.param_encoding != PARAM_ENCODING:
         raise UserError(f"study {cfg.study!r} was made by an earlier version of this toolkit "
                         f"(parameter encoding {rec.param_encoding!r}, now {PARAM_ENCODING!r}); "
@@ -164,13 +163,12 @@ def check_reward(cfg: SearchConfig) -> None:
     if cfg.reward_on not in REWARD_ON:
         raise UserError(f"--reward-on {cfg.reward_on!r}: allowed: {', '.join(REWARD_ON)}")
     wanted = REWARD_ON[cfg.reward_on]
-    given = {"--flops-target": cfg.flops_target, "--latency-target": cfg.latency_target_ms}
-    stray = [flag for flag, value in given.items() if value is not None and flag != wanted]
-    if stray:
-        raise UserError(f"{stray[0]} sets the target of --reward-on "
-                        f"{next(c for c, f in REWARD_ON.items() if f == stray[0])}, but the reward is on "
-                        f"{cfg.reward_on}; give {wanted} (--reward-on {cfg.reward_on}) or change --reward-on")
-    if cfg.reward_on != "flops" and given[wanted] is None:
+    target = {"flops": cfg.flops_target, "latency": cfg.latency_target_ms}
+    for cost, flag in REWARD_ON.items():
+        if cost != cfg.reward_on and target[cost] is not None:
+            raise UserError(f"{flag} sets the target of --reward-on {cost}, but the reward is on "
+                            f"{cfg.reward_on}; give {wanted} (--reward-on {cfg.reward_on}) or change --reward-on")
+    if cfg.reward_on != "flops" and target[cfg.reward_on] is None:
         raise UserError(f"--reward-on {cfg.reward_on} needs its target: {wanted}, e.g. {wanted} 2ms")
 
 

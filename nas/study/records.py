@@ -183,6 +183,12 @@ class StudyRecord:
     def to_attrs(self) -> dict[str, Any]:
         return asdict(self)
 
+    def reward_target(self) -> str:
+        """The reward mode's target T, with its unit: "2 ms" or "1e+06 FLOPs"."""
+        if (self.reward_on or "flops") == "latency":
+            return f"{self.latency_target_ms:g} ms"
+        return f"{self.flops_target:.4g} FLOPs"
+
     @classmethod
     def from_study(cls, study: optuna.Study) -> "StudyRecord":
         known = {f.name for f in fields(cls)}

@@ -34,7 +34,7 @@ from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
 from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
-from .latency_book import LatencyBook
+from .latency_book import LatencyBook, recorded_in
 from .loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
 from .placement import dataset_bytes, place_workers
@@ -110,11 +110,8 @@ class CandidateEvaluator:
     def latency_of(self, g: Genotype, snapshot: list[optuna.trial.FrozenTrial]) -> float:
         """Measured once per genotype: an earlier trial's figure for the same key is reused (by
         every worker and every resumed run), else it is measured now, before any training."""
-        key = g.key()
-        if not self.latencies.knows(key):
-            for r in map(TrialRecord.from_trial, snapshot):
-                if r.key == key and r.latency_ms is not None:
-                    self.latencies.learn(key, r.latency_ms)
+        if not self.latencies.knows(g.key()):
+            self.latencies.learn(recorded_in(snapshot))
         return self.latencies.of(g)
 
     def reporter(self, trial: optuna.Trial, flops: int, latency_ms: float | None) -> Callable[[int, float], bool]:
