@@ -14,7 +14,9 @@ trained candidate is compared with random search's after 100 (the §3 measure, B
   exactly by a fixed random function, no surrogate), where some combinations are degenerate and
   score at chance, the kind of space on which a user saw GP lose to random search.
 
-Candidates: today's GP; TPE as the search configures it (multivariate); TPE with Optuna 5's
+Candidates: GP with Optuna's acquisition search (2,048 random points, 10 local searches) and as
+the search configures it now (nas.study.samplers.LeanGPSampler: 512 points, 2 local searches),
+and with 4 local searches; TPE as the search configures it (multivariate); TPE with Optuna 5's
 multi-objective defaults (independent, constant liar); GP for the first 25 trials then TPE; GP
 on a bounded history (the current front and the 40 latest trials). The ask time of each at 100
 and 1,000 trials is measured by ``bench.overhead``.
@@ -25,6 +27,7 @@ and 1,000 trials is measured by ``bench.overhead``.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,13 +66,28 @@ class BoundedGPSampler(optuna.samplers.GPSampler):
         return super()._sample_relative_impl(study, completed_trials, running_trials, search_space)
 
 
+def optuna_gp(seed: int) -> optuna.samplers.GPSampler:
+    """GP as the search configured it before LeanGPSampler: Optuna's acquisition search."""
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
+
+
+def lean_gp(seed: int, preliminary: int, local: int) -> optuna.samplers.GPSampler:
+    """GP with a smaller acquisition search: ``preliminary`` random points scored (Optuna: 2048)
+    and ``local`` local searches from the best of them and from front points (Optuna: 10)."""
+    sampler = optuna_gp(seed)
+    sampler._n_preliminary_samples, sampler._n_local_search = preliminary, local
+    return sampler
+
+
 CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "random": lambda seed: make_sampler("random", seed),
-    "gp (today's default)": lambda seed: make_sampler("gp", seed),
+    "gp, Optuna's acquisition search": optuna_gp,
+    "gp (default: 2 local searches from 512 points)": lambda seed: make_sampler("gp", seed),
     "tpe (multivariate, as configured)": lambda seed: make_sampler("tpe", seed),
     "tpe (Optuna 5 MO defaults)": lambda seed: optuna.samplers.TPESampler(seed=seed),
-    "gp 25 trials, then tpe": lambda seed: SwitchingSampler(make_sampler("gp", seed), make_sampler("tpe", seed), 25),
+    "gp 25 trials, then tpe": lambda seed: SwitchingSampler(optuna_gp(seed), make_sampler("tpe", seed), 25),
     "gp, bounded history": lambda seed: BoundedGPSampler(seed=seed, n_startup_trials=10),
+    "gp, 4 local searches from 512 points": lambda seed: lean_gp(seed, 512, 4),
 }
 
 
@@ -159,18 +177,21 @@ def _job(job: tuple[str, str, int, int]) -> tuple[list[float], float]:
 
 
 def main() -> None:
+    """``python -m bench.sampler_choice [CANDIDATE ...]``: the named candidates only (random
+    search always runs: it sets the target), saved under a name of their own."""
+    chosen = [c for c in CANDIDATES if c == "random" or not sys.argv[1:] or c in sys.argv[1:]]
     seeds = 2 if quick() else SEEDS
     names = [p.name for p in problems()]  # trains any missing table rows first, in this process
     guided = 20 if quick() else GUIDED_TRIALS
     jobs = [(name, c, seed, RANDOM_TRIALS if c == "random" else guided)
-            for name in names for c in CANDIDATES for seed in range(seeds)]
+            for name in names for c in chosen for seed in range(seeds)]
     # the slow GP replays first, so that the two processes finish together
     order = sorted(range(len(jobs)), key=lambda i: "gp" not in jobs[i][1])
     done = dict(zip(order, parallel_map(_job, [jobs[i] for i in order])))
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         results[name] = {}
-        mine = {c: [done[i] for i, j in enumerate(jobs) if j[0] == name and j[1] == c] for c in CANDIDATES}
+        mine = {c: [done[i] for i, j in enumerate(jobs) if j[0] == name and j[1] == c] for c in chosen}
         target = float(np.mean([r[0][-1] for r in mine["random"]]))
         print(f"\n{name}: random search's mean hypervolume at {RANDOM_TRIALS} trials {target:.4g}", flush=True)
         for c, runs in mine.items():
@@ -186,8 +207,9 @@ def main() -> None:
             marks = "  ".join(f"HV@{m} {v:.4g}" for m, v in row["hv_at"].items())
             print(f"  {c:36s} trials to reach it: {reach or f'>{len(mean)}':>4} (per seed "
                   f"{', '.join(str(s or '-') for s in per_seed)})  {marks}", flush=True)
-    save("sampler_choice", {"seeds": seeds, "random_trials": RANDOM_TRIALS, "guided_trials": guided,
-                            "results": results, "command": "python -m bench.sampler_choice"})
+    save("sampler_choice" if chosen == list(CANDIDATES) else "sampler_choice_subset", {
+        "candidates": chosen, "seeds": seeds, "random_trials": RANDOM_TRIALS, "guided_trials": guided,
+        "results": results, "command": "python -m bench.sampler_choice " + " ".join(map(repr, sys.argv[1:]))})
 
 
 if __name__ == "__main__":

@@ -176,3 +176,27 @@ def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
     assert [name for _, name in log] == ["first"] * 6 + ["then"] * 4
     auto = make_sampler("auto", 0)
     assert isinstance(auto.first, optuna.samplers.GPSampler) and isinstance(auto.then, optuna.samplers.TPESampler)
+
+
+def test_gp_searches_its_acquisition_function_with_the_lean_settings(monkeypatch) -> None:
+    """LeanGPSampler's two settings reach Optuna's acquisition search (if an Optuna release
+    renames what it reads, this fails: the search would silently be x4 slower per ask)."""
+    import optuna
+    from optuna._gp import optim_mixed
+
+    from nas.study.samplers import LeanGPSampler, make_sampler
+
+    seen: list[tuple[int, int]] = []
+    real = optim_mixed.optimize_acqf_mixed
+
+    def spy(acqf, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.append((kw["n_preliminary_samples"], kw["n_local_search"]))
+        return real(acqf, **kw)
+
+    monkeypatch.setattr(optim_mixed, "optimize_acqf_mixed", spy)
+    sampler = make_sampler("gp", 0)
+    assert isinstance(sampler, LeanGPSampler) and sampler.lean
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.optimize(lambda t: (t.suggest_int("a", 0, 4), t.suggest_categorical("b", ["x", "y", "z"]) == "x"),
+                   n_trials=12)
+    assert seen == [(LeanGPSampler.PRELIMINARY_POINTS, LeanGPSampler.LOCAL_SEARCHES)] * 2
