@@ -119,3 +119,31 @@ def test_device_copy_is_cached_on_its_dataset_and_freed_with_it():
     del a, copy
     gc.collect()
     assert ref() is None  # nothing can hand the freed dataset's tensors to a newcomer
+
+
+@pytest.mark.parametrize("lr", [0.05, 1e30])  # a candidate that trains, and one that fails
+def test_trainer_trains_on_one_thread_fewer_while_one_is_lent_and_takes_it_back(digits, monkeypatch, lr):
+    """While a background ask holds a lent thread (nas.train.thread_loan), every step runs on one
+    intra-op thread fewer; the trainer's own count is back afterwards, even after a failure."""
+    from nas.train import thread_loan, trainer
+
+    torch.set_num_threads(2)
+    counts: list[int] = []
+    real_step = trainer.sgd_step
+
+    def counting_step(*args, **kw):
+        counts.append(torch.get_num_threads())
+        return real_step(*args, **kw)
+
+    monkeypatch.setattr(trainer, "sgd_step", counting_step)
+    with thread_loan.lend_thread():
+        assert thread_loan.threads_lent() == 1
+        try:
+            train_candidate(small_net(), digits, TrainConfig(epochs=0.3, lr=lr), "cpu")
+        except CandidateFailed:
+            assert lr > 1
+    assert counts and set(counts) == {1}
+    assert torch.get_num_threads() == 2 and thread_loan.threads_lent() == 0
+    counts.clear()
+    train_candidate(small_net(), digits, TrainConfig(epochs=0.1), "cpu")
+    assert set(counts) == {2}  # nothing lent: all threads

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import optuna
 
+from ..train.thread_loan import lend_thread
 from .liveness import Heartbeat
 from .records import INTERRUPTED, TrialRecord
 from .storage import StudyHandle
@@ -65,10 +66,11 @@ class AskAhead:
 
         def run() -> None:
             try:
-                asked = ask(self.handle)
-                # Optuna samples a trial's relative parameters (GP's and multivariate TPE's whole
-                # proposal) lazily, at its first suggest: do it here, beside the training.
-                asked.trial.relative_params  # noqa: B018 - evaluated for its effect
+                with lend_thread():  # the trainer trains on one thread fewer meanwhile
+                    asked = ask(self.handle)
+                    # Optuna samples a trial's relative parameters (GP's and multivariate TPE's
+                    # whole proposal) lazily, at its first suggest: do it here, beside the training.
+                    asked.trial.relative_params  # noqa: B018 - evaluated for its effect
                 self._asked = asked
             except BaseException as exc:  # noqa: BLE001 - raised again in the loop's thread by take()
                 self._error = exc

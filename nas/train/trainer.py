@@ -23,6 +23,7 @@ from torch import nn
 from ..model.builder import build_model
 from .data import Dataset
 from .device_data import DeviceData, augment  # noqa: F401 - public here too
+from .thread_loan import TrainingThreads
 from ..arch.genotype import Genotype
 
 
@@ -194,43 +195,48 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     epoch_accs: list[float] = []
     t0 = time.perf_counter()
     finished = False
-    while not finished:
-        model.train()
-        perm = torch.randperm(n, device=device, generator=gen)
-        loss_sum.zero_()
-        batches_this_epoch = 0
-        for b in range(steps_per_epoch):
-            elapsed = time.perf_counter() - t0
-            progress = step / total_steps if total_steps else 0.0
-            if cfg.time_budget:
-                progress = max(progress, elapsed / cfg.time_budget)
-            if progress >= 1.0:
-                finished = True
-                break
-            for group in opt.param_groups:
-                group["lr"] = peak_lr * one_cycle(progress, cfg.warmup_fraction)
-            idx = perm[b * bs:(b + 1) * bs]
-            loss_sum += sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)
-            step += 1
-            batches_this_epoch += 1
-            seen += len(idx)
-            if step % 25 == 0 and not torch.isfinite(loss_sum):
-                raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}, step {step}")
-        if batches_this_epoch:
-            mean_loss = (loss_sum / batches_this_epoch).item()
-            if not math.isfinite(mean_loss):
-                raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}")
-            epoch_losses.append(mean_loss)
-        if batches_this_epoch == steps_per_epoch:
-            epoch += 1
-            if report is not None and not finished:
-                recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
-                acc = evaluate(model, dd, cfg, autocast)
-                epoch_accs.append(acc)
-                if report(epoch, acc):
+    threads = TrainingThreads(device)
+    try:
+        while not finished:
+            model.train()
+            perm = torch.randperm(n, device=device, generator=gen)
+            loss_sum.zero_()
+            batches_this_epoch = 0
+            for b in range(steps_per_epoch):
+                elapsed = time.perf_counter() - t0
+                progress = step / total_steps if total_steps else 0.0
+                if cfg.time_budget:
+                    progress = max(progress, elapsed / cfg.time_budget)
+                if progress >= 1.0:
                     finished = True
-        if total_steps is not None and step >= total_steps:
-            finished = True
+                    break
+                for group in opt.param_groups:
+                    group["lr"] = peak_lr * one_cycle(progress, cfg.warmup_fraction)
+                threads.follow()  # one thread fewer while the next trial is sampled beside us
+                idx = perm[b * bs:(b + 1) * bs]
+                loss_sum += sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)
+                step += 1
+                batches_this_epoch += 1
+                seen += len(idx)
+                if step % 25 == 0 and not torch.isfinite(loss_sum):
+                    raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}, step {step}")
+            if batches_this_epoch:
+                mean_loss = (loss_sum / batches_this_epoch).item()
+                if not math.isfinite(mean_loss):
+                    raise CandidateFailed(f"non-finite training loss at epoch {epoch + 1}")
+                epoch_losses.append(mean_loss)
+            if batches_this_epoch == steps_per_epoch:
+                epoch += 1
+                if report is not None and not finished:
+                    recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
+                    acc = evaluate(model, dd, cfg, autocast)
+                    epoch_accs.append(acc)
+                    if report(epoch, acc):
+                        finished = True
+            if total_steps is not None and step >= total_steps:
+                finished = True
+    finally:
+        threads.restore()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     train_time = time.perf_counter() - t0
