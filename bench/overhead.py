@@ -5,7 +5,14 @@ with timers around the trainer: overhead = (loop wall time - time inside train_c
 wall time, where the loop runs from the first ask to the last tell (the one-time start-up,
 loading data and opening the study, is reported separately): sampling, genotype decoding, FLOPs
 estimate, de-duplication lookups, liveness and storage writes. The split inside train_candidate
-(model build, data transfer, BN recalibration, evaluation versus the training loop) is beside it.
+(model build, data transfer, BN recalibration, evaluation versus the training loop) is beside it. Each run's trained candidates
+are then trained again back to back with nothing beside them: the loop's time over that is the
+whole cost of everything but training, the trainer's slowdown included (sampling in another mode
+proposes other candidates, so loop times alone do not compare across rows).
+
+Part 1b ("idle"): the same search with a trainer that sleeps a demo trial's time and holds no
+CPU, as a GPU's trainer leaves the cores idle: what overlapped sampling hides where it competes
+with nothing.
 
 Part 2, storage: the same search with an instant trainer (TPE), per storage (SQLite, journal
 file, and PostgreSQL where NAS_BENCH_POSTGRES_URL or NAS_TEST_POSTGRES_URL names a server), with
@@ -27,6 +34,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from unittest.mock import patch
@@ -46,10 +54,12 @@ from nas.arch.space_file import load_space
 from nas.train.trainer import TrainConfig
 
 
-def trial_overhead(n_trials: int, sampler: str, overlap: bool = False) -> dict[str, float]:
+def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: str | None = None) -> dict[str, float]:
     inside: list[tuple[float, float]] = []
+    calls: list[tuple[tuple, dict]] = []
 
     def timed(*args, **kw):  # noqa: ANN002, ANN003
+        calls.append((args, kw))
         start = time.perf_counter()
         result = train_candidate(*args, **kw)
         inside.append((time.perf_counter() - start, result.train_time))
@@ -58,7 +68,9 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False) -> dict[s
     shutil.rmtree("results/bench-overhead", ignore_errors=True)
     cfg = SearchConfig(space="mobile", dataset="mnist5k", study="bench-overhead",
                        trials=n_trials, train=TrainConfig(), flops_max=20e6, progress=False,
-                       write_files=False, sampler=sampler, overlap_sampling=overlap)
+                       write_files=False, sampler=sampler, overlap_sampling=overlap,
+                       storage=storage.format(name="bench-overhead") if storage else None)
+    Path("results/bench-overhead").mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     study = run_search(cfg, out=io.StringIO(), trainer=timed)
     wall = time.perf_counter() - start
@@ -67,7 +79,16 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False) -> dict[s
     loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
     in_trainer = sum(t for t, _ in inside)
     in_loop = sum(tl for _, tl in inside)
-    return {"trials": n_trials, "overlap_sampling": overlap, "wall_s": wall, "loop_s_per_trial": loop / n_trials,
+    # The same candidates trained back to back, nothing beside them: what the search would cost
+    # if everything but training were free (sampling in different modes proposes different
+    # candidates, so loop times alone do not compare).
+    start = time.perf_counter()
+    for args, kw in calls:
+        train_candidate(*args, **kw)
+    alone = time.perf_counter() - start
+    return {"same_candidates_back_to_back_s": alone, "loop_over_back_to_back": loop / alone,
+            "trainer_over_back_to_back": in_trainer / alone,
+            "trials": n_trials, "overlap_sampling": overlap, "wall_s": wall, "loop_s_per_trial": loop / n_trials,
             "in_train_candidate_s_per_trial": in_trainer / n_trials, "startup_and_finish_s": wall - loop, "loop_s": loop,
             "in_train_candidate_s": in_trainer, "in_training_loop_s": in_loop,
             "overhead_outside_trainer_fraction": (loop - in_trainer) / loop,
@@ -78,8 +99,10 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
     space = load_space("mobile")
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, float]] = {}
-    for name in ("random", "tpe", "nsga2", "gp", "auto"):
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(name, 0, 2))
+    samplers = {name: lambda name=name: make_sampler(name, 0, 2) for name in ("random", "tpe", "nsga2", "gp", "auto")}
+    samplers["gp, Optuna's acquisition search"] = lambda: optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
+    for name, new_sampler in samplers.items():
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=new_sampler())
         times = []
         start = time.perf_counter()
         for i in range(1000):
@@ -97,7 +120,7 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
             if reached >= mark:
                 row[f"ask_ms_at_{mark}"] = 1000 * float(np.mean(times[mark - 10:mark]))
         out[name] = row
-        print(f"sampler {name:7s}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k != "trials_reached")
+        print(f"sampler {name:32s}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k != "trials_reached")
               + f" (reached {reached} trials)")
     return out
 
@@ -108,6 +131,50 @@ def _instant(*args, **kw):  # noqa: ANN002, ANN003
 
     return TrainResult(val_accuracy=0.9, train_loss=0.1, train_time=0.0, total_time=0.0,
                        images_per_sec=1.0, epochs=1.0, device="cpu")
+
+
+def _sleeping(genotype, *args, **kw):  # noqa: ANN001, ANN002, ANN003
+    """A trainer that holds no CPU for a demo trial's time, as a GPU's leaves the cores idle; its
+    accuracy is a fixed pseudo-random function of the genotype (a constant one would send the
+    sampler after the smallest network and fill the study with duplicates)."""
+    import hashlib
+
+    from nas.train.trainer import TrainResult
+
+    time.sleep(IDLE_TRAINER_S)
+    accuracy = 0.85 + 0.1 * int(hashlib.sha256(genotype.key().encode()).hexdigest()[:8], 16) / 16**8
+    return TrainResult(val_accuracy=accuracy, train_loss=0.1, train_time=IDLE_TRAINER_S, total_time=IDLE_TRAINER_S,
+                       images_per_sec=1.0, epochs=1.0, device="cpu")
+
+
+IDLE_TRAINER_S = 0.70  # a demo trial's time in the trainer on this CPU (the loop part)
+
+
+def idle_cpu_overhead(n_trials: int) -> dict[str, dict[str, float]]:
+    """The demo search with a trainer that sleeps (no CPU held, as on a GPU machine): time outside
+    the trainer with sampling between trainings and beside them, per storage."""
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("sqlite", "journal"):
+        for overlap in (False, True):
+            label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer"
+            name = "bench-idle"
+            shutil.rmtree(f"results/{name}", ignore_errors=True)
+            Path(f"results/{name}").mkdir(parents=True)
+            url = storage_urls()[kind]
+            cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
+                               progress=False, write_files=False, sampler=DEFAULT_SAMPLER, overlap_sampling=overlap,
+                               storage=url.format(name=name) if url else None)
+            study = run_search(cfg, out=io.StringIO(), trainer=_sleeping)
+            trials = sorted(study.trials, key=lambda t: t.number)
+            loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+            trained = sum(TrialRecord.from_trial(t).trained for t in trials)
+            inside = trained * IDLE_TRAINER_S
+            out[label] = {"loop_s_per_trial": loop / n_trials, "trained": trained,
+                          "overhead_outside_trainer_fraction": (loop - inside) / loop}
+            print(f"[{label}] outside the trainer: {100 * out[label]['overhead_outside_trainer_fraction']:.2f}% "
+                  f"(goal < 2%); loop {out[label]['loop_s_per_trial']:.3f} s per trial, {trained} trained", flush=True)
+            shutil.rmtree(f"results/{name}", ignore_errors=True)
+    return out
 
 
 def storage_urls() -> dict[str, str | None]:
@@ -195,28 +262,50 @@ def demo_overhead() -> dict[str, float] | None:
             "overhead_outside_trainer_fraction": (loop - inside) / loop}
 
 
-def main() -> None:
+def loop_overhead(n: int) -> dict[str, dict[str, float]]:
     overhead: dict[str, dict[str, float]] = {}
-    n = 3 if quick() else 40
-    for sampler in dict.fromkeys((DEFAULT_SAMPLER, "tpe")):
-        for overlap in (False, True):  # side by side: sampling between trainings, or beside them
-            label = f"{sampler}, {'overlapped' if overlap else 'serial'}"
-            o = overhead[label] = trial_overhead(n, sampler, overlap)
-            print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% of the "
-                  f"search loop's wall time (goal < 2%); loop {o['loop_s_per_trial']:.3f} s per trial, in the "
-                  f"trainer {o['in_train_candidate_s_per_trial']:.3f} s (of which model build + data + BN "
-                  f"recalibration + evaluation {100 * o['build_data_recal_eval_fraction']:.1f}% of the loop); "
-                  f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
-    storage = storage_cost(10 if quick() else 40)
-    trial_seconds = overhead[f"{DEFAULT_SAMPLER}, serial"]["in_train_candidate_s_per_trial"]
-    long = long_study(60 if quick() else 1000, DEFAULT_SAMPLER, trial_seconds)
-    demo = demo_overhead()
-    if demo:
-        print(f"[demo study, {demo['sampler']}, {demo['trials']} trials] outside the trainer: "
-              f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
-    samplers = sampler_times(10 if quick() else 90)
-    save("overhead", {"trial_overhead": overhead, "storage_cost": storage, "long_study": long, "demo_study": demo,
-                      "sampler_ask_time": samplers, "command": "python -m bench.overhead"})
+    runs = [(sampler, overlap, "sqlite") for sampler in dict.fromkeys((DEFAULT_SAMPLER, "tpe"))
+            for overlap in (False, True)]  # side by side: sampling between trainings, or beside them
+    runs += [(DEFAULT_SAMPLER, overlap, "journal") for overlap in (False, True)]
+    for sampler, overlap, kind in runs:
+        label = f"{sampler}, {'overlapped' if overlap else 'serial'}, {kind}"
+        o = overhead[label] = trial_overhead(n, sampler, overlap, storage_urls()[kind])
+        print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% of the "
+              f"search loop's wall time (goal < 2%); loop {o['loop_s_per_trial']:.3f} s per trial, in the "
+              f"trainer {o['in_train_candidate_s_per_trial']:.3f} s (of which model build + data + BN "
+              f"recalibration + evaluation {100 * o['build_data_recal_eval_fraction']:.1f}% of the loop); "
+              f"the same candidates trained back to back: loop x{o['loop_over_back_to_back']:.3f}, in the trainer "
+              f"x{o['trainer_over_back_to_back']:.3f}; "
+              f"one-time start-up and final report: {o['startup_and_finish_s']:.1f}s", flush=True)
+    return overhead
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask")
+
+
+def main() -> None:
+    """``python -m bench.overhead [PART ...]``: all parts, or those named (loop, idle, storage,
+    long, ask), saved under a name of their own."""
+    parts = sys.argv[1:] or list(PARTS)
+    out: dict[str, object] = {}
+    trial_seconds = 0.70  # a demo trial in the trainer (§2), where the loop part is not run
+    if "loop" in parts:
+        out["trial_overhead"] = loop = loop_overhead(3 if quick() else 40)
+        trial_seconds = loop[f"{DEFAULT_SAMPLER}, serial, sqlite"]["in_train_candidate_s_per_trial"]
+    if "idle" in parts:
+        out["idle_cpu_trainer"] = idle_cpu_overhead(3 if quick() else 40)
+    if "storage" in parts:
+        out["storage_cost"] = storage_cost(10 if quick() else 40)
+    if "long" in parts:
+        out["long_study"] = long_study(60 if quick() else 1000, DEFAULT_SAMPLER, trial_seconds)
+        demo = out["demo_study"] = demo_overhead()
+        if demo:
+            print(f"[demo study, {demo['sampler']}, {demo['trials']} trials] outside the trainer: "
+                  f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
+    if "ask" in parts:
+        out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
+    name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
+    save(name, {**out, "command": "python -m bench.overhead " + " ".join(sys.argv[1:])})
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ on a bounded history (the current front and the 40 latest trials). The ask time 
 and 1,000 trials is measured by ``bench.overhead``.
 
     python -m bench.sampler_choice
+    python -m bench.sampler_choice --name=sampler_choice_lean "gp, Optuna's acquisition search" \
+        "gp (default: 2 local searches from 512 points)" "gp, 4 local searches from 512 points"
+    python -m bench.sampler_choice --name=sampler_choice_ahead \
+        "gp (default: 2 local searches from 512 points)" \
+        "gp (default: 2 local searches from 512 points) + asked ahead"
 """
 
 from __future__ import annotations
@@ -144,24 +149,44 @@ def problems() -> list[Problem]:
             synthetic_problem()]
 
 
+AHEAD = " + asked ahead"  # a candidate's name with this suffix: replayed as --overlap-sampling runs it
+
+
 def replay(problem: Problem, candidate: str, seed: int, trials: int) -> list[float]:
-    """Hypervolume after each trained candidate (log10 FLOPs told, as the search does)."""
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=CANDIDATES[candidate](seed))
+    """Hypervolume after each trained candidate (log10 FLOPs told, as the search does). A
+    candidate named with :data:`AHEAD` proposes each trial while the one before it is still
+    running (its parameters known to the sampler, its result not), as sampling overlapped with
+    training does; a duplicate is told at once, as the search reuses it without training."""
+    ahead = candidate.endswith(AHEAD)
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=CANDIDATES[candidate.removesuffix(AHEAD)](seed))
     known: dict[str, list[float]] = {}
     acc: list[float] = []
     flops: list[float] = []
     curve: list[float] = []
-    asks = 0
-    while len(curve) < trials and asks < 20 * trials:
-        trial = study.ask()
-        asks += 1
-        key, a, f = problem.propose(trial)
+    pending: tuple[optuna.Trial, str, float, float] | None = None
+
+    def finish(trial: optuna.Trial, key: str, a: float, f: float) -> None:
         if key not in known:
             known[key] = [a, math.log10(f)]
             acc.append(a)
             flops.append(f)
             curve.append(front_hypervolume(np.array(acc), np.array(flops), problem.reference))
         study.tell(trial, known[key])
+
+    asks = 0
+    while len(curve) < trials and asks < 20 * trials:
+        trial = study.ask()
+        asks += 1
+        key, a, f = problem.propose(trial)
+        if not ahead or key in known:
+            finish(trial, key, a, f)
+            continue
+        if pending is not None:
+            finish(*pending)
+        pending = (trial, key, a, f)
+    if pending is not None and len(curve) < trials:
+        finish(*pending)
     return curve + [curve[-1]] * (trials - len(curve))  # a space exhausted: the front stays
 
 
@@ -177,9 +202,12 @@ def _job(job: tuple[str, str, int, int]) -> tuple[list[float], float]:
 
 
 def main() -> None:
-    """``python -m bench.sampler_choice [CANDIDATE ...]``: the named candidates only (random
-    search always runs: it sets the target), saved under a name of their own."""
-    chosen = [c for c in CANDIDATES if c == "random" or not sys.argv[1:] or c in sys.argv[1:]]
+    """``python -m bench.sampler_choice [CANDIDATE ...] [--name=NAME]``: the named candidates only
+    (random search always runs: it sets the target), saved as NAME (sampler_choice_subset)."""
+    args = [a for a in sys.argv[1:] if not a.startswith("--name=")]
+    saved_as = next((a.removeprefix("--name=") for a in sys.argv[1:] if a.startswith("--name=")), "sampler_choice_subset")
+    named = [c for c in args if c.endswith(AHEAD) and c.removesuffix(AHEAD) in CANDIDATES]
+    chosen = [c for c in CANDIDATES if c == "random" or not args or c in args] + named
     seeds = 2 if quick() else SEEDS
     names = [p.name for p in problems()]  # trains any missing table rows first, in this process
     guided = 20 if quick() else GUIDED_TRIALS
@@ -207,7 +235,7 @@ def main() -> None:
             marks = "  ".join(f"HV@{m} {v:.4g}" for m, v in row["hv_at"].items())
             print(f"  {c:36s} trials to reach it: {reach or f'>{len(mean)}':>4} (per seed "
                   f"{', '.join(str(s or '-') for s in per_seed)})  {marks}", flush=True)
-    save("sampler_choice" if chosen == list(CANDIDATES) else "sampler_choice_subset", {
+    save("sampler_choice" if set(chosen) == set(CANDIDATES) else saved_as, {
         "candidates": chosen, "seeds": seeds, "random_trials": RANDOM_TRIALS, "guided_trials": guided,
         "results": results, "command": "python -m bench.sampler_choice " + " ".join(map(repr, sys.argv[1:]))})
 

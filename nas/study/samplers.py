@@ -12,20 +12,23 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # all-categorical encodings, a synthetic categorical space) it reached random search's 100-trial
 # hypervolume in 25-56 trials, first or within noise of first on each; no cheaper candidate (TPE
 # as configured or with Optuna 5's defaults, GP for 25 trials then TPE, GP on a bounded history)
-# kept that. Its ask is made cheaper by a smaller acquisition search (LeanGPSampler: 58 ms at 40
-# trials and 74 ms at 100, against Optuna's 225 and 326 ms), which reached the same target in
-# 28-41 trials on the same problems (level with or ahead of Optuna's settings, within noise). It
-# still grows with the study (115 ms at 200 trials, 388 ms at 300), while TPE's stays at 17 ms at
-# 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
+# kept that. Its ask is made cheaper by a smaller acquisition search (LeanGPSampler: 85 ms at 100
+# trials against 368 ms with Optuna's settings, §2), which reached the same target in 28-41
+# trials on the same problems (level with or ahead of Optuna's settings, within noise). It still
+# grows with the study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays
+# at 18 ms at 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
 # problem, then TPE: GP's proposals where it was measured, and a bounded cost in studies of
 # hundreds or thousands of trials.
 DEFAULT_SAMPLER = "auto"
 GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
-# Ask for the next candidate while the current one trains (nas.study.prefetch). Off: on this
-# 2-core CPU the sampler competes with training for the cores, and a demo trial took x1.20 longer
-# with the default sampler (1.040 -> 1.246 s) and x1.25 with TPE (bench/overhead.py, BENCHMARKS.md
-# §2). Where training runs on a GPU the CPU is mostly idle and it should pay; not measured yet.
+# Ask for the next candidate while the current one trains (nas.study.prefetch). Off. The trainer
+# now lends the sampler a CPU thread meanwhile, so overlapping no longer slows trials (40 demo
+# trials, loop time over the same candidates trained back to back: x1.16 overlapped against x1.27
+# serial on SQLite, x1.22 against x1.11 on a journal file: within this measure's noise), but the
+# sampler then proposes beside a trial whose result it lacks, and in the five-problem replays GP
+# needed 33-48 trials instead of 28-41 to reach random search's 100-trial front (BENCHMARKS.md §2
+# and §12). With GP's ask at 58-90 ms (LeanGPSampler) the serial time it would hide is small.
 DEFAULT_OVERLAP_SAMPLING = False
 
 
@@ -33,9 +36,9 @@ class LeanGPSampler(optuna.samplers.GPSampler):
     """Optuna's GP sampler with a smaller search over its acquisition function: 512 random points
     scored (Optuna: 2,048) and 2 local searches, from the best of them and from a point of the
     current front (Optuna: 10). The acquisition search is most of GP's ask on our mixed
-    categorical/ordinal spaces (88% at 100 trials, BENCHMARKS.md §2): this makes the ask x3.9
-    cheaper at 40 trials (58 against 225 ms) and x4.4 over a 60-trial replay, and in the replays
-    of §12 it reached random search's 100-trial front in 28, 34, 30, 41 and 37 trials against
+    categorical/ordinal spaces (88% at 100 trials, BENCHMARKS.md §2): this makes the ask x4.3
+    cheaper at 100 trials (85 against 368 ms, §2) and 60-trial replays x3.7-4.3 faster; in the
+    replays of §12 it reached random search's 100-trial front in 28, 34, 30, 41 and 37 trials against
     Optuna's settings' 44, 56, 25, 44 and 48 (5 seeds each; differences under ~10 trials are
     noise). Optuna offers no public setting for this, so the two attributes it reads are set
     here; if a release renames them, Optuna's own (slower) settings stay in force, and
