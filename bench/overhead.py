@@ -1,14 +1,15 @@
 """Per-trial overhead: time spent outside training, the storage's writes, and the samplers' cost.
 
-Part 1 runs the demo search settings (mobile space, mnist5k, the default epochs, 40 trials, SQLite)
-with timers around the trainer: overhead = (loop wall time - time inside train_candidate) / loop
-wall time, where the loop runs from the first ask to the last tell (the one-time start-up,
-loading data and opening the study, is reported separately): sampling, genotype decoding, FLOPs
-estimate, de-duplication lookups, liveness and storage writes. The split inside train_candidate
-(model build, data transfer, BN recalibration, evaluation versus the training loop) is beside it. Each run's trained candidates
-are then trained again back to back with nothing beside them: the loop's time over that is the
-whole cost of everything but training, the trainer's slowdown included (sampling in another mode
-proposes other candidates, so loop times alone do not compare across rows).
+Part 1 runs the demo search settings (mobile space, mnist5k, the default epochs, 40 trials, SQLite
+and a journal file) with timers around the trainer: overhead = (loop wall time - time inside
+train_candidate) / loop wall time, where the loop runs from the first ask to the last tell (the
+one-time start-up, loading data and opening the study, is reported separately): sampling, genotype
+decoding, FLOPs estimate, de-duplication lookups, liveness and storage writes. The split inside
+train_candidate (model build, data transfer, BN recalibration, evaluation versus the training loop)
+is beside it. Each run's trained candidates are then trained again back to back with nothing beside
+them: the loop's time over that is the whole cost of everything but training, the trainer's slowdown
+included (sampling in another mode proposes other candidates, so loop times alone do not compare
+across rows).
 
 Part 1b ("idle"): the same search with a trainer that sleeps a demo trial's time and holds no
 CPU, as a GPU's trainer leaves the cores idle: what overlapped sampling hides where it competes
@@ -49,9 +50,25 @@ from nas.study import write_buffer
 from nas.study.records import StudyRecord, TrialRecord
 from nas.study.samplers import DEFAULT_SAMPLER, make_sampler
 from nas.study.search import SearchConfig, run_search
-from nas.train.trainer import train_candidate
 from nas.arch.space_file import load_space
-from nas.train.trainer import TrainConfig
+from nas.train.trainer import train_candidate
+
+
+def demo_search(name: str, trainer, n_trials: int, sampler: str, overlap: bool = False,  # noqa: ANN001
+                url: str | None = None) -> tuple[list[optuna.trial.FrozenTrial], float, float]:
+    """The demo search settings (mobile, mnist5k, FLOPs budget 20M) in a fresh study folder
+    ``results/<name>``, with ``trainer``: its trials by number, the search loop's seconds (first
+    ask to last tell: start-up and the final report excluded) and the whole call's seconds."""
+    shutil.rmtree(f"results/{name}", ignore_errors=True)
+    Path(f"results/{name}").mkdir(parents=True)
+    cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
+                       progress=False, write_files=False, sampler=sampler, overlap_sampling=overlap,
+                       storage=url.format(name=name) if url else None)
+    start = time.perf_counter()
+    study = run_search(cfg, out=io.StringIO(), trainer=trainer)
+    wall = time.perf_counter() - start
+    trials = sorted(study.trials, key=lambda t: t.number)
+    return trials, (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds(), wall
 
 
 def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: str | None = None) -> dict[str, float]:
@@ -65,18 +82,7 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: 
         inside.append((time.perf_counter() - start, result.train_time))
         return result
 
-    shutil.rmtree("results/bench-overhead", ignore_errors=True)
-    cfg = SearchConfig(space="mobile", dataset="mnist5k", study="bench-overhead",
-                       trials=n_trials, train=TrainConfig(), flops_max=20e6, progress=False,
-                       write_files=False, sampler=sampler, overlap_sampling=overlap,
-                       storage=storage.format(name="bench-overhead") if storage else None)
-    Path("results/bench-overhead").mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    study = run_search(cfg, out=io.StringIO(), trainer=timed)
-    wall = time.perf_counter() - start
-    trials = sorted(study.trials, key=lambda t: t.number)
-    # The search loop proper: first ask to last tell (start-up and the final CSV excluded).
-    loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+    _, loop, wall = demo_search("bench-overhead", timed, n_trials, sampler, overlap, storage)
     in_trainer = sum(t for t, _ in inside)
     in_loop = sum(tl for _, tl in inside)
     # The same candidates trained back to back, nothing beside them: what the search would cost
@@ -157,23 +163,15 @@ def idle_cpu_overhead(n_trials: int) -> dict[str, dict[str, float]]:
     for kind in ("sqlite", "journal"):
         for overlap in (False, True):
             label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer"
-            name = "bench-idle"
-            shutil.rmtree(f"results/{name}", ignore_errors=True)
-            Path(f"results/{name}").mkdir(parents=True)
-            url = storage_urls()[kind]
-            cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
-                               progress=False, write_files=False, sampler=DEFAULT_SAMPLER, overlap_sampling=overlap,
-                               storage=url.format(name=name) if url else None)
-            study = run_search(cfg, out=io.StringIO(), trainer=_sleeping)
-            trials = sorted(study.trials, key=lambda t: t.number)
-            loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+            trials, loop, _ = demo_search("bench-idle", _sleeping, n_trials, DEFAULT_SAMPLER, overlap,
+                                          storage_urls()[kind])
             trained = sum(TrialRecord.from_trial(t).trained for t in trials)
             inside = trained * IDLE_TRAINER_S
             out[label] = {"loop_s_per_trial": loop / n_trials, "trained": trained,
                           "overhead_outside_trainer_fraction": (loop - inside) / loop}
             print(f"[{label}] outside the trainer: {100 * out[label]['overhead_outside_trainer_fraction']:.2f}% "
                   f"(goal < 2%); loop {out[label]['loop_s_per_trial']:.3f} s per trial, {trained} trained", flush=True)
-            shutil.rmtree(f"results/{name}", ignore_errors=True)
+            shutil.rmtree("results/bench-idle", ignore_errors=True)
     return out
 
 
@@ -194,15 +192,9 @@ def instant_search(name: str, url: str | None, n_trials: int, sampler: str, hold
         buffers.append(write_buffer.WriteBuffer(inner, **kw, hold=hold))
         return buffers[-1]
 
-    shutil.rmtree(f"results/{name}", ignore_errors=True)
-    Path(f"results/{name}").mkdir(parents=True)
-    url = url.format(name=name) if url else None
-    cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
-                       progress=False, write_files=False, sampler=sampler, storage=url)
     with patch.object(storage_module, "WriteBuffer", recorded):
-        study = run_search(cfg, out=io.StringIO(), trainer=_instant)
-    trials = sorted(study.trials, key=lambda t: t.number)
-    loop = (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+        trials, loop, _ = demo_search(name, _instant, n_trials, sampler, url=url)
+    url = url.format(name=name) if url else None
     last = trials[-min(50, len(trials)):]
     tail = (last[-1].datetime_complete - last[0].datetime_start).total_seconds() / len(last)
     if url and url.startswith("postgresql"):

@@ -48,7 +48,7 @@ from bench.search_efficiency import Surrogate
 from nas.arch.space_file import load_space
 from nas.model.cost import estimate_cost
 from nas.study.pareto import front_hypervolume, non_dominated
-from nas.study.samplers import SwitchingSampler, make_sampler
+from nas.study.samplers import LeanGPSampler, SwitchingSampler, make_sampler
 
 SEEDS = 5
 RANDOM_TRIALS, GUIDED_TRIALS = 100, 60
@@ -76,12 +76,10 @@ def optuna_gp(seed: int) -> optuna.samplers.GPSampler:
     return optuna.samplers.GPSampler(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
 
 
-def lean_gp(seed: int, preliminary: int, local: int) -> optuna.samplers.GPSampler:
-    """GP with a smaller acquisition search: ``preliminary`` random points scored (Optuna: 2048)
-    and ``local`` local searches from the best of them and from front points (Optuna: 10)."""
-    sampler = optuna_gp(seed)
-    sampler._n_preliminary_samples, sampler._n_local_search = preliminary, local
-    return sampler
+class FourLocalSearchesGP(LeanGPSampler):
+    """The default's smaller acquisition search with 4 local searches instead of 2."""
+
+    LOCAL_SEARCHES = 4
 
 
 CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
@@ -92,7 +90,8 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "tpe (Optuna 5 MO defaults)": lambda seed: optuna.samplers.TPESampler(seed=seed),
     "gp 25 trials, then tpe": lambda seed: SwitchingSampler(optuna_gp(seed), make_sampler("tpe", seed), 25),
     "gp, bounded history": lambda seed: BoundedGPSampler(seed=seed, n_startup_trials=10),
-    "gp, 4 local searches from 512 points": lambda seed: lean_gp(seed, 512, 4),
+    "gp, 4 local searches from 512 points": lambda seed: FourLocalSearchesGP(
+        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
 }
 
 

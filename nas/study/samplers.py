@@ -10,15 +10,15 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # GP: in the replay benchmark on five problems of different structure (bench/sampler_choice.py,
 # BENCHMARKS.md §12: mobile on mnist5k and on the harder task, mixed with ordinal and
 # all-categorical encodings, a synthetic categorical space) it reached random search's 100-trial
-# hypervolume in 25-56 trials, first or within noise of first on each; no cheaper candidate (TPE
-# as configured or with Optuna 5's defaults, GP for 25 trials then TPE, GP on a bounded history)
-# kept that. Its ask is made cheaper by a smaller acquisition search (LeanGPSampler: 85 ms at 100
-# trials against 368 ms with Optuna's settings, §2), which reached the same target in 28-41
-# trials on the same problems (level with or ahead of Optuna's settings, within noise). It still
-# grows with the study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays
-# at 18 ms at 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
-# problem, then TPE: GP's proposals where it was measured, and a bounded cost in studies of
-# hundreds or thousands of trials.
+# hypervolume in 25-56 trials, first or within noise of first on each; no cheaper candidate (TPE as
+# configured or with Optuna 5's defaults, GP for 25 trials then TPE, GP on a bounded history) kept
+# that. Its ask is made cheaper by a smaller acquisition search (LeanGPSampler: 85 ms at 100 trials
+# against 368 ms with Optuna's settings, §2), which reached the same target in 28-41 trials on the
+# same problems (level with or ahead of Optuna's settings, within noise). It still grows with the
+# study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays at 18 ms at
+# 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
+# problem, then TPE: GP's proposals where it was measured, and a bounded cost in studies of hundreds
+# or thousands of trials.
 DEFAULT_SAMPLER = "auto"
 GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
@@ -38,10 +38,10 @@ class LeanGPSampler(optuna.samplers.GPSampler):
     current front (Optuna: 10). The acquisition search is most of GP's ask on our mixed
     categorical/ordinal spaces (88% at 100 trials, BENCHMARKS.md §2): this makes the ask x4.3
     cheaper at 100 trials (85 against 368 ms, §2) and 60-trial replays x3.7-4.3 faster; in the
-    replays of §12 it reached random search's 100-trial front in 28, 34, 30, 41 and 37 trials against
-    Optuna's settings' 44, 56, 25, 44 and 48 (5 seeds each; differences under ~10 trials are
-    noise). Optuna offers no public setting for this, so the two attributes it reads are set
-    here; if a release renames them, Optuna's own (slower) settings stay in force, and
+    replays of §12 it reached random search's 100-trial front in 28, 34, 30, 41 and 37 trials
+    against Optuna's settings' 44, 56, 25, 44 and 48 (5 seeds each; differences under ~10 trials are
+    noise). Optuna offers no public setting for this, so the two attributes it reads are set here;
+    if a release renames them, Optuna's own (slower) settings stay in force, and
     tests/test_search.py fails so that we notice."""
 
     PRELIMINARY_POINTS = 512

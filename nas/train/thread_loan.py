@@ -3,11 +3,11 @@
 With ``--overlap-sampling`` the next trial is asked for in a background thread while the current
 candidate trains on the CPU. The trainer's intra-op threads already fill the cores, so the sampler
 makes one busy thread too many, and OpenMP's barriers then wait at every op for a descheduled
-thread: six demo candidates trained in 27.3 s beside a busy GP loop against 6.0 s alone (2 cores,
-2 threads; on one thread: 10.2 s against 8.9 s; a scratch measurement, one run). So while such
-work runs the trainer trains on one thread fewer, and takes it back when the work ends: overlapped
-trials then cost what serial ones do within noise (BENCHMARKS.md §2). OpenMP's thread count is per calling thread,
-so the trainer changes only its own.
+thread: six demo candidates trained in 27.3 s beside a busy GP loop against 6.0 s alone (2 cores, 2
+threads; on one thread: 10.2 s against 8.9 s; a scratch measurement, one run). So while such work
+runs the trainer trains on one thread fewer, and takes it back when the work ends: overlapped trials
+then cost what serial ones do within noise (BENCHMARKS.md §2). OpenMP's thread count is per calling
+thread, so the trainer changes only its own.
 
 On a GPU the trainer's CPU threads only launch kernels: nothing is lent or taken back there.
 """
