@@ -76,3 +76,17 @@ def test_retrain_and_scale_place_k_workers_per_gpu_and_refuse_what_cannot_fit(
     names = {s.study_name for s in optuna.get_all_study_summaries(optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))))}
     assert names == {"t"}  # refused before its retrain or scaling study was made
+
+
+def test_a_search_on_a_gpu_checks_the_memory_of_its_largest_resolution(tmp_path, monkeypatch, two_gpus) -> None:  # noqa: ANN001
+    """The floor is asked of the data at the space's largest resolution (a search on a GPU once
+    failed here before its first trial: the check asked for a resolution the space did not have)."""
+    from search_helpers import TINY_SPACE, FakeTrainer, config, search, write_space
+
+    monkeypatch.chdir(tmp_path)
+    space = write_space(tmp_path, TINY_SPACE.replace("resolution: 16", "resolution: [12, 16]"))
+    study = search(config(tmp_path, space=str(space), trials=2, device="cuda:0"), FakeTrainer())
+    assert len(study.trials) == 2
+    two_gpus["cuda:0"] = (GIB // 2, 80 * GIB)  # less than one worker's floor
+    with pytest.raises(UserError, match="1 workers on cuda:0 need at least"):
+        search(config(tmp_path, space=str(space), trials=3, device="cuda:0"), FakeTrainer())

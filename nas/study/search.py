@@ -203,7 +203,7 @@ def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = 
     space, data, handle = prepare(cfg)
     study = handle.study
     devices = place_workers(cfg.device, cfg.workers, cfg.workers_per_device, cfg.devices,
-                            lambda: dataset_bytes(data.at_resolution(space.resolution)))
+                            lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
     print(f"study {cfg.study!r}: {evaluated_count(study)} of {cfg.trials} trials done; {data.describe()}; "
           f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
     try:
