@@ -98,3 +98,25 @@ def test_a_worker_capped_at_its_share_cannot_take_more(share: float) -> None:
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, 0)
         torch.cuda.empty_cache()
+
+
+def test_captured_steps_are_replayed_after_the_warmup_and_learn_as_eager_steps_do(monkeypatch) -> None:
+    from nas.train import cuda_graph
+    from nas.train.device_data import DeviceData
+
+    replays: list[int] = []
+    real = cuda_graph.GraphedStep.__call__
+
+    def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
+        replays.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(cuda_graph.GraphedStep, "__call__", counted)
+    digits = load_dataset("digits")
+    g = replace(load_space("mobile").reference_genotypes(digits.in_channels, digits.num_classes)[0], resolution=16)
+    graphed = train_candidate(g, digits, TrainConfig(epochs=3), "cuda")
+    steps = 3 * (len(DeviceData.get(digits, 16, torch.device("cuda")).y_train) // 64)
+    assert len(replays) == steps - cuda_graph.WARMUP_STEPS
+    eager = train_candidate(g, digits, TrainConfig(epochs=3, cuda_graphs=False), "cuda")
+    assert len(replays) == steps - cuda_graph.WARMUP_STEPS  # none without graphs
+    assert graphed.val_accuracy > 0.8 and abs(graphed.val_accuracy - eager.val_accuracy) < 0.05
