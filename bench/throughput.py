@@ -5,7 +5,8 @@ normalised once up front), NCHW, fp32, no augmentation, no BN recalibration. Our
 uint8 data on the device, augments with tensor ops, runs channels_last (bf16 autocast on CUDA).
 Both train the same genotypes on the same data for the same number of epochs, alternating
 (ours, plain, ours, plain, ...) so machine noise hits both; the figure is the ratio of
-images/s. On CUDA it also reports ours with and without bf16 and channels_last.
+images/s. On CUDA it also reports ours with and without bf16 and channels_last, after one untimed
+round, and two larger models (saved as throughput_cuda).
 
     python -m bench.throughput            # CPU-sized: 3 models from the search spaces
 """
@@ -85,7 +86,10 @@ def step_ceiling(genotype, batch_size: int, lr: float, device: torch.device, ste
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     """Hardware flop/s of a large square matmul in ``dtype``: the practical peak this device
-    reaches on dense work (multiply and add counted as 2 flops, as hardware peaks are)."""
+    reaches on dense work (multiply and add counted as 2 flops, as hardware peaks are). On a GPU
+    the product is 8192 wide and repeated 20 times: a 2048 one is too short to fill an H100."""
+    if device.type == "cuda":
+        n, repeats = max(n, 8192), max(repeats, 20)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
@@ -105,57 +109,82 @@ def training_flops_per_s(images_per_s: float, fvcore_flops: int) -> float:
     return images_per_s * fvcore_flops * 2 * 3
 
 
-def main() -> None:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_dataset("mnist5k")
-    epochs = 0.5 if quick() else 1.0
-    repeats = 1 if quick() else 2
+def variants(cfg: TrainConfig, device: torch.device) -> dict[str, TrainConfig]:
+    """Our trainer's settings timed against each other: the defaults, channels_last off, and on
+    CUDA bf16 off with channels_last on and off."""
+    out = {"ours": cfg, "ours_nchw": replace(cfg, channels_last=False)}
+    if device.type == "cuda":
+        out["ours_no_bf16"] = replace(cfg, bf16=False)
+        out["ours_no_bf16_no_channels_last"] = replace(cfg, bf16=False, channels_last=False)
+    return out
+
+
+def models_for(device: torch.device, data) -> list[tuple[str, object]]:  # noqa: ANN001
+    """The search spaces' small references at their own resolution (32 px); on CUDA also two at 112
+    pixels (x12 the FLOPs), to see whether a GPU is still idle between kernel launches there."""
     models = []
     for space_name, index in (("mobile", 0), ("mobile", 2), ("efficientnetv2", 0), ("resnet", 0)):
         g = load_space(space_name).reference_genotypes(data.in_channels, data.num_classes)[index]
         models.append((f"{space_name}/{g.name}", g))
+    if device.type == "cuda":
+        models += [(f"{name} at 112 px", replace(g, resolution=112)) for name, g in models if "mobilenetv2" in name or "efficientnetv2" in name]
+    return models
+
+
+def main() -> None:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_dataset("mnist5k")
+    epochs = 0.5 if quick() else 1.0
+    # Repeats alternate the variants (ours, ..., plain, bare steps, ours, ...) so that machine noise
+    # hits all; on CUDA one untimed round first loads each variant's kernels (lazy module loading
+    # made whichever variant ran first look ~x1.5 slower in the first GPU run).
+    repeats = 1 if quick() else (3 if device.type == "cuda" else 2)
+    warmup = 1 if device.type == "cuda" else 0
     cfg = TrainConfig(epochs=epochs, bn_recalibration_batches=0)
     rows = []
-    for name, g in models:
+    for name, g in models_for(device, data):
         DeviceData.get(data, g.resolution, device)  # resize once, outside the timings
-        ours, plain, ceiling, nchw = [], [], [], []
-        for _ in range(repeats):
-            ours.append(train_candidate(g, data, cfg, device).images_per_sec)
-            nchw.append(train_candidate(g, data, replace(cfg, channels_last=False), device).images_per_sec)
-            plain.append(plain_loop(g, data, epochs, cfg.batch_size, cfg.lr, device))
-            ceiling.append(step_ceiling(g, cfg.batch_size, cfg.lr, device))
-        row = {"model": name, "flops": estimate_cost(g).flops, "ours_img_s": statistics.median(ours),
-               "plain_img_s": statistics.median(plain), "ceiling_img_s": statistics.median(ceiling)}
+        timed: dict[str, list[float]] = {}
+        for round_ in range(warmup + repeats):
+            measured = {label: train_candidate(g, data, variant, device).images_per_sec
+                        for label, variant in variants(cfg, device).items()}
+            measured["plain"] = plain_loop(g, data, epochs, cfg.batch_size, cfg.lr, device)
+            measured["ceiling"] = step_ceiling(g, cfg.batch_size, cfg.lr, device)
+            if round_ >= warmup:
+                for label, value in measured.items():
+                    timed.setdefault(label, []).append(value)
+        row = {"model": name, "flops": estimate_cost(g).flops,
+               **{f"{label}_img_s": statistics.median(values) for label, values in timed.items()}}
         row["speedup"] = row["ours_img_s"] / row["plain_img_s"]
         row["ceiling_speedup"] = row["ceiling_img_s"] / row["plain_img_s"]
-        row["ours_nchw_img_s"] = statistics.median(nchw)  # channels_last off: what the default buys
-        row["channels_last_gain"] = row["ours_img_s"] / row["ours_nchw_img_s"]
-        if device.type == "cuda":
-            for label, variant in (("no_bf16", replace(cfg, bf16=False)), ("no_channels_last", replace(cfg, channels_last=False)),
-                                   ("no_bf16_no_channels_last", replace(cfg, bf16=False, channels_last=False))):
-                row[f"ours_{label}_img_s"] = train_candidate(g, data, variant, device).images_per_sec
+        row["channels_last_gain"] = row["ours_img_s"] / row["ours_nchw_img_s"]  # what the default buys
+        row["spread"] = {label: (min(v) / statistics.median(v), max(v) / statistics.median(v)) for label, v in timed.items()}
         rows.append(row)
         print(f"{name:32s} {row['flops'] / 1e6:6.2f}M FLOPs  ours {row['ours_img_s']:7.0f} img/s  "
               f"plain {row['plain_img_s']:7.0f} img/s  x{row['speedup']:.2f}  "
               f"(bare steps {row['ceiling_img_s']:7.0f} img/s: at most x{row['ceiling_speedup']:.2f}); "
-              f"channels_last x{row['channels_last_gain']:.2f}", flush=True)
+              f"channels_last x{row['channels_last_gain']:.2f}"
+              + "".join(f"; {label[5:]} {row[label + '_img_s']:.0f}" for label in timed if label.startswith("ours_no")),
+              flush=True)
     largest = max(rows, key=lambda r: r["flops"])
     peak = matmul_peak(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
-    fraction = training_flops_per_s(largest["ours_img_s"], largest["flops"]) / peak
-    print(f"largest model ({largest['model']}): {100 * fraction:.1f}% of a 2048^2 "
-          f"{'bf16' if device.type == 'cuda' else 'fp32'} matmul's {peak / 1e9:.0f} GFLOP/s on {device} "
-          f"(training flops = images/s x 3 x 2 x fvcore FLOPs)")
+    best = max(v for k, v in largest.items() if k.startswith("ours") and k.endswith("_img_s"))
+    fraction = training_flops_per_s(best, largest["flops"]) / peak
+    print(f"largest model ({largest['model']}, its fastest setting): {100 * fraction:.2f}% of a "
+          f"{8192 if device.type == 'cuda' else 2048}^2 {'bf16' if device.type == 'cuda' else 'fp32'} matmul's "
+          f"{peak / 1e9:.0f} GFLOP/s on {device} (training flops = images/s x 3 x 2 x fvcore FLOPs)")
     geo = statistics.geometric_mean([r["speedup"] for r in rows])
     geo_ceiling = statistics.geometric_mean([r["ceiling_speedup"] for r in rows])
     geo_cl = statistics.geometric_mean([r["channels_last_gain"] for r in rows])
     print(f"channels_last against NCHW in our trainer: x{geo_cl:.2f} (geometric mean)")
     print(f"geometric-mean speed-up over the plain loop: x{geo:.2f} on {device} (goal x2.5 on CPU); "
           f"bare fp32 channels_last steps would give x{geo_ceiling:.2f}")
-    save("throughput", {"device": str(device), "epochs": epochs, "repeats": repeats,
-                        "batch_size": cfg.batch_size, "rows": rows, "geomean_speedup": geo,
-                        "geomean_ceiling_speedup": geo_ceiling, "geomean_channels_last_gain": geo_cl,
-                        "largest_model_fraction_of_matmul_peak": fraction, "matmul_peak_flops": peak,
-                        "command": "python -m bench.throughput"})
+    save("throughput" if device.type == "cpu" else "throughput_cuda",
+         {"device": str(device), "epochs": epochs, "repeats": repeats, "warmup_rounds": warmup,
+          "batch_size": cfg.batch_size, "rows": rows, "geomean_speedup": geo,
+          "geomean_ceiling_speedup": geo_ceiling, "geomean_channels_last_gain": geo_cl,
+          "largest_model_fraction_of_matmul_peak": fraction, "matmul_peak_flops": peak,
+          "command": "python -m bench.throughput"})
 
 
 if __name__ == "__main__":
