@@ -64,3 +64,12 @@ def test_ctrl_c_fails_the_trial_asked_ahead_too_and_a_rerun_completes(tmp_path: 
     assert len(interrupted) == 2  # the one training and the one asked ahead
     study = search(cfg, FakeTrainer())
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 5
+
+
+def test_asking_ahead_is_the_default_on_a_gpu_only_and_a_choice_either_way() -> None:
+    from nas.study.search_config import SearchConfig
+
+    assert SearchConfig().loop_settings("cuda:0").overlap_sampling
+    assert not SearchConfig().loop_settings("cpu").overlap_sampling
+    assert not SearchConfig(overlap_sampling=False).loop_settings("cuda:1").overlap_sampling
+    assert SearchConfig(overlap_sampling=True).loop_settings("cpu").overlap_sampling

@@ -85,8 +85,10 @@ def test_a_search_on_a_gpu_checks_the_memory_of_its_largest_resolution(tmp_path,
 
     monkeypatch.chdir(tmp_path)
     space = write_space(tmp_path, TINY_SPACE.replace("resolution: 16", "resolution: [12, 16]"))
+    from nas.study.loop import evaluated_count
+
     study = search(config(tmp_path, space=str(space), trials=2, device="cuda:0"), FakeTrainer())
-    assert len(study.trials) == 2
+    assert evaluated_count(study) == 2  # (asked ahead on a GPU: one surplus trial, not counted)
     two_gpus["cuda:0"] = (GIB // 2, 80 * GIB)  # less than one worker's floor
     with pytest.raises(UserError, match="1 workers on cuda:0 need at least"):
         search(config(tmp_path, space=str(space), trials=3, device="cuda:0"), FakeTrainer())

@@ -74,7 +74,8 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", default=None, help="GPU ids for the workers, e.g. 0,2,3 (default: all)")
     p.add_argument("--overlap-sampling", action=argparse.BooleanOptionalAction, default=None,
                    help="ask the sampler for the next candidate while the current one trains "
-                        "(default: see BENCHMARKS.md section 2)")
+                        "(default: on where the trials train on a GPU, off on the CPU; BENCHMARKS.md "
+                        "sections 2 and 14)")
     p.add_argument("--stale-after", type=float, default=60.0,
                    help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true")

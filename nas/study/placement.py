@@ -18,7 +18,8 @@ from ..errors import UserError
 
 GIB = 1024 ** 3
 # A worker's CUDA context and allocator reserve before any tensor: an estimate (PyTorch's
-# CUDA context is typically 0.3-0.5 GiB); never measured here, as no GPU was lent to this work.
+# CUDA context is typically 0.3-0.5 GiB). The floor is a lower bound: on an H100, 4 and 8 demo
+# workers held 4.9 and 8.6 GiB in all (NVML), ~1.1-1.2 GiB each (BENCHMARKS.md §14).
 CUDA_CONTEXT_BYTES = GIB // 2
 # The smallest training working set worth starting a worker for (model, optimizer state and
 # activations of the small candidates at batch 64-256): an estimate, as above.

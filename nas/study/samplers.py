@@ -22,14 +22,23 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 DEFAULT_SAMPLER = "auto"
 GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
-# Ask for the next candidate while the current one trains (nas.study.prefetch). Off. The trainer
-# now lends the sampler a CPU thread meanwhile, so overlapping no longer slows trials (40 demo
-# trials, loop time over the same candidates trained back to back: x1.16 overlapped against x1.27
-# serial on SQLite, x1.22 against x1.11 on a journal file: within this measure's noise), but the
-# sampler then proposes beside a trial whose result it lacks, and in the five-problem replays GP
-# needed 33-48 trials instead of 28-41 to reach random search's 100-trial front (BENCHMARKS.md §2
-# and §12). With GP's ask at 58-90 ms (LeanGPSampler) the serial time it would hide is small.
-DEFAULT_OVERLAP_SAMPLING = False
+# Ask for the next candidate while the current one trains (nas.study.prefetch): None = on where
+# the trials train on a GPU, off on the CPU. The sampler then proposes beside a trial whose result
+# it lacks, and in the five-problem replays GP needed 33-48 trials instead of 28-41 to reach
+# random search's 100-trial front (§12): about x1.17 the trials. On the CPU that costs more than
+# the 7-11% of the loop it hides (§2). On an H100 the trainer's CUDA graphs made a demo trial
+# 0.25 s in the trainer (§14), beside ~0.2 s of serial sampling and storage (a 24-trial graphed
+# search ran 0.45 s per trial): overlapping would then take the loop to ~0.27 s per trial, x0.70
+# the wall time to the same front after the extra trials; with the eager trainer (0.81 s) it was
+# x0.96. Overlapped on that GPU, the loop spent 0.8% outside the trainer (journal file; eager
+# trainer), serial 7.4% (SQLite). Overlap with graphs was not timed directly: the lease ran out.
+DEFAULT_OVERLAP_SAMPLING: bool | None = None
+
+
+def overlap_for(setting: bool | None, device: str) -> bool:
+    """Whether a worker training on ``device`` asks ahead: ``setting``, or by default where it
+    trains on a GPU (:data:`DEFAULT_OVERLAP_SAMPLING`)."""
+    return device.startswith("cuda") if setting is None else setting
 
 
 class LeanGPSampler(optuna.samplers.GPSampler):

@@ -185,7 +185,7 @@ class SearchJob:
         evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer,
                                       self.run_factory)
         progress = Progress(cfg.trials, handle.study, cfg.progress, prefix=f"[worker {index}] ")
-        return handle, evaluate, cfg.loop_settings(), progress.update
+        return handle, evaluate, cfg.loop_settings(device), progress.update
 
 
 def _interrupted_message(study: optuna.Study) -> str:
@@ -211,7 +211,7 @@ def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = 
             evaluate = CandidateEvaluator(cfg, space, data, torch.device(devices[0]), trainer, run_factory)
             progress = Progress(cfg.trials, study, cfg.progress)
             try:
-                summary = run_loop(handle, evaluate, cfg.loop_settings(), progress.update)
+                summary = run_loop(handle, evaluate, cfg.loop_settings(devices[0]), progress.update)
             finally:
                 progress.close()
             if summary.ran_out_of_asks:

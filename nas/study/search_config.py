@@ -11,7 +11,7 @@ from .budgets import OBJECTIVES, TOLD_AS
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
 from .rungs import Rungs
-from .samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER
+from .samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
 
 
 @dataclass
@@ -45,7 +45,7 @@ class SearchConfig:
     workers: int = 1
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
     workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.placement)
-    overlap_sampling: bool = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training (nas.study.prefetch)
+    overlap_sampling: bool | None = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training; None: on a GPU
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
     fidelity: str = "single"  # "sh": successive halving over ``rungs`` (nas.study.halving)
@@ -82,9 +82,9 @@ class SearchConfig:
     def latency_settings(self) -> LatencySettings:
         return LatencySettings(runtime=self.latency_on, batch=self.latency_batch)
 
-    def loop_settings(self) -> LoopSettings:
+    def loop_settings(self, device: str) -> LoopSettings:
         # Over-budget proposals are cheap but not endless: a budget that excludes most of the
         # space stops the search with a warning instead of asking forever.
         return LoopSettings(total=self.trials, stale_after=self.stale_after,
                             poll_interval=self.poll_interval, max_asks=20 * self.trials + 100,
-                            overlap_sampling=self.overlap_sampling)
+                            overlap_sampling=overlap_for(self.overlap_sampling, device))

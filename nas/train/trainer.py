@@ -2,7 +2,8 @@
 
 Batches are index slices of device tensors; augmentation (random crop with padding, horizontal
 flip where the dataset allows it) runs as tensor ops on the device; the model runs channels_last
-(x1.23 CPU throughput for these nets, BENCHMARKS.md §1), under bf16 autocast on CUDA. SGD with Nesterov
+(x1.23 CPU throughput for these nets, BENCHMARKS.md §1), under bf16 autocast on CUDA, where
+the step is captured once as a CUDA graph and replayed (nas.train.cuda_graph, §14). SGD with Nesterov
 momentum, label smoothing and a one-cycle schedule whose progress is steps done or, with a time
 budget, time spent. Before evaluation BatchNorm statistics are recomputed on training batches:
 after a few epochs the running averages still remember the untrained network (measured: 9.8%
@@ -52,7 +53,8 @@ class TrainConfig:
     bn_recalibration_batches: int = 20  # 0 disables recalibration
     channels_last: bool = True
     bf16: bool = True  # autocast on CUDA only
-    # On CUDA, one captured step replayed (nas.train.cuda_graph): bare steps x3.8-x13 faster on an H100.
+    # On CUDA, one captured step replayed (nas.train.cuda_graph): the demo's candidates x3.2 faster in
+    # the trainer on an H100, same accuracy (BENCHMARKS.md §14, python -m bench.gpu graphs).
     cuda_graphs: bool = True
     seed: int = 0
     eval_batch_size: int = 1000
