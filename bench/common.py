@@ -34,6 +34,18 @@ def save(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def cuda_or_say(name: str) -> bool:
+    """Whether a CUDA GPU is visible; where none is, says that ``name`` needs one."""
+    if not torch.cuda.is_available():
+        print(f"{name} needs a CUDA GPU; none is visible here")
+    return torch.cuda.is_available()
+
+
+def parts_asked(every: tuple[str, ...]) -> list[str]:
+    """The parts named on the command line (words without '='), or ``every`` part."""
+    return [a for a in sys.argv[1:] if "=" not in a] or list(every)
+
+
 def quick() -> bool:
     """BENCH_QUICK=1 shrinks every benchmark to a smoke run (for trying the scripts)."""
     return os.environ.get("BENCH_QUICK") == "1"

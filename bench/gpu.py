@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from bench.common import quick, save
+from bench.common import cuda_or_say, parts_asked, quick, save
 from nas.study.records import TrialRecord
 from nas.study.search import SearchConfig, run_search
 
@@ -171,10 +171,9 @@ def overhead(trials: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    if not torch.cuda.is_available():
-        print("bench.gpu needs a CUDA GPU; none is visible here")
+    parts = parts_asked(("per_device", "overhead"))
+    if not cuda_or_say("bench.gpu"):
         return
-    parts = [a for a in sys.argv[1:] if not a.startswith("k=")] or ["per_device", "overhead"]
     ks = next((tuple(int(k) for k in a[2:].split(",")) for a in sys.argv[1:] if a.startswith("k=")),
               (1, 2) if quick() else (1, 2, 4, 8))
     out: dict[str, object] = {"gpu": torch.cuda.get_device_name(0)}

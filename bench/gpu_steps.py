@@ -23,7 +23,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from bench.common import save
+from bench.common import cuda_or_say, parts_asked, save
 from nas.arch.space_file import load_space
 from nas.model.builder import build_model
 from nas.model.cost import estimate_cost
@@ -114,6 +114,7 @@ def graphed_against_eager(g, bf16: bool, channels_last: bool, steps: int = 200) 
     with torch.cuda.graph(graph):
         static_loss = step()
     capture_s = time.perf_counter() - start
+    graph.replay()  # the loss tensor holds nothing until the first replay
     first = static_loss.item()
     replayed = timed(graph.replay, steps)
     last = static_loss.item()
@@ -139,10 +140,9 @@ def graphs() -> list[dict[str, object]]:
 
 
 def main() -> None:
-    if not torch.cuda.is_available():
-        print("bench.gpu_steps needs a CUDA GPU; none is visible here")
+    parts = parts_asked(("processes", "graphs"))
+    if not cuda_or_say("bench.gpu_steps"):
         return
-    parts = sys.argv[1:] or ["processes", "graphs"]
     out: dict[str, object] = {"gpu": torch.cuda.get_device_name(0), "batch": BATCH}
     if "processes" in parts:
         out["processes"] = processes()
