@@ -22,19 +22,17 @@ It needs a CUDA GPU and says so otherwise.
 
 from __future__ import annotations
 
-import io
 import shutil
 import statistics
 import sys
 import threading
-import time
-from pathlib import Path
 
 import torch
 
 from bench.common import cuda_or_say, parts_asked, quick, save
+from bench.overhead import demo_search
 from nas.study.records import TrialRecord
-from nas.study.search import SearchConfig, run_search
+from nas.train.trainer import train_candidate
 
 
 class GpuMonitor:
@@ -76,17 +74,10 @@ class GpuMonitor:
 
 def candidates_per_gpu(k: int, trials: int) -> dict[str, float | None]:
     name = f"bench-gpu-k{k}"
-    shutil.rmtree(f"results/{name}", ignore_errors=True)
-    Path(f"results/{name}").mkdir(parents=True)
-    cfg = SearchConfig(space="mobile", dataset="cluttered", study=name, trials=trials, flops_max=20e6,
-                       progress=False, write_files=False, device="cuda", workers=k, workers_per_device=k,
-                       storage=f"journal:results/{name}/journal.log")
     with GpuMonitor() as monitor:
-        start = time.perf_counter()
-        study = run_search(cfg, out=io.StringIO())
-        wall = time.perf_counter() - start
-    done = sorted((t for t in study.trials if t.datetime_start and t.datetime_complete), key=lambda t: t.datetime_start)
-    loop = (max(t.datetime_complete for t in done) - done[0].datetime_start).total_seconds()
+        found, loop, wall = demo_search(name, train_candidate, trials, "auto", url="journal:results/{name}/journal.log",
+                                        dataset="cluttered", device="cuda", workers=k, workers_per_device=k)
+    done = [t for t in found if t.datetime_start and t.datetime_complete]
     trained = [r for r in map(TrialRecord.from_trial, done) if r.trained]
     flops = [r.flops for r in trained if r.flops is not None]
     shutil.rmtree(f"results/{name}", ignore_errors=True)
@@ -117,17 +108,13 @@ def graphs(trials: int) -> dict[str, object]:
     search with graphs on (its own candidates) for trials per hour."""
     from nas.arch.genotype import Genotype
     from nas.train.sources import load_dataset
-    from nas.train.trainer import TrainConfig, train_candidate
+    from nas.train.trainer import TrainConfig
 
     def search(name: str, cuda_graphs: bool, n: int) -> tuple[list[TrialRecord], float]:
+        found, loop, _ = demo_search(name, train_candidate, n, "auto", dataset="cluttered", device="cuda",
+                                     train=TrainConfig(cuda_graphs=cuda_graphs))
         shutil.rmtree(f"results/{name}", ignore_errors=True)
-        Path(f"results/{name}").mkdir(parents=True)
-        cfg = SearchConfig(space="mobile", dataset="cluttered", study=name, trials=n, flops_max=20e6, progress=False,
-                           write_files=False, device="cuda", train=TrainConfig(cuda_graphs=cuda_graphs))
-        study = run_search(cfg, out=io.StringIO())
-        done = sorted((t for t in study.trials if t.datetime_complete), key=lambda t: t.number)
-        shutil.rmtree(f"results/{name}", ignore_errors=True)
-        return [TrialRecord.from_trial(t) for t in done], (done[-1].datetime_complete - done[0].datetime_start).total_seconds()
+        return [TrialRecord.from_trial(t) for t in found if t.datetime_complete], loop
 
     search("bench-gpu-warm", False, 2)  # CUDA's start-up, outside the timings
     eager_records, eager_loop = search("bench-gpu-eager", False, trials)

@@ -55,20 +55,23 @@ from nas.train.trainer import train_candidate
 
 
 def demo_search(name: str, trainer, n_trials: int, sampler: str, overlap: bool = False,  # noqa: ANN001
-                url: str | None = None) -> tuple[list[optuna.trial.FrozenTrial], float, float]:
-    """The demo search settings (mobile, mnist5k, FLOPs budget 20M) in a fresh study folder
-    ``results/<name>``, with ``trainer``: its trials by number, the search loop's seconds (first
-    ask to last tell: start-up and the final report excluded) and the whole call's seconds."""
+                url: str | None = None, **settings: object) -> tuple[list[optuna.trial.FrozenTrial], float, float]:
+    """The demo search settings (mobile, mnist5k, FLOPs budget 20M; ``settings`` replace any
+    SearchConfig field) in a fresh study folder ``results/<name>``, with ``trainer``: its trials by
+    number, the search loop's seconds (first ask to last tell, over all workers: start-up and the
+    final report excluded) and the whole call's seconds."""
     shutil.rmtree(f"results/{name}", ignore_errors=True)
     Path(f"results/{name}").mkdir(parents=True)
-    cfg = SearchConfig(space="mobile", dataset="mnist5k", study=name, trials=n_trials, flops_max=20e6,
-                       progress=False, write_files=False, sampler=sampler, overlap_sampling=overlap,
-                       storage=url.format(name=name) if url else None)
+    cfg = SearchConfig(**{"space": "mobile", "dataset": "mnist5k", "study": name, "trials": n_trials, "flops_max": 20e6,
+                          "progress": False, "write_files": False, "sampler": sampler, "overlap_sampling": overlap,
+                          "storage": url.format(name=name) if url else None, **settings})
     start = time.perf_counter()
     study = run_search(cfg, out=io.StringIO(), trainer=trainer)
     wall = time.perf_counter() - start
     trials = sorted(study.trials, key=lambda t: t.number)
-    return trials, (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds(), wall
+    timed = [t for t in trials if t.datetime_start and t.datetime_complete]
+    loop = max(t.datetime_complete for t in timed) - min(t.datetime_start for t in timed)
+    return trials, loop.total_seconds(), wall
 
 
 def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: str | None = None) -> dict[str, float]:

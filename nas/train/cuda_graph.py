@@ -21,7 +21,6 @@ import warnings
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 WARMUP_STEPS = 3  # eager steps before capture (PyTorch's whole-network capture example uses 3)
 
@@ -32,7 +31,6 @@ class GraphedStep:
     def __init__(self, graph: torch.cuda.CUDAGraph, x: torch.Tensor, y: torch.Tensor,
                  lrs: list[torch.Tensor], loss: torch.Tensor) -> None:
         self.graph, self.x, self.y, self.lrs, self.loss = graph, x, y, lrs, loss
-        self.replays = 0
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor, opt: torch.optim.Optimizer) -> torch.Tensor:
         """Train on ``(xb, yb)`` at the learning rates now set in ``opt``'s groups; returns the
@@ -42,7 +40,6 @@ class GraphedStep:
         for lr, group in zip(self.lrs, opt.param_groups):
             lr.fill_(float(group["lr"]))
         self.graph.replay()
-        self.replays += 1
         return self.loss.clone()
 
 
