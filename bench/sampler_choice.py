@@ -27,6 +27,15 @@ and 1,000 trials is measured by ``bench.overhead``.
     python -m bench.sampler_choice --name=sampler_choice_ahead \
         "gp (default: 2 local searches from 512 points)" \
         "gp (default: 2 local searches from 512 points) + asked ahead"
+    python -m bench.sampler_choice --name=sampler_choice_ahead20 --seeds=20 \
+        "gp (default: 2 local searches from 512 points)" \
+        "gp (default: 2 local searches from 512 points) + asked ahead"
+
+``--seeds=N`` replays N seeds instead of 5. Where two or more candidates besides random search are
+named, each is also compared with the first, seed by seed (the same seed gives both samplers the
+same start-up trials): the mean difference of the hypervolume after 25, 40 and 60 trained
+candidates with its standard error, as a fraction of random search's 100-trial hypervolume, and
+the mean number of trials to reach that target with a seed that never reaches it counted as 61.
 """
 
 from __future__ import annotations
@@ -149,65 +158,104 @@ def problems() -> list[Problem]:
 
 
 AHEAD = " + asked ahead"  # a candidate's name with this suffix: replayed as --overlap-sampling runs it
+# ... with this suffix: asked ahead, but a proposal made before the last result is withdrawn and
+# asked again once that result is known, where the result moved the front
+RECHECKED = " + asked ahead, re-asked after a front gain"
 
 
-def replay(problem: Problem, candidate: str, seed: int, trials: int) -> list[float]:
-    """Hypervolume after each trained candidate (log10 FLOPs told, as the search does). A
-    candidate named with :data:`AHEAD` proposes each trial while the one before it is still
-    running (its parameters known to the sampler, its result not), as sampling overlapped with
-    training does; a duplicate is told at once, as the search reuses it without training."""
-    ahead = candidate.endswith(AHEAD)
+def replay(problem: Problem, candidate: str, seed: int, trials: int) -> tuple[list[float], int]:
+    """Hypervolume after each trained candidate (log10 FLOPs told, as the search does), and how
+    many proposals were withdrawn. A candidate named with :data:`AHEAD` proposes each trial while
+    the one before it is still running (its parameters known to the sampler, its result not), as
+    sampling overlapped with training does; with :data:`RECHECKED`, a proposal made so is
+    withdrawn (failed, which every sampler ignores) when the result it lacked raised the front's
+    hypervolume, and the next trial is asked for with that result known; start-up trials, which
+    are random, are never withdrawn. A duplicate is told at
+    once, as the search reuses it without training."""
+    mode = next((m for m in (RECHECKED, AHEAD) if candidate.endswith(m)), "")
     study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=CANDIDATES[candidate.removesuffix(AHEAD)](seed))
+                                sampler=CANDIDATES[candidate.removesuffix(mode)](seed))
     known: dict[str, list[float]] = {}
     acc: list[float] = []
     flops: list[float] = []
     curve: list[float] = []
     pending: tuple[optuna.Trial, str, float, float] | None = None
+    withdrawn = 0
+    modelled = 10  # trials told before the samplers here stop proposing at random (n_startup_trials)
 
-    def finish(trial: optuna.Trial, key: str, a: float, f: float) -> None:
+    def finish(trial: optuna.Trial, key: str, a: float, f: float) -> bool:
+        """Tell ``trial``; whether it raised the front's hypervolume."""
+        gained = False
         if key not in known:
             known[key] = [a, math.log10(f)]
             acc.append(a)
             flops.append(f)
             curve.append(front_hypervolume(np.array(acc), np.array(flops), problem.reference))
+            gained = len(curve) == 1 or curve[-1] > curve[-2]
         study.tell(trial, known[key])
+        return gained
 
     asks = 0
     while len(curve) < trials and asks < 20 * trials:
         trial = study.ask()
         asks += 1
+        by_model = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) >= modelled
         key, a, f = problem.propose(trial)
-        if not ahead or key in known:
+        if not mode or key in known:
             finish(trial, key, a, f)
             continue
-        if pending is not None:
-            finish(*pending)
+        if pending is not None and finish(*pending) and mode == RECHECKED and by_model and len(curve) < trials:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # proposed without the gain
+            withdrawn += 1
+            pending = None
+            continue
         pending = (trial, key, a, f)
     if pending is not None and len(curve) < trials:
         finish(*pending)
-    return curve + [curve[-1]] * (trials - len(curve))  # a space exhausted: the front stays
+    return curve + [curve[-1]] * (trials - len(curve)), withdrawn  # a space exhausted: the front stays
 
 
 _problems: dict[str, Problem] = {}
 
 
-def _job(job: tuple[str, str, int, int]) -> tuple[list[float], float]:
+def _job(job: tuple[str, str, int, int]) -> tuple[list[float], float, int]:
     name, candidate, seed, trials = job
     if not _problems:
         _problems.update({p.name: p for p in problems()})
     start = time.perf_counter()
-    return replay(_problems[name], candidate, seed, trials), time.perf_counter() - start
+    curve, withdrawn = replay(_problems[name], candidate, seed, trials)
+    return curve, time.perf_counter() - start, withdrawn
+
+
+def _option(name: str, default: str) -> str:
+    return next((a.removeprefix(name) for a in sys.argv[1:] if a.startswith(name)), default)
+
+
+def paired(curves: np.ndarray, baseline: np.ndarray, target: float) -> dict[str, Any]:
+    """``curves`` against ``baseline`` seed by seed: the mean difference of the hypervolume after
+    25, 40 and 60 trials (a fraction of ``target``) with its standard error, and the mean trials to
+    reach ``target`` (a seed that never does counts as one past the replay's length)."""
+    def reach(cv: np.ndarray) -> float:
+        return float(np.argmax(cv >= target) + 1) if (cv >= target).any() else float(len(cv) + 1)
+    out: dict[str, Any] = {"censored_mean_trials_to_target": float(np.mean([reach(c) for c in curves])),
+                           "baseline_censored_mean_trials_to_target": float(np.mean([reach(c) for c in baseline]))}
+    for m in (25, 40, 60):
+        if m <= curves.shape[1]:
+            diff = (curves[:, m - 1] - baseline[:, m - 1]) / target
+            out[f"hv_diff_at_{m}"] = {"mean": float(diff.mean()), "se": float(diff.std(ddof=1) / math.sqrt(len(diff))),
+                                      "better_seeds": int((diff > 0).sum()), "worse_seeds": int((diff < 0).sum())}
+    return out
 
 
 def main() -> None:
-    """``python -m bench.sampler_choice [CANDIDATE ...] [--name=NAME]``: the named candidates only
-    (random search always runs: it sets the target), saved as NAME (sampler_choice_subset)."""
-    args = [a for a in sys.argv[1:] if not a.startswith("--name=")]
-    saved_as = next((a.removeprefix("--name=") for a in sys.argv[1:] if a.startswith("--name=")), "sampler_choice_subset")
-    named = [c for c in args if c.endswith(AHEAD) and c.removesuffix(AHEAD) in CANDIDATES]
+    """``python -m bench.sampler_choice [CANDIDATE ...] [--name=NAME] [--seeds=N]``: the named
+    candidates only (random search always runs: it sets the target), saved as NAME
+    (sampler_choice_subset)."""
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    saved_as = _option("--name=", "sampler_choice_subset")
+    named = [c for c in args for m in (AHEAD, RECHECKED) if c.endswith(m) and c.removesuffix(m) in CANDIDATES]
     chosen = [c for c in CANDIDATES if c == "random" or not args or c in args] + named
-    seeds = 2 if quick() else SEEDS
+    seeds = 2 if quick() else int(_option("--seeds=", str(SEEDS)))
     names = [p.name for p in problems()]  # trains any missing table rows first, in this process
     guided = 20 if quick() else GUIDED_TRIALS
     jobs = [(name, c, seed, RANDOM_TRIALS if c == "random" else guided)
@@ -229,11 +277,22 @@ def main() -> None:
             row = {"trials_to_random_hv100_mean_curve": reach, "per_seed": per_seed,
                    "hv_at": {m: float(mean[m - 1]) for m in (10, 25, 35, 50, 60, 100) if m <= len(mean)},
                    "hv_at_end_sd_over_seeds": float(curves[:, -1].std(ddof=1)) if len(curves) > 1 else None,
-                   "replay_s": float(np.mean([r[1] for r in runs]))}
+                   "replay_s": float(np.mean([r[1] for r in runs])),
+                   "withdrawn_per_trained": float(np.mean([r[2] for r in runs])) / len(mean)}
             results[name][c] = row
             marks = "  ".join(f"HV@{m} {v:.4g}" for m, v in row["hv_at"].items())
+            redo = f"  withdrawn {row['withdrawn_per_trained']:.2f} per trained" if c.endswith(RECHECKED) else ""
             print(f"  {c:36s} trials to reach it: {reach or f'>{len(mean)}':>4} (per seed "
-                  f"{', '.join(str(s or '-') for s in per_seed)})  {marks}", flush=True)
+                  f"{', '.join(str(s or '-') for s in per_seed)})  {marks}{redo}", flush=True)
+        guided_names = [c for c in chosen if c != "random"]
+        for c in guided_names[1:] if len(guided_names) > 1 else []:
+            base = np.array([r[0] for r in mine[guided_names[0]]])
+            row = results[name][c]["paired_with_" + guided_names[0]] = paired(
+                np.array([r[0] for r in mine[c]]), base, target)
+            diffs = "  ".join(f"HV@{m} {d['mean']:+.4f}±{d['se']:.4f} ({d['better_seeds']} better, {d['worse_seeds']} worse)"
+                              for m, d in ((k.removeprefix("hv_diff_at_"), v) for k, v in row.items() if k.startswith("hv_diff")))
+            print(f"  {c} against {guided_names[0]}, seed by seed: trials to reach it {row['censored_mean_trials_to_target']:.1f} "
+                  f"against {row['baseline_censored_mean_trials_to_target']:.1f} (unreached = {guided + 1}); {diffs}", flush=True)
     save("sampler_choice" if set(chosen) == set(CANDIDATES) else saved_as, {
         "candidates": chosen, "seeds": seeds, "random_trials": RANDOM_TRIALS, "guided_trials": guided,
         "results": results, "command": "python -m bench.sampler_choice " + " ".join(map(repr, sys.argv[1:]))})

@@ -24,13 +24,15 @@ GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
 # Ask for the next candidate while the current one trains (nas.study.prefetch): None = on where
 # the trials train on a GPU, off on the CPU. The sampler then proposes beside a trial whose result
-# it lacks, and in the five-problem replays GP needed 33-48 trials instead of 28-41 to reach
-# random search's 100-trial front (§12): about x1.17 the trials. On the CPU that costs more than
-# the 7-11% of the loop it hides (§2). On an H100 the trainer's CUDA graphs made a demo trial
-# 0.25 s in the trainer (§14), beside ~0.2 s of serial sampling and storage (a 24-trial graphed
-# search ran 0.45 s per trial): overlapping would then take the loop to ~0.27 s per trial, x0.70
-# the wall time to the same front after the extra trials; with the eager trainer (0.81 s) it was
-# x0.96. Overlapped on that GPU, the loop spent 0.8% outside the trainer (journal file; eager
+# it lacks, and in the five-problem replays over 20 seeds GP needed 31-48 trials instead of
+# 30-42 to reach random search's 100-trial front, worse on all five (§12): about x1.10 the
+# trials, and about twice the sampler's work (GP scores its acquisition over the pending trial's
+# outcomes). On the CPU that costs more than the 7-11% of the loop it hides (§2: time to the same
+# front 30 s asked ahead against 27 s serial). On an H100 the trainer's CUDA graphs made a demo
+# trial 0.25 s in the trainer (§14), beside ~0.2 s of serial sampling and storage (a 24-trial
+# graphed search ran 0.45 s per trial): overlapping would then take the loop to ~0.27 s per
+# trial, x0.66 the wall time to the same front after the extra trials; with the eager trainer
+# (0.81 s) it was x0.90. Overlapped on that GPU, the loop spent 0.8% outside the trainer (journal file; eager
 # trainer), serial 7.4% (SQLite). Overlap with graphs was not timed directly: the lease ran out.
 DEFAULT_OVERLAP_SAMPLING: bool | None = None
 
