@@ -43,7 +43,7 @@ from unittest.mock import patch
 import numpy as np
 import optuna
 
-from bench.common import quick, save
+from bench.common import parts_asked, quick, save
 from nas.model.cost import estimate_cost
 from nas.study import storage as storage_module
 from nas.study import write_buffer
@@ -150,13 +150,14 @@ def _sleeping(genotype, *args, **kw):  # noqa: ANN001, ANN002, ANN003
 
     from nas.train.trainer import TrainResult
 
-    time.sleep(IDLE_TRAINER_S)
+    time.sleep(idle_trainer_s)
     accuracy = 0.85 + 0.1 * int(hashlib.sha256(genotype.key().encode()).hexdigest()[:8], 16) / 16**8
-    return TrainResult(val_accuracy=accuracy, train_loss=0.1, train_time=IDLE_TRAINER_S, total_time=IDLE_TRAINER_S,
+    return TrainResult(val_accuracy=accuracy, train_loss=0.1, train_time=idle_trainer_s, total_time=idle_trainer_s,
                        images_per_sec=1.0, epochs=1.0, device="cpu")
 
 
 IDLE_TRAINER_S = 0.70  # a demo trial's time in the trainer on this CPU (the loop part)
+idle_trainer_s = IDLE_TRAINER_S  # ``trainer_s=0.25``: a graphed demo trial on an H100 (§14)
 
 
 def idle_cpu_overhead(n_trials: int) -> dict[str, dict[str, float]]:
@@ -165,11 +166,11 @@ def idle_cpu_overhead(n_trials: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for kind in ("sqlite", "journal"):
         for overlap in (False, True):
-            label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer"
+            label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer {idle_trainer_s} s"
             trials, loop, _ = demo_search("bench-idle", _sleeping, n_trials, DEFAULT_SAMPLER, overlap,
                                           storage_urls()[kind])
             trained = sum(TrialRecord.from_trial(t).trained for t in trials)
-            inside = trained * IDLE_TRAINER_S
+            inside = trained * idle_trainer_s
             out[label] = {"loop_s_per_trial": loop / n_trials, "trained": trained,
                           "overhead_outside_trainer_fraction": (loop - inside) / loop}
             print(f"[{label}] outside the trainer: {100 * out[label]['overhead_outside_trainer_fraction']:.2f}% "
@@ -279,9 +280,13 @@ PARTS = ("loop", "idle", "storage", "long", "ask")
 
 
 def main() -> None:
-    """``python -m bench.overhead [PART ...]``: all parts, or those named (loop, idle, storage,
-    long, ask), saved under a name of their own."""
-    parts = sys.argv[1:] or list(PARTS)
+    """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
+    idle, storage, long, ask), saved under a name of their own; ``trainer_s`` sets the idle
+    part's trainer time (default 0.70 s, the CPU's demo trial)."""
+    global idle_trainer_s
+    parts = parts_asked(PARTS)
+    given = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+    idle_trainer_s = float(given.get("trainer_s", IDLE_TRAINER_S))
     out: dict[str, object] = {}
     trial_seconds = 0.70  # a demo trial in the trainer (§2), where the loop part is not run
     if "loop" in parts:
@@ -300,6 +305,8 @@ def main() -> None:
     if "ask" in parts:
         out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
+    if idle_trainer_s != IDLE_TRAINER_S and "idle" in parts:
+        name += f"_{idle_trainer_s}s"
     save(name, {**out, "command": "python -m bench.overhead " + " ".join(sys.argv[1:])})
 
 
