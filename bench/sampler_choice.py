@@ -30,6 +30,9 @@ and 1,000 trials is measured by ``bench.overhead``.
     python -m bench.sampler_choice --name=sampler_choice_ahead20 --seeds=20 \
         "gp (default: 2 local searches from 512 points)" \
         "gp (default: 2 local searches from 512 points) + asked ahead"
+    python -m bench.sampler_choice --name=sampler_choice_rechecked20 --seeds=20 \
+        "gp (default: 2 local searches from 512 points)" \
+        "gp (default: 2 local searches from 512 points) + asked ahead, re-asked after a front gain"
 
 ``--seeds=N`` replays N seeds instead of 5. Where two or more candidates besides random search are
 named, each is also compared with the first, seed by seed (the same seed gives both samplers the
@@ -170,8 +173,8 @@ def replay(problem: Problem, candidate: str, seed: int, trials: int) -> tuple[li
     sampling overlapped with training does; with :data:`RECHECKED`, a proposal made so is
     withdrawn (failed, which every sampler ignores) when the result it lacked raised the front's
     hypervolume, and the next trial is asked for with that result known; start-up trials, which
-    are random, are never withdrawn. A duplicate is told at
-    once, as the search reuses it without training."""
+    are random, are never withdrawn. A duplicate is told at once, as the search reuses it
+    without training."""
     mode = next((m for m in (RECHECKED, AHEAD) if candidate.endswith(m)), "")
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=CANDIDATES[candidate.removesuffix(mode)](seed))
@@ -285,7 +288,7 @@ def main() -> None:
             print(f"  {c:36s} trials to reach it: {reach or f'>{len(mean)}':>4} (per seed "
                   f"{', '.join(str(s or '-') for s in per_seed)})  {marks}{redo}", flush=True)
         guided_names = [c for c in chosen if c != "random"]
-        for c in guided_names[1:] if len(guided_names) > 1 else []:
+        for c in guided_names[1:]:
             base = np.array([r[0] for r in mine[guided_names[0]]])
             row = results[name][c]["paired_with_" + guided_names[0]] = paired(
                 np.array([r[0] for r in mine[c]]), base, target)
