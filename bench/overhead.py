@@ -37,6 +37,7 @@ import os
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from unittest.mock import patch
 
@@ -142,7 +143,7 @@ def _instant(*args, **kw):  # noqa: ANN002, ANN003
                        images_per_sec=1.0, epochs=1.0, device="cpu")
 
 
-def _sleeping(genotype, *args, **kw):  # noqa: ANN001, ANN002, ANN003
+def _sleeping(genotype, *args, seconds: float, **kw):  # noqa: ANN001, ANN002, ANN003
     """A trainer that holds no CPU for a demo trial's time, as a GPU's leaves the cores idle; its
     accuracy is a fixed pseudo-random function of the genotype (a constant one would send the
     sampler after the smallest network and fill the study with duplicates)."""
@@ -150,27 +151,27 @@ def _sleeping(genotype, *args, **kw):  # noqa: ANN001, ANN002, ANN003
 
     from nas.train.trainer import TrainResult
 
-    time.sleep(idle_trainer_s)
+    time.sleep(seconds)
     accuracy = 0.85 + 0.1 * int(hashlib.sha256(genotype.key().encode()).hexdigest()[:8], 16) / 16**8
-    return TrainResult(val_accuracy=accuracy, train_loss=0.1, train_time=idle_trainer_s, total_time=idle_trainer_s,
+    return TrainResult(val_accuracy=accuracy, train_loss=0.1, train_time=seconds, total_time=seconds,
                        images_per_sec=1.0, epochs=1.0, device="cpu")
 
 
 IDLE_TRAINER_S = 0.70  # a demo trial's time in the trainer on this CPU (the loop part)
-idle_trainer_s = IDLE_TRAINER_S  # ``trainer_s=0.25``: a graphed demo trial on an H100 (§14)
 
 
-def idle_cpu_overhead(n_trials: int) -> dict[str, dict[str, float]]:
-    """The demo search with a trainer that sleeps (no CPU held, as on a GPU machine): time outside
-    the trainer with sampling between trainings and beside them, per storage."""
+def idle_cpu_overhead(n_trials: int, trainer_s: float = IDLE_TRAINER_S) -> dict[str, dict[str, float]]:
+    """The demo search with a trainer that sleeps ``trainer_s`` (no CPU held, as on a GPU machine;
+    0.25 s is a graphed demo trial on an H100, §14): time outside the trainer with sampling
+    between trainings and beside them, per storage."""
     out: dict[str, dict[str, float]] = {}
     for kind in ("sqlite", "journal"):
         for overlap in (False, True):
-            label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer {idle_trainer_s} s"
-            trials, loop, _ = demo_search("bench-idle", _sleeping, n_trials, DEFAULT_SAMPLER, overlap,
-                                          storage_urls()[kind])
+            label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer {trainer_s} s"
+            trials, loop, _ = demo_search("bench-idle", partial(_sleeping, seconds=trainer_s), n_trials,
+                                          DEFAULT_SAMPLER, overlap, storage_urls()[kind])
             trained = sum(TrialRecord.from_trial(t).trained for t in trials)
-            inside = trained * idle_trainer_s
+            inside = trained * trainer_s
             out[label] = {"loop_s_per_trial": loop / n_trials, "trained": trained,
                           "overhead_outside_trainer_fraction": (loop - inside) / loop}
             print(f"[{label}] outside the trainer: {100 * out[label]['overhead_outside_trainer_fraction']:.2f}% "
@@ -283,17 +284,16 @@ def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
     idle, storage, long, ask), saved under a name of their own; ``trainer_s`` sets the idle
     part's trainer time (default 0.70 s, the CPU's demo trial)."""
-    global idle_trainer_s
     parts = parts_asked(PARTS)
     given = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
-    idle_trainer_s = float(given.get("trainer_s", IDLE_TRAINER_S))
+    trainer_s = float(given.get("trainer_s", IDLE_TRAINER_S))
     out: dict[str, object] = {}
     trial_seconds = 0.70  # a demo trial in the trainer (§2), where the loop part is not run
     if "loop" in parts:
         out["trial_overhead"] = loop = loop_overhead(3 if quick() else 40)
         trial_seconds = loop[f"{DEFAULT_SAMPLER}, serial, sqlite"]["in_train_candidate_s_per_trial"]
     if "idle" in parts:
-        out["idle_cpu_trainer"] = idle_cpu_overhead(3 if quick() else 40)
+        out["idle_cpu_trainer"] = idle_cpu_overhead(3 if quick() else 40, trainer_s)
     if "storage" in parts:
         out["storage_cost"] = storage_cost(10 if quick() else 40)
     if "long" in parts:
@@ -305,8 +305,8 @@ def main() -> None:
     if "ask" in parts:
         out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
-    if idle_trainer_s != IDLE_TRAINER_S and "idle" in parts:
-        name += f"_{idle_trainer_s}s"
+    if trainer_s != IDLE_TRAINER_S and "idle" in parts:
+        name += f"_{trainer_s}s"
     save(name, {**out, "command": "python -m bench.overhead " + " ".join(sys.argv[1:])})
 
 

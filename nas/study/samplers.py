@@ -32,8 +32,9 @@ PRUNERS = ("none", "median", "hyperband")
 # trial 0.25 s in the trainer (§14), beside ~0.2 s of serial sampling and storage (a 24-trial
 # graphed search ran 0.45 s per trial): overlapping would then take the loop to ~0.27 s per
 # trial, x0.66 the wall time to the same front after the extra trials; with the eager trainer
-# (0.81 s) it was x0.90. Overlapped on that GPU, the loop spent 0.8% outside the trainer (journal file; eager
-# trainer), serial 7.4% (SQLite). Overlap with graphs was not timed directly: the lease ran out.
+# (0.81 s) it was x0.90. Overlapped on that GPU, the loop spent 0.8% outside the trainer
+# (journal file; eager trainer), serial 7.4% (SQLite). Overlap with graphs was not timed
+# directly: the lease ran out.
 DEFAULT_OVERLAP_SAMPLING: bool | None = None
 
 
