@@ -178,25 +178,73 @@ def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
     assert isinstance(auto.first, optuna.samplers.GPSampler) and isinstance(auto.then, optuna.samplers.TPESampler)
 
 
+def _spy_on_acquisition_search(monkeypatch, spy) -> None:  # noqa: ANN001
+    """Route Optuna's GP acquisition search through ``spy(real, acqf, **kw)``. The GP sampler
+    reaches the module through a lazy import that copies the module's names at its first use,
+    so both the module and that copy are patched (patching the module alone works only in the
+    first test that runs GP)."""
+    from functools import partial
+
+    from optuna._gp import optim_mixed
+    from optuna.samplers._gp import sampler as gp_sampler
+
+    real = optim_mixed.optimize_acqf_mixed
+    gp_sampler.optim_mixed.optimize_acqf_mixed  # noqa: B018 - loads the lazy import before patching it
+    for holder in {id(optim_mixed): optim_mixed, id(gp_sampler.optim_mixed): gp_sampler.optim_mixed}.values():
+        monkeypatch.setattr(holder, "optimize_acqf_mixed", partial(spy, real))
+
+
 def test_gp_searches_its_acquisition_function_with_the_lean_settings(monkeypatch) -> None:
     """LeanGPSampler's two settings reach Optuna's acquisition search (if an Optuna release
     renames what it reads, this fails: the search would silently be x4 slower per ask)."""
     import optuna
-    from optuna._gp import optim_mixed
 
     from nas.study.samplers import LeanGPSampler, make_sampler
 
     seen: list[tuple[int, int]] = []
-    real = optim_mixed.optimize_acqf_mixed
 
-    def spy(acqf, **kw):  # noqa: ANN001, ANN003, ANN202
+    def spy(real, acqf, **kw):  # noqa: ANN001, ANN003, ANN202
         seen.append((kw["n_preliminary_samples"], kw["n_local_search"]))
         return real(acqf, **kw)
 
-    monkeypatch.setattr(optim_mixed, "optimize_acqf_mixed", spy)
+    _spy_on_acquisition_search(monkeypatch, spy)
     sampler = make_sampler("gp", 0)
     assert isinstance(sampler, LeanGPSampler) and sampler.lean
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     study.optimize(lambda t: (t.suggest_int("a", 0, 4), t.suggest_categorical("b", ["x", "y", "z"]) == "x"),
                    n_trials=12)
     assert seen == [(LeanGPSampler.PRELIMINARY_POINTS, LeanGPSampler.LOCAL_SEARCHES)] * 2
+
+
+def test_gp_proposes_outside_torch_function_modes_and_the_same(monkeypatch) -> None:
+    """Optuna wraps GP's proposal in ``torch.device("cpu")``, a function mode that routes every
+    tensor operation through Python; LeanGPSampler turns the overrides off inside it. They must
+    be off where the acquisition is searched (if an Optuna release renames the method, this
+    fails: each ask would be x1.3-1.6 slower), and the proposals must equal Optuna's own path's."""
+    import optuna
+    import torch
+
+    from nas.study.samplers import LeanGPSampler
+
+    overrides_on: list[bool] = []
+
+    def spy(real, acqf, **kw):  # noqa: ANN001, ANN003, ANN202
+        overrides_on.append(torch._C._is_torch_function_enabled() and torch._C._len_torch_function_stack() > 0)
+        return real(acqf, **kw)
+
+    _spy_on_acquisition_search(monkeypatch, spy)
+
+    class OptunasPath(LeanGPSampler):
+        def _sample_relative_impl(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return optuna.samplers.GPSampler._sample_relative_impl(self, *args, **kwargs)
+
+    def proposals(sampler: optuna.samplers.BaseSampler) -> list[dict]:
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        study.optimize(lambda t: (t.suggest_int("a", 0, 4) + t.suggest_float("c", 0, 1),
+                                  t.suggest_categorical("b", ["x", "y", "z"]) == "x"), n_trials=12)
+        return [t.params for t in study.trials]
+
+    lean = proposals(LeanGPSampler(seed=3, n_startup_trials=10))
+    assert overrides_on == [False, False]
+    assert lean == proposals(OptunasPath(seed=3, n_startup_trials=10))
+    assert overrides_on[2:] == [True, True]  # the spy does see the mode where it is on

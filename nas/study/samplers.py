@@ -12,8 +12,9 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # all-categorical encodings, a synthetic categorical space) it reached random search's 100-trial
 # hypervolume in 25-56 trials, first or within noise of first on each; no cheaper candidate (TPE as
 # configured or with Optuna 5's defaults, GP for 25 trials then TPE, GP on a bounded history) kept
-# that. Its ask is made cheaper by a smaller acquisition search (LeanGPSampler: 85 ms at 100 trials
-# against 368 ms with Optuna's settings, §2), which reached the same target in 28-41 trials on the
+# that. Its ask is made cheaper by a smaller acquisition search and by leaving a torch function mode
+# Optuna wraps it in (LeanGPSampler: 73 ms at 100 trials against 330 ms with Optuna's settings, §2),
+# which reached the same target in 28-41 trials on the
 # same problems (level with or ahead of Optuna's settings, within noise). It still grows with the
 # study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays at 18 ms at
 # 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
@@ -70,6 +71,20 @@ class LeanGPSampler(optuna.samplers.GPSampler):
     def lean(self) -> bool:
         """Whether the smaller acquisition search is in force (False: Optuna renamed its settings)."""
         return getattr(self, "_n_local_search", None) == self.LOCAL_SEARCHES
+
+    def _sample_relative_impl(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        """Optuna's proposal with torch's Python-level function overrides off.
+
+        Optuna runs this inside ``with torch.device("cpu")`` (its fix for a CUDA default device,
+        optuna#6113), a torch function mode that routes every tensor operation through Python
+        (pytorch#92701): a GP ask makes ~14,000 small operations, and the mode made it x1.3-1.6
+        as long here (BENCHMARKS.md §2). With the overrides off the factories make CPU tensors
+        whatever the default device, which is what Optuna's wrapper is for, and the proposals are
+        the same (tests/test_search.py). If Optuna renames this method, only the speed is lost."""
+        import torch
+
+        with torch._C.DisableTorchFunction():
+            return super()._sample_relative_impl(*args, **kwargs)
 
 
 def sampler_seed(seed: int, index: int = 0, existing_trials: int = 0, joined: bool = False) -> int:
