@@ -254,10 +254,13 @@ def long_study(n_trials: int, sampler: str, trial_seconds: float) -> dict[str, f
 def demo_overhead() -> dict[str, float] | None:
     """The same fraction read back from the demo study (``make search``: 40 trials, GP), if one
     exists: a real search's trials carry their start/end times and time inside the trainer."""
-    db = Path("results/demo/study.db")
-    if not db.exists():
+    from nas.errors import UserError
+    from nas.results import load_study
+
+    try:
+        study = load_study("demo")  # results/demo/journal.log, or an older demo's study.db
+    except UserError:
         return None
-    study = optuna.load_study(study_name="demo", storage=f"sqlite:///{db}")
     trials = sorted((t for t in study.trials if t.datetime_start and t.datetime_complete), key=lambda t: t.number)
     if len(trials) < 2:
         return None

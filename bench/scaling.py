@@ -41,13 +41,17 @@ def copy_demo() -> None:
     folder = ROOT / "results" / STUDY
     if (folder / "journal.log").exists():
         return
-    demo = ROOT / "results" / "demo" / "study.db"
-    if not demo.exists():
-        raise SystemExit("bench.scaling starts from the demo search's knee: run `make search` first")
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    from nas.errors import UserError
+    from nas.study.storage import load_handle
+
+    try:
+        demo = load_handle(None, "demo")  # results/demo/journal.log, or an older demo's study.db
+    except UserError:
+        raise SystemExit("bench.scaling starts from the demo search's knee: run `make search` first") from None
     folder.mkdir(parents=True, exist_ok=True)
-    optuna.copy_study(from_study_name="demo", from_storage=f"sqlite:///{demo}", to_study_name=STUDY,
+    optuna.copy_study(from_study_name="demo", from_storage=demo.storage, to_study_name=STUDY,
                       to_storage=JournalStorage(JournalFileBackend(str(folder / "journal.log"))))
 
 

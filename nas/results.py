@@ -4,8 +4,8 @@ The code lives in :mod:`nas.report.results`; this module only re-exports its pub
 """
 
 from .report.results import (choice_effects, format_front, front_hypervolume, hypervolume,
-                             hypervolume_history, knee, non_dominated, pareto_frame, resolve_trial,
-                             trials_frame)
+                             hypervolume_history, knee, load_study, non_dominated, pareto_frame,
+                             resolve_trial, trials_frame)
 
 __all__ = ["choice_effects", "format_front", "front_hypervolume", "hypervolume", "hypervolume_history",
-           "knee", "non_dominated", "pareto_frame", "resolve_trial", "trials_frame"]
+           "knee", "load_study", "non_dominated", "pareto_frame", "resolve_trial", "trials_frame"]

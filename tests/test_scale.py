@@ -1,14 +1,13 @@
 import io
 import math
 
-import optuna
 import pytest
 from optuna.trial import TrialState
 
 from nas import Genotype, UserError, get_reference
 from nas.arch.space_file import load_space, shipped_spaces
 from nas.model.cost import estimate_cost
-from nas.report.results import resolve_trial
+from nas.report.results import load_study, resolve_trial
 from nas.study.family import comparison_variants, family_frame, variants_frame
 from nas.study.landing import land_compound, land_single
 from nas.study.scale import GridSettings, run_scaling, scaled
@@ -132,12 +131,12 @@ def test_scale_trains_every_landed_point_once_resumes_and_writes_family(small_st
         run_scaling(handle, base, "best", trainer=interrupting, **kw)
     plan = grid.plan(base)
     assert len(plan.points) >= 3  # a 16 px net: most grid points round to the same few networks
-    storage = f"sqlite:///{tmp_path / 'results/t/study.db'}"
-    partial = optuna.load_study(study_name="t-scale", storage=storage)
+    storage = f"journal:{tmp_path / 'results/t/journal.log'}"
+    partial = load_study("t-scale", storage)
     assert sum(t.state == TrialState.COMPLETE for t in partial.trials) == 2
     # Resume: the interrupted point is trained again; every landed point once.
     result = run_scaling(handle, base, "best", trainer=trainer, **kw)
-    done = [t for t in optuna.load_study(study_name="t-scale", storage=storage).trials
+    done = [t for t in load_study("t-scale", storage).trials
             if t.state == TrialState.COMPLETE]
     assert len(done) == len(plan.points)
     assert len({t.user_attrs["key"] for t in done}) == len(plan.points)

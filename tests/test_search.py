@@ -34,7 +34,8 @@ def test_search_records_everything_a_study_needs(fake, tmp_path):
     attrs = study.user_attrs
     assert attrs["dataset"] == "digits" and "stages:" in attrs["space_text"] and attrs["seed"] == 0
     assert (tmp_path / "results/t/trials.csv").exists() and (tmp_path / "results/t/pareto.csv").exists()
-    assert (tmp_path / "results/t/study.db").exists()
+    assert (tmp_path / "results/t/journal.log").exists()  # the default storage (BENCHMARKS.md §2)
+    assert not (tmp_path / "results/t/study.db").exists()
 
 
 def attrs_objectives(study):
@@ -99,6 +100,23 @@ def test_rerun_resumes_and_runs_only_missing_trials(fake, tmp_path):
     assert [(t.number, t.values) for t in study.trials[:3]] == before
     again = search(config(tmp_path, trials=5), fake)
     assert len(again.trials) == 5  # nothing missing: nothing run
+
+
+def test_a_study_made_in_sqlite_before_the_journal_default_resumes_in_place(fake, tmp_path):
+    """Studies made when SQLite was the default are continued in their study.db: no journal
+    file appears beside them, and several workers are refused there (SQLite)."""
+    import optuna
+
+    (tmp_path / "results/t").mkdir(parents=True)
+    old = search(config(tmp_path, trials=3, storage=f"sqlite:///{tmp_path / 'results/t/study.db'}"), fake)
+    before = [(t.number, t.values) for t in old.trials]
+    study = search(config(tmp_path, trials=5), fake)
+    assert not (tmp_path / "results/t/journal.log").exists()
+    in_db = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'results/t/study.db'}")
+    assert evaluated_count(in_db) == evaluated_count(study) == 5
+    assert [(t.number, t.values) for t in in_db.trials[:3]] == before
+    with pytest.raises(UserError, match="not safe for 2 concurrent workers"):
+        search(config(tmp_path, trials=6, workers=2), fake)
 
 
 def test_resume_with_a_different_space_is_refused(fake, tmp_path):

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from nas import UserError
+from nas.results import load_study
 from nas.study.loop import evaluated_count
 
 from conftest import ROOT, run_cli
@@ -25,23 +26,22 @@ def search_cmd(space: Path, trials: int, study: str = "k", *extra: str) -> list[
             "--epochs", "1", "--study", study, "--no-progress", "--sampler", "random", *extra]
 
 
-def completed(db: Path) -> dict[int, float]:
-    if not db.exists():
+def completed(log: Path, study: str = "k") -> dict[int, float]:
+    """Accuracy by trial number of the completed trials in the journal file ``log``, read
+    afresh (another process may be writing it)."""
+    if not log.exists():
         return {}
     try:
-        with sqlite3.connect(db, timeout=1) as con:
-            rows = con.execute(
-                "SELECT t.number, v.value FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id "
-                "WHERE t.state = 'COMPLETE' AND v.objective = 0").fetchall()
-    except sqlite3.Error:
+        trials = load_study(study, f"journal:{log}").get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    except UserError:  # the study is not created yet
         return {}
-    return dict(rows)
+    return {t.number: t.values[0] for t in trials}
 
 
-def wait_for(db: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> dict[int, float]:
+def wait_for(log: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> dict[int, float]:
     start = time.time()
     while time.time() - start < timeout:
-        done = completed(db)
+        done = completed(log)
         if len(done) >= n:
             return done
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else "search exited early"
@@ -50,7 +50,7 @@ def wait_for(db: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> 
 
 
 def load(tmp_path: Path, study: str = "k") -> optuna.Study:
-    return optuna.load_study(study_name=study, storage=f"sqlite:///{tmp_path / 'results' / study / 'study.db'}")
+    return load_study(study, f"journal:{tmp_path / 'results' / study / 'journal.log'}")
 
 
 def test_real_search_end_to_end_prints_front_and_writes_csv(tmp_path):
@@ -69,7 +69,7 @@ def start_search(tmp_path: Path, wait_completed: int):
     (400) is far beyond what it reaches before the test signals it; SIGINT is restored to its
     default in the child, since a runner started in the background passes it on ignored."""
     space = write_space(tmp_path)
-    db = tmp_path / "results/k/study.db"
+    db = tmp_path / "results/k/journal.log"
     proc = subprocess.Popen(search_cmd(space, 400), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

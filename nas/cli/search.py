@@ -64,7 +64,8 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-archs", action="store_true",
                    help="evaluate the space's reference architectures first")
     p.add_argument("--storage", default=None,
-                   help="Optuna storage URL or journal:FILE.log (default sqlite results/<study>/study.db)")
+                   help="Optuna storage URL or journal:FILE.log (default: results/<study>/journal.log, "
+                        "or an older study's results/<study>/study.db)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--test-fraction", type=float, default=0.2,
@@ -223,7 +224,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
 
 def add_studies(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("studies", help="list studies with trial counts and best points")
-    p.add_argument("--storage", default=None, help="a storage URL (default: every results/*/study.db)")
+    p.add_argument("--storage", default=None, help="a storage URL (default: every results/*/journal.log and results/*/study.db)")
     p.set_defaults(handler=_cmd_studies)
 
 
