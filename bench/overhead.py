@@ -189,8 +189,9 @@ def idle_cpu_overhead(n_trials: int, trainer_s: float = IDLE_TRAINER_S) -> dict[
     return out
 
 
-def storage_urls() -> dict[str, str | None]:
-    urls: dict[str, str | None] = {"sqlite": None, "journal": "journal:results/{name}/journal.log"}
+def storage_urls() -> dict[str, str]:
+    """Each storage by name, explicitly (the default is the journal file since run 3 of §2)."""
+    urls = {"sqlite": "sqlite:///results/{name}/study.db", "journal": "journal:results/{name}/journal.log"}
     postgres = os.environ.get("NAS_BENCH_POSTGRES_URL") or os.environ.get("NAS_TEST_POSTGRES_URL")
     if postgres:
         urls["postgresql"] = postgres
