@@ -290,12 +290,55 @@ def loop_overhead(n: int) -> dict[str, dict[str, float]]:
     return overhead
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask")
+_ONE_SEARCH = """
+import json, sys
+from functools import partial
+from unittest.mock import patch
+from bench.overhead import DEFAULT_SAMPLER, _sleeping, demo_search, storage_urls, trial_overhead
+from nas.study import loop
+n, warm, trainer_s = int(sys.argv[1]), sys.argv[2] == "with", float(sys.argv[3])
+with patch.object(loop, "warms_up", lambda settings: warm):
+    if trainer_s == 0:  # the real CPU trainer, serial (the CPU default)
+        print(json.dumps(trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])))
+    else:  # a trainer that sleeps, overlapped (the GPU default)
+        trials, loop_s, _ = demo_search("bench-warm", partial(_sleeping, seconds=trainer_s), n, DEFAULT_SAMPLER,
+                                        True, storage_urls()["journal"])
+        print(json.dumps({"loop_s_per_trial": loop_s / n,
+                          "overhead_outside_trainer_fraction": (loop_s - n * trainer_s) / loop_s}))
+"""
+
+
+def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
+    """GP's start-up paid in a warm-up thread beside the first trials (nas.study.samplers.warm_up)
+    or at the first GP ask in the loop, alternating, ``repeats`` runs each: with the CPU trainer,
+    serial (the CPU default; there the loop's time over the same candidates trained back to back
+    is the whole cost), and with a trainer that sleeps 0.25 s, overlapped (the GPU default).
+    Each search runs in a fresh process, since the start-up is paid once per process."""
+    import json
+    import subprocess
+
+    out: dict[str, list[dict[str, float]]] = {}
+    for trainer_s, setting in ((0.0, "CPU trainer, serial"), (0.25, "0.25 s idle trainer, overlapped")):
+        for _ in range(repeats):
+            for warm in ("with", "without"):
+                label = f"{setting}, {warm} warm-up"
+                done = subprocess.run([sys.executable, "-c", _ONE_SEARCH, str(n), warm, str(trainer_s)], check=True,
+                                      capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+                o = json.loads(done.stdout.strip().splitlines()[-1])
+                out.setdefault(label, []).append(o)
+                whole = f"; loop x{o['loop_over_back_to_back']:.3f} the same candidates back to back" if trainer_s == 0 else ""
+                print(f"[{DEFAULT_SAMPLER}, journal, {label}] outside the trainer: "
+                      f"{100 * o['overhead_outside_trainer_fraction']:.2f}%; loop {o['loop_s_per_trial']:.3f} s per "
+                      f"trial{whole}", flush=True)
+    return out
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask), saved under a name of their own; ``trainer_s`` sets the idle
+    idle, storage, long, ask, warmup), saved under a name of their own; ``trainer_s`` sets the idle
     part's trainer time (default 0.70 s, the CPU's demo trial)."""
     parts = parts_asked(PARTS)
     given = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
@@ -315,6 +358,8 @@ def main() -> None:
         if demo:
             print(f"[demo study, {demo['sampler']}, {demo['trials']} trials] outside the trainer: "
                   f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
+    if "warmup" in parts:
+        out["warm_up"] = warm_up_effect(3 if quick() else 40)
     if "ask" in parts:
         out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)

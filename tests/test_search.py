@@ -266,3 +266,18 @@ def test_gp_proposes_outside_torch_function_modes_and_the_same(monkeypatch) -> N
     assert overrides_on == [False, False]
     assert lean == proposals(OptunasPath(seed=3, n_startup_trials=10))
     assert overrides_on[2:] == [True, True]  # the spy does see the mode where it is on
+
+
+def test_gp_start_up_is_paid_in_a_warm_up_thread_not_at_the_first_ask() -> None:
+    """GP's lazy imports (scipy.stats among them) are loaded by a throwaway proposal in a
+    background thread where the sampler proposes with GP; other samplers start no thread."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from nas.study.samplers import make_sampler, warm_up\n"
+            "assert 'scipy.stats' not in sys.modules\n"
+            "assert warm_up(make_sampler('tpe', 0)) is None and warm_up(make_sampler('random', 0)) is None\n"
+            "thread = warm_up(make_sampler('auto', 0)); thread.join(120)\n"
+            "assert not thread.is_alive() and 'scipy.stats' in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
