@@ -169,23 +169,39 @@ def _sleeping(genotype, *args, seconds: float, **kw):  # noqa: ANN001, ANN002, A
 IDLE_TRAINER_S = 0.70  # a demo trial's time in the trainer on this CPU (the loop part)
 
 
+def in_fresh_process(function: str, *args: object) -> dict:
+    """``bench.overhead.<function>(*args)`` run in a new Python process, its JSON result. GP's
+    one-time start-up (lazy imports, ~0.5-0.9 s) is paid once per process: a configuration run
+    after another in the same process skips it and looks ~1.5 points better (BENCHMARKS.md §2)."""
+    import json
+    import subprocess
+
+    code = f"import json, sys; from bench.overhead import {function}; print(json.dumps({function}(*json.loads(sys.argv[1]))))"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], check=True, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def idle_search(n_trials: int, trainer_s: float, overlap: bool, kind: str) -> dict[str, float]:
+    trials, loop, _ = demo_search("bench-idle", partial(_sleeping, seconds=trainer_s), n_trials,
+                                  DEFAULT_SAMPLER, overlap, storage_urls()[kind])
+    shutil.rmtree("results/bench-idle", ignore_errors=True)
+    trained = sum(TrialRecord.from_trial(t).trained for t in trials)
+    return {"loop_s_per_trial": loop / n_trials, "trained": trained,
+            "overhead_outside_trainer_fraction": (loop - trained * trainer_s) / loop}
+
+
 def idle_cpu_overhead(n_trials: int, trainer_s: float = IDLE_TRAINER_S) -> dict[str, dict[str, float]]:
     """The demo search with a trainer that sleeps ``trainer_s`` (no CPU held, as on a GPU machine;
     0.25 s is a graphed demo trial on an H100, §14): time outside the trainer with sampling
-    between trainings and beside them, per storage."""
+    between trainings and beside them, per storage; each in a fresh process."""
     out: dict[str, dict[str, float]] = {}
     for kind in ("sqlite", "journal"):
         for overlap in (False, True):
             label = f"{DEFAULT_SAMPLER}, {'overlapped' if overlap else 'serial'}, {kind}, idle-CPU trainer {trainer_s} s"
-            trials, loop, _ = demo_search("bench-idle", partial(_sleeping, seconds=trainer_s), n_trials,
-                                          DEFAULT_SAMPLER, overlap, storage_urls()[kind])
-            trained = sum(TrialRecord.from_trial(t).trained for t in trials)
-            inside = trained * trainer_s
-            out[label] = {"loop_s_per_trial": loop / n_trials, "trained": trained,
-                          "overhead_outside_trainer_fraction": (loop - inside) / loop}
-            print(f"[{label}] outside the trainer: {100 * out[label]['overhead_outside_trainer_fraction']:.2f}% "
-                  f"(goal < 2%); loop {out[label]['loop_s_per_trial']:.3f} s per trial, {trained} trained", flush=True)
-            shutil.rmtree("results/bench-idle", ignore_errors=True)
+            o = out[label] = in_fresh_process("idle_search", n_trials, trainer_s, overlap, kind)
+            print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% "
+                  f"(goal < 2%); loop {o['loop_s_per_trial']:.3f} s per trial, {o['trained']} trained", flush=True)
     return out
 
 
@@ -279,7 +295,7 @@ def loop_overhead(n: int) -> dict[str, dict[str, float]]:
     runs += [(DEFAULT_SAMPLER, overlap, "journal") for overlap in (False, True)]
     for sampler, overlap, kind in runs:
         label = f"{sampler}, {'overlapped' if overlap else 'serial'}, {kind}"
-        o = overhead[label] = trial_overhead(n, sampler, overlap, storage_urls()[kind])
+        o = overhead[label] = in_fresh_process("trial_overhead", n, sampler, overlap, storage_urls()[kind])
         print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}% of the "
               f"search loop's wall time (goal < 2%); loop {o['loop_s_per_trial']:.3f} s per trial, in the "
               f"trainer {o['in_train_candidate_s_per_trial']:.3f} s (of which model build + data + BN "
@@ -290,22 +306,15 @@ def loop_overhead(n: int) -> dict[str, dict[str, float]]:
     return overhead
 
 
-_ONE_SEARCH = """
-import json, sys
-from functools import partial
-from unittest.mock import patch
-from bench.overhead import DEFAULT_SAMPLER, _sleeping, demo_search, storage_urls, trial_overhead
-from nas.study import loop
-n, warm, trainer_s = int(sys.argv[1]), sys.argv[2] == "with", float(sys.argv[3])
-with patch.object(loop, "warms_up", lambda settings: warm):
-    if trainer_s == 0:  # the real CPU trainer, serial (the CPU default)
-        print(json.dumps(trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])))
-    else:  # a trainer that sleeps, overlapped (the GPU default)
-        trials, loop_s, _ = demo_search("bench-warm", partial(_sleeping, seconds=trainer_s), n, DEFAULT_SAMPLER,
-                                        True, storage_urls()["journal"])
-        print(json.dumps({"loop_s_per_trial": loop_s / n,
-                          "overhead_outside_trainer_fraction": (loop_s - n * trainer_s) / loop_s}))
-"""
+def warm_search(n: int, warm: bool, trainer_s: float) -> dict[str, float]:
+    """One search of :func:`warm_up_effect`, GP's warm-up forced on or off."""
+    from nas.study import loop
+
+    with patch.object(loop, "warms_up", lambda settings: warm):
+        if trainer_s == 0:  # the real CPU trainer, serial (the CPU default)
+            return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
+        return idle_search(n, trainer_s, True, "journal")  # a trainer that sleeps, overlapped (the GPU default)
+
 
 
 def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
@@ -314,17 +323,12 @@ def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]
     serial (the CPU default; there the loop's time over the same candidates trained back to back
     is the whole cost), and with a trainer that sleeps 0.25 s, overlapped (the GPU default).
     Each search runs in a fresh process, since the start-up is paid once per process."""
-    import json
-    import subprocess
-
     out: dict[str, list[dict[str, float]]] = {}
     for trainer_s, setting in ((0.0, "CPU trainer, serial"), (0.25, "0.25 s idle trainer, overlapped")):
         for _ in range(repeats):
             for warm in ("with", "without"):
                 label = f"{setting}, {warm} warm-up"
-                done = subprocess.run([sys.executable, "-c", _ONE_SEARCH, str(n), warm, str(trainer_s)], check=True,
-                                      capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
-                o = json.loads(done.stdout.strip().splitlines()[-1])
+                o = in_fresh_process("warm_search", n, warm == "with", trainer_s)
                 out.setdefault(label, []).append(o)
                 whole = f"; loop x{o['loop_over_back_to_back']:.3f} the same candidates back to back" if trainer_s == 0 else ""
                 print(f"[{DEFAULT_SAMPLER}, journal, {label}] outside the trainer: "
