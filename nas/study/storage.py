@@ -32,8 +32,9 @@ def retrain_study_name(search_name: str) -> str:
 
 def default_storage_url(study_name: str) -> str:
     """A new study's storage: a journal file, for one worker as for many. Side by side on the
-    demo (``python -m bench.overhead loop``, BENCHMARKS.md §2) the loop spent 5.8% of its time
-    outside the trainer on a journal file against 9.7% on SQLite: the journal answers reads from
+    demo (``python -m bench.overhead loop``, run 4 of BENCHMARKS.md §2) the loop spent 7.7% of its
+    time outside the trainer on a journal file against 8.9% on SQLite (~8 against ~23 ms of
+    storage per trial in the storage table there): the journal answers reads from
     its replayed copy in memory, where SQLite queries the file several times a trial. It also
     takes concurrent writers without a server (Optuna advises against SQLite there) and fsyncs
     every append, so that a later ``--workers N`` joins the same file."""
