@@ -30,6 +30,8 @@ and 1,000 trials is measured by ``bench.overhead``.
     python -m bench.sampler_choice --name=sampler_choice_ahead20 --seeds=20 \
         "gp (default: 2 local searches from 512 points)" \
         "gp (default: 2 local searches from 512 points) + asked ahead"
+    python -m bench.sampler_choice --name=sampler_choice_smallest20 --seeds=20 \
+        "gp (default: 2 local searches from 512 points)" "gp, 1 local search from 256 points"
     python -m bench.sampler_choice --name=sampler_choice_rechecked20 --seeds=20 \
         "gp (default: 2 local searches from 512 points)" \
         "gp (default: 2 local searches from 512 points) + asked ahead, re-asked after a front gain"
@@ -94,6 +96,13 @@ class FourLocalSearchesGP(LeanGPSampler):
     LOCAL_SEARCHES = 4
 
 
+class SmallestSearchGP(LeanGPSampler):
+    """A yet smaller acquisition search: 256 points, one local search (from the best of them)."""
+
+    PRELIMINARY_POINTS = 256
+    LOCAL_SEARCHES = 1
+
+
 CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "random": lambda seed: make_sampler("random", seed),
     "gp, Optuna's acquisition search": optuna_gp,
@@ -103,6 +112,8 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "gp 25 trials, then tpe": lambda seed: SwitchingSampler(optuna_gp(seed), make_sampler("tpe", seed), 25),
     "gp, bounded history": lambda seed: BoundedGPSampler(seed=seed, n_startup_trials=10),
     "gp, 4 local searches from 512 points": lambda seed: FourLocalSearchesGP(
+        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
+    "gp, 1 local search from 256 points": lambda seed: SmallestSearchGP(
         seed=seed, n_startup_trials=10, warn_independent_sampling=False),
 }
 
