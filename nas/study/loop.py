@@ -105,8 +105,9 @@ class LoopSummary:
 def warms_up(settings: LoopSettings) -> bool:
     """Whether GP's one-time start-up is paid in a thread beside the first trials: where the
     loop works beside training anyway (overlapped sampling: the default on a GPU, whose trainer
-    leaves the cores idle). On the CPU it moved 1.8 points of the demo loop's time from outside
-    the trainer into it and left the total unchanged (BENCHMARKS.md §2), so it is off there."""
+    leaves the cores idle; there it took the loop x0.98 per trial on a 0.25 s stand-in). On the
+    CPU it only moved ~1.7 points of the demo loop's time from outside the trainer into it, and
+    the whole cost rose a little (x1.10 against x1.07, BENCHMARKS.md §2), so it is off there."""
     return settings.overlap_sampling
 
 
