@@ -69,30 +69,30 @@ def start_search(tmp_path: Path, wait_completed: int):
     (400) is far beyond what it reaches before the test signals it; SIGINT is restored to its
     default in the child, since a runner started in the background passes it on ignored."""
     space = write_space(tmp_path)
-    db = tmp_path / "results/k/journal.log"
+    log = tmp_path / "results/k/journal.log"
     proc = subprocess.Popen(search_cmd(space, 400), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    return space, db, proc, wait_for(db, wait_completed, proc)
+    return space, log, proc, wait_for(log, wait_completed, proc)
 
 
 def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
-    space, db, proc, before = start_search(tmp_path, 3)
+    space, log, proc, before = start_search(tmp_path, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    after = completed(db)
+    after = completed(log)
     assert all(after[n] == v for n, v in before.items())  # nothing finished was lost
     total = len(after) + 2
     out = subprocess.run(search_cmd(space, total), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     study = load(tmp_path)
     assert evaluated_count(study) == total
-    final = completed(db)
+    final = completed(log)
     assert all(final[n] == v for n, v in after.items())
 
 
 def test_ctrl_c_marks_running_trial_failed_and_rerun_resumes(tmp_path):
-    space, db, proc, before = start_search(tmp_path, 2)
+    space, log, proc, before = start_search(tmp_path, 2)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
@@ -102,7 +102,7 @@ def test_ctrl_c_marks_running_trial_failed_and_rerun_resumes(tmp_path):
     assert all(t.state != TrialState.RUNNING for t in study.trials)
     interrupted = [t for t in study.trials if "interrupted" in str(t.user_attrs.get("fail_reason"))]
     assert len(interrupted) <= 1
-    assert all(completed(db)[n] == v for n, v in before.items())
+    assert all(completed(log)[n] == v for n, v in before.items())
     n_done = evaluated_count(study)
     out = subprocess.run(search_cmd(space, n_done + 1), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0
