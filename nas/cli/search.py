@@ -224,7 +224,8 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
 
 def add_studies(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("studies", help="list studies with trial counts and best points")
-    p.add_argument("--storage", default=None, help="a storage URL (default: every results/*/journal.log and results/*/study.db)")
+    p.add_argument("--storage", default=None,
+                   help="a storage URL (default: every results/*/journal.log and results/*/study.db)")
     p.set_defaults(handler=_cmd_studies)
 
 
