@@ -19,7 +19,7 @@ from ..arch.fields import FIELD_NAMES, STAGE_FIELDS
 from ..errors import UserError
 from ..study.pareto import front_hypervolume, non_dominated  # noqa: F401 - public here too
 from ..study.records import TrialRecord
-from ..study.storage import load_handle
+from ..study import storage as _storage
 
 ARCH_COLUMNS = FIELD_NAMES  # s{i}_<field> columns: the same names as the sampled parameters
 
@@ -29,7 +29,7 @@ def load_study(study_name: str, storage: str | None = None) -> optuna.Study:
     ``journal:FILE``), else in ``results/<study>/journal.log`` (the default since journal files
     replaced SQLite, BENCHMARKS.md §2) or an older study's ``results/<study>/study.db``. A study
     that is not there is a :class:`~nas.errors.UserError` naming the studies that are."""
-    return load_handle(storage, study_name).study
+    return _storage.load_study(storage, study_name)  # the CLI's lookup, in the public argument order
 
 
 def _arch_columns(genotype_json: str | None) -> dict[str, Any]:
