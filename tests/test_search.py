@@ -213,25 +213,36 @@ def _spy_on_acquisition_search(monkeypatch, spy) -> None:  # noqa: ANN001
 
 
 def test_gp_searches_its_acquisition_function_with_the_lean_settings(monkeypatch) -> None:
-    """LeanGPSampler's two settings reach Optuna's acquisition search (if an Optuna release
-    renames what it reads, this fails: the search would silently be x4 slower per ask)."""
+    """LeanGPSampler's two settings reach the acquisition search: ours on a discrete space,
+    Optuna's where a parameter is continuous (if an Optuna release renames what it reads, this
+    fails: the search would silently be x4 slower per ask)."""
     import optuna
 
+    from nas.study import acquisition
     from nas.study.samplers import LeanGPSampler, make_sampler
 
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[str, int, int]] = []
 
-    def spy(real, acqf, **kw):  # noqa: ANN001, ANN003, ANN202
-        seen.append((kw["n_preliminary_samples"], kw["n_local_search"]))
+    def optunas(real, acqf, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.append(("optuna", kw["n_preliminary_samples"], kw["n_local_search"]))
         return real(acqf, **kw)
 
-    _spy_on_acquisition_search(monkeypatch, spy)
+    def ours(acqf, warm, points, searches, *args, real=acquisition.optimize_discrete_acqf, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(("ours", points, searches))
+        return real(acqf, warm, points, searches, *args, **kw)
+
+    _spy_on_acquisition_search(monkeypatch, optunas)
+    monkeypatch.setattr(acquisition, "optimize_discrete_acqf", ours)
     sampler = make_sampler("gp", 0)
     assert isinstance(sampler, LeanGPSampler) and sampler.lean
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     study.optimize(lambda t: (t.suggest_int("a", 0, 4), t.suggest_categorical("b", ["x", "y", "z"]) == "x"),
                    n_trials=12)
-    assert seen == [(LeanGPSampler.PRELIMINARY_POINTS, LeanGPSampler.LOCAL_SEARCHES)] * 2
+    continuous = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler("gp", 0))
+    continuous.optimize(lambda t: (t.suggest_int("a", 0, 4) + t.suggest_float("f", 0, 1), t.params["a"] > 2),
+                        n_trials=11)
+    lean = (LeanGPSampler.PRELIMINARY_POINTS, LeanGPSampler.LOCAL_SEARCHES)
+    assert seen == [("ours", *lean)] * 2 + [("optuna", *lean)]
 
 
 def test_gp_proposes_outside_torch_function_modes_and_the_same(monkeypatch) -> None:
