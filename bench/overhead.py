@@ -27,6 +27,10 @@ Part 4 times ``study.ask()`` for each sampler on the mobile space with an instan
 objective (in-memory storage), around 100, 500 and 1,000 trials; a sampler is stopped when its
 run exceeds a time cap, and the trials it reached are reported.
 
+Part 5 ("search"): the CPU default (serial, journal file) with GP's local search as
+nas.study.acquisition runs it and as Optuna runs it (the same proposals), alternating, each in a
+fresh process.
+
     python -m bench.overhead
 """
 
@@ -105,12 +109,12 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: 
             "build_data_recal_eval_fraction": (in_trainer - in_loop) / loop}
 
 
-class _InDeviceMode(LeanGPSampler):
-    """LeanGPSampler as it was before it stepped out of the ``torch.device("cpu")`` function mode
-    Optuna wraps GP's proposal in (nas/study/samplers.py): the same proposals, for timing."""
+class _OptunasLocalSearch(LeanGPSampler):
+    """LeanGPSampler as it was before its own acquisition search (nas.study.acquisition): the
+    same 512 points and 2 starts, Optuna's local search from them (one evaluation per start and
+    coordinate)."""
 
-    def _sample_relative_impl(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        return optuna.samplers.GPSampler._sample_relative_impl(self, *args, **kwargs)
+    ACQUISITION_SEARCH = "optuna"
 
 
 def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
@@ -119,7 +123,8 @@ def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     samplers = {name: lambda name=name: make_sampler(name, 0, 2) for name in ("random", "tpe", "nsga2", "gp", "auto")}
     samplers["gp, Optuna's acquisition search"] = lambda: optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
-    samplers["gp, inside Optuna's torch device mode"] = lambda: _InDeviceMode(seed=0, n_startup_trials=10)
+    samplers["gp, Optuna's local search from LeanGPSampler's starts"] = lambda: _OptunasLocalSearch(
+        seed=0, n_startup_trials=10)
     for name, new_sampler in samplers.items():
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=new_sampler())
         times = []
@@ -337,12 +342,34 @@ def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]
     return out
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask", "warmup")
+def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
+    """One search of :func:`acquisition_search_effect`: the CPU default (serial, journal file)
+    with GP's acquisition searched by ``acquisition_search`` ("coordinate": ours, "optuna")."""
+    with patch.object(LeanGPSampler, "ACQUISITION_SEARCH", acquisition_search):
+        return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
+
+
+def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
+    """The CPU default with GP's local search as nas.study.acquisition runs it and as Optuna
+    does (the same proposals), alternating, ``repeats`` runs each, each in a fresh process."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for _ in range(repeats):
+        for kind in ("coordinate", "optuna"):
+            label = f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search"
+            o = in_fresh_process("acquisition_search_run", n, kind)
+            out.setdefault(label, []).append(o)
+            print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}%; loop "
+                  f"{o['loop_s_per_trial']:.3f} s per trial, x{o['loop_over_back_to_back']:.3f} the same candidates "
+                  f"back to back", flush=True)
+    return out
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask, warmup), saved under a name of their own; ``trainer_s`` sets the idle
+    idle, storage, long, ask, warmup, search), saved under a name of their own; ``trainer_s`` sets the idle
     part's trainer time (default 0.70 s, the CPU's demo trial)."""
     parts = parts_asked(PARTS)
     given = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
@@ -364,6 +391,8 @@ def main() -> None:
                   f"{100 * demo['overhead_outside_trainer_fraction']:.1f}% of the search loop", flush=True)
     if "warmup" in parts:
         out["warm_up"] = warm_up_effect(3 if quick() else 40)
+    if "search" in parts:
+        out["acquisition_search"] = acquisition_search_effect(3 if quick() else 40)
     if "ask" in parts:
         out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
