@@ -49,6 +49,7 @@ import numpy as np
 import optuna
 
 from bench.common import parts_asked, quick, save
+from bench.sampler_choice import OptunasLocalSearchGP
 from nas.model.cost import estimate_cost
 from nas.study import storage as storage_module
 from nas.study import write_buffer
@@ -109,21 +110,13 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: 
             "build_data_recal_eval_fraction": (in_trainer - in_loop) / loop}
 
 
-class _OptunasLocalSearch(LeanGPSampler):
-    """LeanGPSampler as it was before its own acquisition search (nas.study.acquisition): the
-    same 512 points and 2 starts, Optuna's local search from them (one evaluation per start and
-    coordinate)."""
-
-    ACQUISITION_SEARCH = "optuna"
-
-
 def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
     space = load_space("mobile")
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, float]] = {}
     samplers = {name: lambda name=name: make_sampler(name, 0, 2) for name in ("random", "tpe", "nsga2", "gp", "auto")}
     samplers["gp, Optuna's acquisition search"] = lambda: optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
-    samplers["gp, Optuna's local search from LeanGPSampler's starts"] = lambda: _OptunasLocalSearch(
+    samplers["gp, Optuna's local search from LeanGPSampler's starts"] = lambda: OptunasLocalSearchGP(
         seed=0, n_startup_trials=10)
     for name, new_sampler in samplers.items():
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=new_sampler())

@@ -105,15 +105,15 @@ def coordinate_ascent(acqf: Any, xs: np.ndarray, fs: np.ndarray, dims: np.ndarra
                     rows.append(row)
                     owners.append((i, slot, value))
         scores = acqf.eval_acqf_no_grad(np.array(rows)) if rows else np.empty(0)
-        best: dict[tuple[int, int], tuple[float, float]] = {}
+        best: dict[int, dict[int, tuple[float, float]]] = {i: {} for i in active}  # start -> slot -> (score, value)
         for (i, slot, value), score in zip(owners, scores):
-            if (i, slot) not in best or score > best[i, slot][0]:  # the first best value, as Optuna picks
-                best[i, slot] = (float(score), value)
+            if slot not in best[i] or score > best[i][slot][0]:  # the first best value, as Optuna picks
+                best[i][slot] = (float(score), value)
         still = []
         for i in active:
-            status, slot = walks[i].walk({s: sc for (j, s), (sc, _) in best.items() if j == i}, fs[i], max_sweeps)
+            status, slot = walks[i].walk({s: score for s, (score, _) in best[i].items()}, fs[i], max_sweeps)
             if status == MOVED:
-                score, value = best[i, slot]
+                score, value = best[i][slot]
                 xs[i, cycle[slot][0]], fs[i] = value, score
             if status != STOPPED:
                 still.append(i)
