@@ -160,7 +160,9 @@ class SwitchingSampler(optuna.samplers.BaseSampler):
 
 def make_sampler(name: str, seed: int, n_objectives: int = 2) -> optuna.samplers.BaseSampler:
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+        from .lean_tpe import LeanTPESampler  # Optuna's TPE, each finished trial converted once
+
+        return LeanTPESampler(seed=seed, n_startup_trials=10, multivariate=True)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
     if name == "random":

@@ -61,6 +61,7 @@ class CandidateEvaluator:
         self.halving = (Halving(cfg.halving, checkpoint_dir(cfg), run_factory, cfg.costs[0])
                         if cfg.halving is not None else None)
         self.latencies = LatencyBook(cfg.latency_settings())
+        self.duplicates = DuplicateIndex()
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         cfg = self.cfg
@@ -85,7 +86,7 @@ class CandidateEvaluator:
             record.over_budget = True
             return Outcome(TrialState.COMPLETE, self.values(0.0, cost.flops, record.latency_ms), record)
 
-        previous = find_duplicate(context.snapshot, record.key, trial.number)
+        previous = self.duplicates.find(context.snapshot, record.key, trial.number)
         if previous is not None:
             record.result_of(TrialRecord.from_trial(previous))
             record.reused_from = previous.number
@@ -154,15 +155,29 @@ def checkpoint_dir(cfg: SearchConfig) -> Path:
     return Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else study_dir(cfg.study) / "checkpoints"
 
 
-def find_duplicate(trials: list[optuna.trial.FrozenTrial], key: str | None,
-                   number: int) -> optuna.trial.FrozenTrial | None:
-    """A completed, trained-or-reused trial of the same genotype, if the study has one."""
-    for t in trials:
-        if t.state == TrialState.COMPLETE and t.number != number:
-            r = TrialRecord.from_trial(t)
-            if r.key == key and not r.over_budget:
-                return t
-    return None
+class DuplicateIndex:
+    """The study's evaluated genotypes by key, so that a repeated genotype reuses its result.
+
+    A completed trial's record never changes, so each is read once: scanning the whole snapshot
+    for every trial read every trial's record each time, ~n record parses per trial in a study of
+    n (a 1,000-trial study spent milliseconds a trial on it; BENCHMARKS.md §2)."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()  # trial numbers read (completed ones)
+        self._first: dict[str, optuna.trial.FrozenTrial] = {}  # key -> the lowest-numbered trial of it
+
+    def find(self, trials: list[optuna.trial.FrozenTrial], key: str | None,
+             number: int) -> optuna.trial.FrozenTrial | None:
+        """A completed, trained-or-reused trial of genotype ``key`` other than ``number``."""
+        for t in trials:
+            if t.state == TrialState.COMPLETE and t.number not in self._seen:
+                self._seen.add(t.number)
+                r = TrialRecord.from_trial(t)
+                if r.key is not None and not r.over_budget and (
+                        r.key not in self._first or t.number < self._first[r.key].number):
+                    self._first[r.key] = t
+        found = self._first.get(key) if key is not None else None
+        return found if found is not None and found.number != number else None
 
 
 # ----- running ------------------------------------------------------------------------------------
