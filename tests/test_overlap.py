@@ -73,3 +73,73 @@ def test_asking_ahead_is_the_default_on_a_gpu_only_and_a_choice_either_way() -> 
     assert not SearchConfig().loop_settings("cpu").overlap_sampling
     assert not SearchConfig(overlap_sampling=False).loop_settings("cuda:1").overlap_sampling
     assert SearchConfig(overlap_sampling=True).loop_settings("cpu").overlap_sampling
+
+
+def test_overlapped_saves_and_tells_run_on_the_study_thread_and_a_repeat_is_still_reused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's own thread only samples and trains; a tell still in flight (slowed here) does
+    not hide the trial before from the duplicate check of the next (the evaluator knows its own
+    results), so each of the two architectures is trained once."""
+    import threading
+    import time
+
+    from nas.study import loop
+    from search_helpers import TWO_ARCH_SPACE, write_space
+
+    threads: list[str] = []
+    real_tell = loop._tell
+
+    def slow_tell(*args):  # noqa: ANN002, ANN202
+        threads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return real_tell(*args)
+
+    monkeypatch.setattr(loop, "_tell", slow_tell)
+    monkeypatch.chdir(tmp_path)
+    fake = FakeTrainer()
+    space = str(write_space(tmp_path, TWO_ARCH_SPACE, "two.yaml"))
+    study = search(config(tmp_path, space=space, trials=6, sampler="random", overlap_sampling=True), fake)
+    assert len(fake.trained) == 2
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 6
+    assert threads == ["nas-study"] * 6
+
+
+def test_an_outage_in_an_overlapped_loop_keeps_the_trained_result(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storage goes away as a candidate is saved: the save and the ask ahead fail on the study
+    thread, and the loop still keeps the candidate's finished result in the recovery file (exit
+    code 3); the next run puts it back."""
+    import time
+
+    from nas.study.loop import LoopSettings, Outcome, evaluated_count, run_loop
+    from nas.study.recovery import StorageLost, recovery_dir
+    from nas.study.retrying import RetryingStorage
+    from nas.study.storage import StudyHandle
+    from nas.study.write_buffer import WriteBuffer
+    from test_outage import Flaky
+
+    monkeypatch.chdir(tmp_path)
+    flaky = Flaky()
+    storage = RetryingStorage(WriteBuffer(flaky), window=1.0, say=lambda line: None)  # as a search's
+    handle = StudyHandle(optuna.create_study(storage=storage, study_name="o", directions=["maximize", "minimize"]),
+                         storage)
+    told: list[int] = []
+
+    def evaluate(trial, context):  # noqa: ANN001, ANN202
+        x = trial.suggest_int("x", 0, 100)
+        if len(told) == 2:
+            flaky.down_until = time.time() + 3600
+        context.save(TrialRecord(label=f"x{x}"))  # the candidate shown; the next one asked ahead
+        told.append(x)
+        return Outcome(TrialState.COMPLETE, [x / 100, 1.0], TrialRecord(accuracy=x / 100))
+
+    settings = LoopSettings(total=5, overlap_sampling=True)
+    with pytest.raises(StorageLost) as lost:
+        run_loop(handle, evaluate, settings)
+    assert lost.value.exit_code == 3 and "kept in" in str(lost.value)
+    assert len(list(recovery_dir("o").glob("*.json"))) == 1
+    flaky.down_until = 0.0
+    run_loop(handle, evaluate, settings)
+    assert evaluated_count(handle.study) == 5 and not list(recovery_dir("o").glob("*.json"))
+    recovered = [t for t in handle.study.trials if "recovered_from" in t.user_attrs]
+    assert len(recovered) == 1 and recovered[0].values == [told[2] / 100, 1.0]

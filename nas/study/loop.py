@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 
 from ..train.trainer import CandidateFailed
 from .liveness import DEFAULT_STALE_AFTER, fail_stale_trials
-from .prefetch import AskAhead, Asked, ask
+from .prefetch import AskAhead, Asked, StudyThread, ask
 from .records import INTERRUPTED, TrialRecord, counts_toward_total
 from .recovery import StorageLost, reinsert, save_result
 from .retrying import StorageUnavailable
@@ -62,6 +62,7 @@ class TrialContext:
         self._flush = flush
         self._on_save = on_save  # the loop's cue that training starts (nas.study.prefetch)
         self._written: dict[str, Any] = {}
+        self._saved = False
 
     def save(self, record: TrialRecord) -> None:
         """Store the fields of ``record`` not stored yet, together with the trial's parameters
@@ -71,7 +72,9 @@ class TrialContext:
                 self.trial.set_user_attr(key, value)
                 self._written[key] = value
         self._flush()
-        self._on_save()
+        if not self._saved:  # the first save only: later ones (rungs, the tell) start nothing
+            self._saved = True
+            self._on_save()
 
     @property
     def record(self) -> TrialRecord:
@@ -167,24 +170,50 @@ def _tell(handle: StudyHandle, trial: optuna.Trial, context: TrialContext, outco
                           f"the study when the same command runs again") from None
 
 
+@dataclass
+class Told:
+    """A trial whose tell runs on the study thread (overlapped loop)."""
+
+    number: int
+    context: TrialContext
+    state: TrialState
+
+
 def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
              on_told: OnTold | None = None) -> LoopSummary:
-    """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials."""
+    """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials. Overlapped
+    (``settings.overlap_sampling``), the asks, saves and tells run on a study thread beside the
+    training (:mod:`nas.study.prefetch`)."""
     study = handle.study
     asks = 0
     current: Asked | None = None
-    ahead = AskAhead(handle)
+    background = StudyThread()
+    ahead = AskAhead(handle, background)
+    told: Told | None = None  # overlapped: the last trial, its tell given to the study thread
+
+    def collect() -> None:
+        """Wait for the study thread's saves and tells (raising any failure), then report the
+        trial told."""
+        nonlocal told
+        background.settle()
+        if told is not None and on_told is not None:
+            on_told(told.number, told.context.record, told.state)
+        told = None
+
     if warms_up(settings):
         warm_up(study.sampler)  # GP's lazy imports beside the start-up trials, not at its first ask
     try:
         reinsert(handle)  # results a storage outage left in the recovery folder, before asking
         while True:
             pending = current  # a trial asked ahead while the last one trained, or None
+            if pending is None:
+                collect()  # exact counts before asking, waiting or stopping
             snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
             if fail_stale_trials(handle, settings.stale_after, snapshot):
                 snapshot = study.get_trials(deepcopy=False)
             done, running = slots_taken(snapshot)
             if done >= settings.total or (settings.max_asks is not None and asks >= settings.max_asks):
+                collect()
                 if pending is not None:  # the total was reached meanwhile: never trained
                     _tell(handle, pending.trial, TrialContext(pending.trial, []),
                           Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS)))
@@ -206,32 +235,49 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
                 if settings.overlap_sampling and wanted and (settings.max_asks is None or asks < settings.max_asks):
                     ahead.start()
 
-            context = TrialContext(trial, snapshot, flush=_flusher(handle, current.trial_id), on_save=ask_next)
+            flush = _flusher(handle, current.trial_id)
+            flush = background.later(flush) if settings.overlap_sampling else flush
+            context = TrialContext(trial, snapshot, flush=flush, on_save=ask_next)
             try:
                 if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
                     outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
                 else:
                     outcome = _evaluate_isolated(evaluate, trial, context)
-                following = ahead.take()  # before telling: ask and tell never run at once
+                try:
+                    following = ahead.take()  # before telling: ask and tell never run at once
+                    collect()  # the trial before, told on the study thread before that ask
+                except (StorageUnavailable, StorageLost):
+                    _tell(handle, trial, context, outcome)  # keep this result too before leaving
+                    raise
                 asks += following is not None
-                _tell(handle, trial, context, outcome)
+                if settings.overlap_sampling:
+                    background.submit(lambda trial=trial, context=context, outcome=outcome:
+                                      _tell(handle, trial, context, outcome))
+                    told = Told(trial.number, context, outcome.state)
+                else:
+                    _tell(handle, trial, context, outcome)
             finally:
                 current.heartbeat.stop()
             current = following
-            if on_told is not None:
+            if on_told is not None and told is None:
                 on_told(trial.number, context.record, outcome.state)
     except StorageUnavailable as exc:
         raise StorageLost(f"{exc}; nothing finished was lost; rerun the same command when the storage "
                           f"is back") from None
     except KeyboardInterrupt:
-        _interrupted(study, current, ahead)
+        _interrupted(study, current, ahead, background)
         raise
     done = evaluated_count(study)
     return LoopSummary(asks, done, done < settings.total)
 
 
-def _interrupted(study: optuna.Study, current: Asked | None, ahead: AskAhead) -> None:
-    """Ctrl-C: the running trial and any trial asked ahead are failed, so that a rerun replaces them."""
+def _interrupted(study: optuna.Study, current: Asked | None, ahead: AskAhead, background: StudyThread) -> None:
+    """Ctrl-C: the tells already given finish (a finished trial is never lost); the running trial
+    and any trial asked ahead are failed, so that a rerun replaces them."""
+    try:
+        background.settle()
+    except Exception:  # noqa: BLE001 - a tell the storage refused: its result went to the recovery file
+        pass
     try:
         following = ahead.take()
     except Exception:  # noqa: BLE001 - the ask itself failed: nothing to fail

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -88,15 +88,15 @@ class CandidateEvaluator:
 
         previous = self.duplicates.find(context.snapshot, record.key, trial.number)
         if previous is not None:
-            record.result_of(TrialRecord.from_trial(previous))
+            record.result_of(previous.record)
             record.reused_from = previous.number
             return Outcome(TrialState.COMPLETE, list(previous.values), record)
 
         context.save(record)  # a running trial shows its candidate; a failed one keeps it
         if self.halving is not None:
             self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
-            return Outcome(TrialState.COMPLETE, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
-                           record)
+            return self.completed(trial.number, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
+                                  record)
         report = self.reporter(trial, cost.flops, record.latency_ms) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
@@ -106,7 +106,12 @@ class CandidateEvaluator:
         record.epoch_accuracies = result.epoch_accuracies or None
         if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
             return Outcome(TrialState.PRUNED, None, record)
-        return Outcome(TrialState.COMPLETE, self.values(result.val_accuracy, cost.flops, record.latency_ms), record)
+        return self.completed(trial.number, self.values(result.val_accuracy, cost.flops, record.latency_ms), record)
+
+    def completed(self, number: int, values: list[float], record: TrialRecord) -> Outcome:
+        """A trained candidate's outcome, known to :attr:`duplicates` from now on."""
+        self.duplicates.add(number, values, replace(record))
+        return Outcome(TrialState.COMPLETE, values, record)
 
     def latency_of(self, g: Genotype, snapshot: list[optuna.trial.FrozenTrial]) -> float:
         """Measured once per genotype: an earlier trial's figure for the same key is reused (by
@@ -155,27 +160,39 @@ def checkpoint_dir(cfg: SearchConfig) -> Path:
     return Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else study_dir(cfg.study) / "checkpoints"
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """A completed trial's result, as a repeat of its genotype reuses it."""
+
+    number: int
+    values: list[float]
+    record: TrialRecord
+
+
 class DuplicateIndex:
     """The study's evaluated genotypes by key, so that a repeated genotype reuses its result.
 
     A completed trial's record never changes, so each is read once: scanning the whole snapshot
     for every trial read every trial's record each time, ~n record parses per trial in a study of
-    n (a 1,000-trial study spent milliseconds a trial on it; BENCHMARKS.md §2)."""
+    n (BENCHMARKS.md §2). The evaluator also adds its own results as it returns them
+    (:meth:`add`): in an overlapped loop the trial before may still be being told when the next
+    one is checked (nas.study.prefetch)."""
 
     def __init__(self) -> None:
-        self._seen: set[int] = set()  # trial numbers read (completed ones)
-        self._first: dict[str, optuna.trial.FrozenTrial] = {}  # key -> the lowest-numbered trial of it
+        self._seen: set[int] = set()  # trial numbers read or added
+        self._first: dict[str, Evaluated] = {}  # key -> the lowest-numbered trial of it
 
-    def find(self, trials: list[optuna.trial.FrozenTrial], key: str | None,
-             number: int) -> optuna.trial.FrozenTrial | None:
+    def add(self, number: int, values: list[float], record: TrialRecord) -> None:
+        self._seen.add(number)
+        if record.key is not None and not record.over_budget and (
+                record.key not in self._first or number < self._first[record.key].number):
+            self._first[record.key] = Evaluated(number, list(values), record)
+
+    def find(self, trials: list[optuna.trial.FrozenTrial], key: str | None, number: int) -> Evaluated | None:
         """A completed, trained-or-reused trial of genotype ``key`` other than ``number``."""
         for t in trials:
             if t.state == TrialState.COMPLETE and t.number not in self._seen:
-                self._seen.add(t.number)
-                r = TrialRecord.from_trial(t)
-                if r.key is not None and not r.over_budget and (
-                        r.key not in self._first or t.number < self._first[r.key].number):
-                    self._first[r.key] = t
+                self.add(t.number, list(t.values), TrialRecord.from_trial(t))
         found = self._first.get(key) if key is not None else None
         return found if found is not None and found.number != number else None
 
