@@ -31,6 +31,13 @@ Part 5 ("search"): the CPU default (serial, journal file) with GP's local search
 nas.study.acquisition runs it and as Optuna runs it (the same proposals), alternating, each in a
 fresh process.
 
+Part 6 ("tpe"): LeanTPESampler against Optuna's TPESampler (the same proposals): asks at 100, 500
+and 1,000 trials, and part 3's 1,000-trial study with each.
+
+Part 7 ("thread"): the GPU default's stand-in (a trainer that sleeps 0.25 s, overlapped) with the
+saves and tells on the study thread (nas.study.prefetch) or in the loop's own thread, alternating,
+on a journal file and on SQLite, each search in a fresh process.
+
     python -m bench.overhead
 """
 
@@ -41,6 +48,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from unittest.mock import patch
@@ -110,15 +118,26 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: 
             "build_data_recal_eval_fraction": (in_trainer - in_loop) / loop}
 
 
-def sampler_times(cap_s: float) -> dict[str, dict[str, float]]:
-    space = load_space("mobile")
-    rng = np.random.default_rng(0)
-    out: dict[str, dict[str, float]] = {}
+def all_samplers() -> dict[str, Callable[[], optuna.samplers.BaseSampler]]:
     samplers = {name: lambda name=name: make_sampler(name, 0, 2) for name in ("random", "tpe", "nsga2", "gp", "auto")}
+    samplers["tpe, Optuna's TPESampler (each trial converted at every ask)"] = optunas_tpe
     samplers["gp, Optuna's acquisition search"] = lambda: optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
     samplers["gp, Optuna's local search from LeanGPSampler's starts"] = lambda: OptunasLocalSearchGP(
         seed=0, n_startup_trials=10)
-    for name, new_sampler in samplers.items():
+    return samplers
+
+
+def optunas_tpe(seed: int = 0) -> optuna.samplers.TPESampler:
+    """Our TPE's settings on Optuna's own class (LeanTPESampler's baseline: the same proposals)."""
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+
+
+def sampler_times(cap_s: float, samplers: dict[str, Callable[[], optuna.samplers.BaseSampler]] | None = None
+                  ) -> dict[str, dict[str, float]]:
+    space = load_space("mobile")
+    rng = np.random.default_rng(0)
+    out: dict[str, dict[str, float]] = {}
+    for name, new_sampler in (samplers or all_samplers()).items():
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=new_sampler())
         times = []
         start = time.perf_counter()
@@ -357,13 +376,61 @@ def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[s
     return out
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search")
+def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
+    """One long study of :func:`tpe_effect`, TPE converting each trial once or at every ask."""
+    from nas.study.lean_tpe import LeanTPESampler
+
+    if lean_tpe:
+        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
+    with patch.object(LeanTPESampler, "_get_internal_repr", optuna.samplers.TPESampler._get_internal_repr):
+        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
+
+
+def tpe_effect(n: int, cap_s: float, trial_seconds: float) -> dict[str, object]:
+    """LeanTPESampler against Optuna's TPESampler (the same proposals): the ask at 100, 500 and
+    1,000 trials (one process), and the default's 1,000-trial study (each in a fresh process)."""
+    out: dict[str, object] = {"ask": sampler_times(cap_s, {"tpe (LeanTPESampler)": lambda: make_sampler("tpe", 0, 2),
+                                                           "tpe, Optuna's TPESampler": optunas_tpe})}
+    for lean in (True, False):
+        label = f"{DEFAULT_SAMPLER}, {n} trials, journal, {'LeanTPESampler' if lean else 'Optuna TPESampler'}"
+        out[label] = o = in_fresh_process("long_run", n, lean, trial_seconds)
+        print(f"[{label}] last 50 trials: {o['ms_per_trial_last_50']:.1f} ms per trial", flush=True)
+    return out
+
+
+def study_thread_run(n: int, on_thread: bool, kind: str, trainer_s: float) -> dict[str, float]:
+    """One search of :func:`study_thread_effect`: overlapped, saves and tells on the study thread or not."""
+    from nas.study import loop
+
+    with patch.object(loop, "STORAGE_ON_STUDY_THREAD", on_thread):
+        return idle_search(n, trainer_s, True, kind)
+
+
+def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
+    """The GPU default's stand-in (a trainer that sleeps ``trainer_s``, overlapped) with the saves
+    and tells on the study thread and in the loop's own thread, alternating, per storage; each
+    search in a fresh process."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for kind in ("journal", "sqlite"):
+        for _ in range(repeats):
+            for on_thread in (True, False):
+                label = (f"{DEFAULT_SAMPLER}, overlapped, {kind}, {trainer_s} s idle trainer, saves and tells "
+                         f"{'on the study thread' if on_thread else 'in the loop thread'}")
+                o = in_fresh_process("study_thread_run", n, on_thread, kind, trainer_s)
+                out.setdefault(label, []).append(o)
+                print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}%; loop "
+                      f"{o['loop_s_per_trial']:.3f} s per trial", flush=True)
+    return out
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask, warmup, search), saved under a name of their own; ``trainer_s`` sets the idle
-    part's trainer time (default 0.70 s, the CPU's demo trial)."""
+    idle, storage, long, ask, warmup, search, tpe, thread), saved under a name of their own;
+    ``trainer_s`` sets the idle part's trainer time (default 0.70 s, the CPU's demo trial) and the
+    thread part's (default 0.25 s, a graphed demo trial on an H100)."""
     parts = parts_asked(PARTS)
     given = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
     trainer_s = float(given.get("trainer_s", IDLE_TRAINER_S))
@@ -388,6 +455,10 @@ def main() -> None:
         out["acquisition_search"] = acquisition_search_effect(3 if quick() else 40)
     if "ask" in parts:
         out["sampler_ask_time"] = sampler_times(10 if quick() else 90)
+    if "tpe" in parts:
+        out["lean_tpe"] = tpe_effect(60 if quick() else 1000, 10 if quick() else 90, trial_seconds)
+    if "thread" in parts:
+        out["study_thread"] = study_thread_effect(3 if quick() else 40, 0.25 if "trainer_s" not in given else trainer_s)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
     if trainer_s != IDLE_TRAINER_S and "idle" in parts:
         name += f"_{trainer_s}s"

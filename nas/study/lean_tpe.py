@@ -5,7 +5,8 @@ representation twice (once for the "below" and once for the "above" estimator): 
 of the mobile space that is ~42,000 ``to_internal_repr`` calls in Python loops, the largest
 single item of the ask in a profile (BENCHMARKS.md §2). A finished trial's parameters never
 change, so :class:`LeanTPESampler` keeps each one's converted row and builds the same arrays
-from the rows. The proposals are Optuna's (tests/test_lean_tpe.py compares a study's trials with
+from the rows: the ask at 1,000 trials 13.9 against 18.3 ms, the 1,000-trial study's loop 20.9
+against 25.9 ms a trial (``python -m bench.overhead tpe``). The proposals are Optuna's (tests/test_lean_tpe.py compares a study's trials with
 Optuna's TPE); only the time differs. No torch here: ``nas --help`` reads the samplers module.
 """
 

@@ -39,6 +39,11 @@ from .samplers import warm_up
 from .storage import StudyHandle
 
 SURPLUS = "surplus: the study total was reached by other workers"
+# Overlapped, the saves and tells go to the study thread with the asks (nas.study.prefetch); False:
+# the loop's own thread makes them. With a trainer that sleeps 0.25 s (a GPU's graphed demo trial),
+# journal file: 1.2-1.3% of the loop outside the trainer against 1.7% (SQLite ~6.9 against ~8.1%;
+# BENCHMARKS.md §2, "the study thread").
+STORAGE_ON_STUDY_THREAD = True
 
 
 @dataclass
@@ -236,7 +241,8 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
                     ahead.start()
 
             flush = _flusher(handle, current.trial_id)
-            flush = background.later(flush) if settings.overlap_sampling else flush
+            deferred = settings.overlap_sampling and STORAGE_ON_STUDY_THREAD
+            flush = background.later(flush) if deferred else flush
             context = TrialContext(trial, snapshot, flush=flush, on_save=ask_next)
             try:
                 if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
@@ -250,7 +256,7 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
                     _tell(handle, trial, context, outcome)  # keep this result too before leaving
                     raise
                 asks += following is not None
-                if settings.overlap_sampling:
+                if deferred:
                     background.submit(lambda trial=trial, context=context, outcome=outcome:
                                       _tell(handle, trial, context, outcome))
                     told = Told(trial.number, context, outcome.state)

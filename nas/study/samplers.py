@@ -18,7 +18,7 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # mode Optuna wraps it in (LeanGPSampler: 73 ms at 100 trials against 330 ms with Optuna's
 # settings, §2), which reached the same target in 28-41 trials on the same problems (level with
 # or ahead of Optuna's settings, within noise). It still grows with the
-# study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays at 18 ms at
+# study (a scratch timing: 115 ms at 200 trials, 388 ms at 300), while TPE's stays at 14 ms at
 # 1,000. "auto" is GP for the first GP_TRIALS_IN_AUTO trials, past the 28-56 GP needed on every
 # problem, then TPE: GP's proposals where it was measured, and a bounded cost in studies of hundreds
 # or thousands of trials.
