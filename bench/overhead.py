@@ -334,23 +334,31 @@ def warm_search(n: int, warm: bool, trainer_s: float) -> dict[str, float]:
 
 
 
+def alternating(function: str, variants: dict[str, tuple], repeats: int) -> dict[str, list[dict[str, float]]]:
+    """``bench.overhead.<function>(*args)`` for each variant's ``args``, the variants alternating,
+    ``repeats`` rounds, each search in a fresh process (GP's start-up is paid once per process):
+    a side-by-side comparison of settings that propose the same or comparable candidates."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for _ in range(repeats):
+        for label, args in variants.items():
+            o = in_fresh_process(function, *args)
+            out.setdefault(label, []).append(o)
+            whole = (f", x{o['loop_over_back_to_back']:.3f} the same candidates back to back"
+                     if "loop_over_back_to_back" in o else "")
+            print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}%; loop "
+                  f"{o['loop_s_per_trial']:.3f} s per trial{whole}", flush=True)
+    return out
+
+
 def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
     """GP's start-up paid in a warm-up thread beside the first trials (nas.study.samplers.warm_up)
     or at the first GP ask in the loop, alternating, ``repeats`` runs each: with the CPU trainer,
     serial (the CPU default; there the loop's time over the same candidates trained back to back
-    is the whole cost), and with a trainer that sleeps 0.25 s, overlapped (the GPU default).
-    Each search runs in a fresh process, since the start-up is paid once per process."""
+    is the whole cost), and with a trainer that sleeps 0.25 s, overlapped (the GPU default)."""
     out: dict[str, list[dict[str, float]]] = {}
     for trainer_s, setting in ((0.0, "CPU trainer, serial"), (0.25, "0.25 s idle trainer, overlapped")):
-        for _ in range(repeats):
-            for warm in ("with", "without"):
-                label = f"{setting}, {warm} warm-up"
-                o = in_fresh_process("warm_search", n, warm == "with", trainer_s)
-                out.setdefault(label, []).append(o)
-                whole = f"; loop x{o['loop_over_back_to_back']:.3f} the same candidates back to back" if trainer_s == 0 else ""
-                print(f"[{DEFAULT_SAMPLER}, journal, {label}] outside the trainer: "
-                      f"{100 * o['overhead_outside_trainer_fraction']:.2f}%; loop {o['loop_s_per_trial']:.3f} s per "
-                      f"trial{whole}", flush=True)
+        out |= alternating("warm_search", {f"{setting}, {warm} warm-up": (n, warm == "with", trainer_s)
+                                           for warm in ("with", "without")}, repeats)
     return out
 
 
@@ -364,16 +372,8 @@ def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
 def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
     """The CPU default with GP's local search as nas.study.acquisition runs it and as Optuna
     does (the same proposals), alternating, ``repeats`` runs each, each in a fresh process."""
-    out: dict[str, list[dict[str, float]]] = {}
-    for _ in range(repeats):
-        for kind in ("coordinate", "optuna"):
-            label = f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search"
-            o = in_fresh_process("acquisition_search_run", n, kind)
-            out.setdefault(label, []).append(o)
-            print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}%; loop "
-                  f"{o['loop_s_per_trial']:.3f} s per trial, x{o['loop_over_back_to_back']:.3f} the same candidates "
-                  f"back to back", flush=True)
-    return out
+    return alternating("acquisition_search_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search": (n, kind)
+                                                  for kind in ("coordinate", "optuna")}, repeats)
 
 
 def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
@@ -412,14 +412,10 @@ def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str,
     search in a fresh process."""
     out: dict[str, list[dict[str, float]]] = {}
     for kind in ("journal", "sqlite"):
-        for _ in range(repeats):
-            for on_thread in (True, False):
-                label = (f"{DEFAULT_SAMPLER}, overlapped, {kind}, {trainer_s} s idle trainer, saves and tells "
-                         f"{'on the study thread' if on_thread else 'in the loop thread'}")
-                o = in_fresh_process("study_thread_run", n, on_thread, kind, trainer_s)
-                out.setdefault(label, []).append(o)
-                print(f"[{label}] outside the trainer: {100 * o['overhead_outside_trainer_fraction']:.2f}%; loop "
-                      f"{o['loop_s_per_trial']:.3f} s per trial", flush=True)
+        out |= alternating("study_thread_run", {
+            f"{DEFAULT_SAMPLER}, overlapped, {kind}, {trainer_s} s idle trainer, saves and tells "
+            f"{'on the study thread' if on_thread else 'in the loop thread'}": (n, on_thread, kind, trainer_s)
+            for on_thread in (True, False)}, repeats)
     return out
 
 

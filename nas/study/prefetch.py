@@ -112,10 +112,6 @@ class AskAhead:
         self.thread = thread
         self._asked: Future[Asked] | None = None
 
-    @property
-    def started(self) -> bool:
-        return self._asked is not None
-
     def start(self) -> None:
         """Ask in the background, unless an ask is already in flight or waiting to be taken."""
         if self._asked is not None:
