@@ -99,7 +99,8 @@ def coordinate_ascent(acqf: Any, xs: np.ndarray, fs: np.ndarray, dims: np.ndarra
         for i in active:
             for slot in walks[i].upcoming(window):
                 dim, values = cycle[slot]
-                for value in values[~np.isclose(values, xs[i, dim], rtol=0.0, atol=1e-12)]:
+                # np.isclose(rtol=0, atol=1e-12)'s test without its ~10 us a call (~120 calls an ask)
+                for value in values[np.abs(values - xs[i, dim]) > 1e-12]:
                     row = xs[i].copy()
                     row[dim] = value
                     rows.append(row)
