@@ -38,6 +38,10 @@ Part 7 ("thread"): the GPU default's stand-in (a trainer that sleeps 0.25 s, ove
 saves and tells on the study thread (nas.study.prefetch) or in the loop's own thread, alternating,
 on a journal file and on SQLite, each search in a fresh process.
 
+Part 8 ("ehvi"): GP's EHVI in closed form (bench.exact_ehvi, not adopted: more trials, §12)
+against the default's 128-sample estimate: asks at 40 and 100 trials, and the CPU default's search
+with each, alternating, each in a fresh process.
+
     python -m bench.overhead
 """
 
@@ -57,7 +61,7 @@ import numpy as np
 import optuna
 
 from bench.common import parts_asked, quick, save
-from bench.sampler_choice import OptunasLocalSearchGP
+from bench.sampler_choice import ExactEHVIGP, OptunasLocalSearchGP
 from nas.model.cost import estimate_cost
 from nas.study import storage as storage_module
 from nas.study import write_buffer
@@ -124,6 +128,7 @@ def all_samplers() -> dict[str, Callable[[], optuna.samplers.BaseSampler]]:
     samplers["gp, Optuna's acquisition search"] = lambda: optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
     samplers["gp, Optuna's local search from LeanGPSampler's starts"] = lambda: OptunasLocalSearchGP(
         seed=0, n_startup_trials=10)
+    samplers["gp, EHVI in closed form (not adopted)"] = lambda: ExactEHVIGP(seed=0, n_startup_trials=10)
     return samplers
 
 
@@ -362,18 +367,39 @@ def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]
     return out
 
 
-def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
-    """One search of :func:`acquisition_search_effect`: the CPU default (serial, journal file)
-    with GP's acquisition searched by ``acquisition_search`` ("coordinate": ours, "optuna")."""
-    with patch.object(LeanGPSampler, "ACQUISITION_SEARCH", acquisition_search):
+def gp_setting_run(n: int, setting: str, value: str) -> dict[str, float]:
+    """One search of the CPU default (serial, journal file) with LeanGPSampler's ``setting``
+    (ACQUISITION_SEARCH) set to ``value``."""
+    with patch.object(LeanGPSampler, setting, value):
         return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
 
 
 def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
     """The CPU default with GP's local search as nas.study.acquisition runs it and as Optuna
     does (the same proposals), alternating, ``repeats`` runs each, each in a fresh process."""
-    return alternating("acquisition_search_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search": (n, kind)
-                                                  for kind in ("coordinate", "optuna")}, repeats)
+    return alternating("gp_setting_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search":
+                                          (n, "ACQUISITION_SEARCH", kind) for kind in ("coordinate", "optuna")}, repeats)
+
+
+def ehvi_run(n: int, closed_form: bool) -> dict[str, float]:
+    """One search of :func:`ehvi_effect`: the CPU default, GP's EHVI in closed form or not."""
+    from nas.study import samplers
+
+    with patch.object(samplers, "LeanGPSampler", ExactEHVIGP if closed_form else LeanGPSampler):
+        return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
+
+
+def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
+    """GP's EHVI in closed form (bench.exact_ehvi, not adopted) against the default's 128-sample
+    estimate: the ask at 40 and 100 trials (one process), and the CPU default's search with
+    each, alternating, ``repeats`` runs each, each in a fresh process (other proposals: read the
+    loop against its own candidates trained back to back)."""
+    out: dict[str, object] = {"ask": sampler_times(cap_s, {
+        "gp (default: EHVI estimated from 128 samples)": lambda: make_sampler("gp", 0, 2),
+        "gp, EHVI in closed form": lambda: ExactEHVIGP(seed=0, n_startup_trials=10)})}
+    variants = {f"{DEFAULT_SAMPLER}, serial, journal, EHVI {kind}": (n, kind == "in closed form")
+                for kind in ("estimated (default)", "in closed form")}
+    return out | alternating("ehvi_run", variants, repeats)
 
 
 def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
@@ -419,12 +445,12 @@ def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str,
     return out
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread")
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread", "ehvi")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask, warmup, search, tpe, thread), saved under a name of their own;
+    idle, storage, long, ask, warmup, search, tpe, thread, ehvi), saved under a name of their own;
     ``trainer_s`` sets the idle part's trainer time (default 0.70 s, the CPU's demo trial) and the
     thread part's (default 0.25 s, a graphed demo trial on an H100)."""
     parts = parts_asked(PARTS)
@@ -455,6 +481,8 @@ def main() -> None:
         out["lean_tpe"] = tpe_effect(60 if quick() else 1000, 10 if quick() else 90, trial_seconds)
     if "thread" in parts:
         out["study_thread"] = study_thread_effect(3 if quick() else 40, 0.25 if "trainer_s" not in given else trainer_s)
+    if "ehvi" in parts:
+        out["exact_ehvi"] = ehvi_effect(3 if quick() else 40, 10 if quick() else 60)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
     if trainer_s != IDLE_TRAINER_S and "idle" in parts:
         name += f"_{trainer_s}s"

@@ -18,8 +18,10 @@ Candidates: GP with Optuna's acquisition search (2,048 random points, 10 local s
 the search configures it now (nas.study.samplers.LeanGPSampler: 512 points, 2 local searches),
 and with 4 local searches; TPE as the search configures it (multivariate); TPE with Optuna 5's
 multi-objective defaults (independent, constant liar); GP for the first 25 trials then TPE; GP
-on a bounded history (the current front and the 40 latest trials). The ask time of each at 100
-and 1,000 trials is measured by ``bench.overhead``.
+on a bounded history (the current front and the 40 latest trials); later, variants of the
+default's acquisition search and of its EHVI (computed in closed form, bench.exact_ehvi, or
+estimated from 32 samples instead of 128). The ask time of each at 100 and 1,000 trials is
+measured by ``bench.overhead``.
 
     python -m bench.sampler_choice
     python -m bench.sampler_choice --name=sampler_choice_lean "gp, Optuna's acquisition search" \
@@ -39,6 +41,10 @@ and 1,000 trials is measured by ``bench.overhead``.
         "gp (default: 2 local searches from 512 points)" "gp, Optuna's local search from the default's starts"
     python -m bench.sampler_choice --name=sampler_choice_steepest20 --seeds=20 \
         "gp (default: 2 local searches from 512 points)" "gp, steepest-ascent acquisition search"
+    python -m bench.sampler_choice --name=sampler_choice_exact40 --seeds=40 \
+        "gp (default: 2 local searches from 512 points)" "gp, EHVI in closed form"
+    python -m bench.sampler_choice --name=sampler_choice_qmc32_40 --seeds=40 \
+        "gp (default: 2 local searches from 512 points)" "gp, EHVI estimated from 32 samples"
 
 ``--seeds=N`` replays N seeds instead of 5. Where two or more candidates besides random search are
 named, each is also compared with the first, seed by seed (the same seed gives both samplers the
@@ -61,6 +67,7 @@ import optuna
 
 from bench import table
 from bench.common import quick, save
+from bench.exact_ehvi import exact
 from bench.pool import parallel_map
 from bench.search_efficiency import Surrogate
 from nas.arch.space_file import load_space
@@ -112,6 +119,23 @@ class OptunasLocalSearchGP(LeanGPSampler):
     """The default before nas.study.acquisition: the same starts, Optuna's local search from them."""
 
     ACQUISITION_SEARCH = "optuna"
+
+
+class ExactEHVIGP(LeanGPSampler):
+    """The default with its two objectives' EHVI computed in closed form (bench.exact_ehvi)
+    instead of estimated from 128 Sobol samples: a cheaper ask, more trials (not adopted,
+    BENCHMARKS.md §12, fifth follow-up)."""
+
+    def _optimize_acqf(self, acqf, best_params):  # noqa: ANN001, ANN202
+        return super()._optimize_acqf(exact(acqf), best_params)
+
+
+class FewerEHVISamplesGP(LeanGPSampler):
+    """The default with its EHVI estimated from 32 Sobol samples instead of Optuna's 128."""
+
+    def __init__(self, **kw: Any) -> None:  # noqa: ANN401
+        super().__init__(**kw)
+        self._n_qmc_samples_ehvi = 32
 
 
 class SteepestAscentGP(LeanGPSampler):
@@ -168,6 +192,10 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "gp, Optuna's local search from the default's starts": lambda seed: OptunasLocalSearchGP(
         seed=seed, n_startup_trials=10, warn_independent_sampling=False),
     "gp, steepest-ascent acquisition search": lambda seed: SteepestAscentGP(
+        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
+    "gp, EHVI in closed form": lambda seed: ExactEHVIGP(
+        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
+    "gp, EHVI estimated from 32 samples": lambda seed: FewerEHVISamplesGP(
         seed=seed, n_startup_trials=10, warn_independent_sampling=False),
 }
 
