@@ -42,6 +42,11 @@ Part 8 ("ehvi"): GP's EHVI in closed form (bench.exact_ehvi, not adopted: more t
 against the default's 128-sample estimate: asks at 40 and 100 trials, and the CPU default's search
 with each, alternating, each in a fresh process.
 
+Part 9 ("demo"): the search ``make search`` runs (the cluttered task, the space's reference
+architectures first; parts 1-8 use mnist5k, the demo's dataset when part 1 was written; the
+demo has searched the cluttered task since),
+the CPU default and TPE, serial, journal file, alternating, each in a fresh process.
+
     python -m bench.overhead
 """
 
@@ -92,7 +97,8 @@ def demo_search(name: str, trainer, n_trials: int, sampler: str, overlap: bool =
     return trials, loop.total_seconds(), wall
 
 
-def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: str | None = None) -> dict[str, float]:
+def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: str | None = None,
+                   **settings: object) -> dict[str, float]:
     inside: list[tuple[float, float]] = []
     calls: list[tuple[tuple, dict]] = []
 
@@ -103,7 +109,7 @@ def trial_overhead(n_trials: int, sampler: str, overlap: bool = False, storage: 
         inside.append((time.perf_counter() - start, result.train_time))
         return result
 
-    _, loop, wall = demo_search("bench-overhead", timed, n_trials, sampler, overlap, storage)
+    _, loop, wall = demo_search("bench-overhead", timed, n_trials, sampler, overlap, storage, **settings)
     in_trainer = sum(t for t, _ in inside)
     in_loop = sum(tl for _, tl in inside)
     # The same candidates trained back to back, nothing beside them: what the search would cost
@@ -445,12 +451,28 @@ def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str,
     return out
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread", "ehvi")
+MAKE_SEARCH = {"dataset": "cluttered", "seed_archs": True}  # `make search`'s settings beyond the parts' own
+
+
+def make_search_run(n: int, sampler: str) -> dict[str, float]:
+    """One search of :func:`make_search_effect`: `make search`'s settings (cluttered task,
+    reference architectures first, 40 trials, FLOPs budget 20M), serial, journal file."""
+    return trial_overhead(n, sampler, False, storage_urls()["journal"], **MAKE_SEARCH)
+
+
+def make_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
+    """The search `make search` runs (the other parts keep mnist5k, their figures' dataset in
+    BENCHMARKS.md §2), with the default sampler and with TPE, alternating, each in a fresh process."""
+    return alternating("make_search_run", {f"{sampler}, serial, journal, make search's settings": (n, sampler)
+                                           for sampler in (DEFAULT_SAMPLER, "tpe")}, repeats)
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread", "ehvi", "demo")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask, warmup, search, tpe, thread, ehvi), saved under a name of their own;
+    idle, storage, long, ask, warmup, search, tpe, thread, ehvi, demo), saved under a name of their own;
     ``trainer_s`` sets the idle part's trainer time (default 0.70 s, the CPU's demo trial) and the
     thread part's (default 0.25 s, a graphed demo trial on an H100)."""
     parts = parts_asked(PARTS)
@@ -483,6 +505,8 @@ def main() -> None:
         out["study_thread"] = study_thread_effect(3 if quick() else 40, 0.25 if "trainer_s" not in given else trainer_s)
     if "ehvi" in parts:
         out["exact_ehvi"] = ehvi_effect(3 if quick() else 40, 10 if quick() else 60)
+    if "demo" in parts:
+        out["make_search"] = make_search_effect(3 if quick() else 40)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
     if trainer_s != IDLE_TRAINER_S and "idle" in parts:
         name += f"_{trainer_s}s"
