@@ -43,9 +43,9 @@ against the default's 128-sample estimate: asks at 40 and 100 trials, and the CP
 with each, alternating, each in a fresh process.
 
 Part 9 ("demo"): the search ``make search`` runs (the cluttered task, the space's reference
-architectures first; parts 1-8 use mnist5k, the demo's dataset when part 1 was written; the
-demo has searched the cluttered task since),
-the CPU default and TPE, serial, journal file, alternating, each in a fresh process.
+architectures first), the CPU default and TPE, serial, journal file, alternating, each in a fresh
+process. Parts 1-8 use mnist5k, the demo's dataset when part 1 was written; the demo has searched
+the cluttered task since.
 
     python -m bench.overhead
 """
@@ -373,18 +373,18 @@ def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]
     return out
 
 
-def gp_setting_run(n: int, setting: str, value: str) -> dict[str, float]:
-    """One search of the CPU default (serial, journal file) with LeanGPSampler's ``setting``
-    (ACQUISITION_SEARCH) set to ``value``."""
-    with patch.object(LeanGPSampler, setting, value):
+def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
+    """One search of :func:`acquisition_search_effect`: the CPU default (serial, journal file)
+    with GP's acquisition searched by ``acquisition_search`` ("coordinate": ours, "optuna")."""
+    with patch.object(LeanGPSampler, "ACQUISITION_SEARCH", acquisition_search):
         return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
 
 
 def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
     """The CPU default with GP's local search as nas.study.acquisition runs it and as Optuna
     does (the same proposals), alternating, ``repeats`` runs each, each in a fresh process."""
-    return alternating("gp_setting_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search":
-                                          (n, "ACQUISITION_SEARCH", kind) for kind in ("coordinate", "optuna")}, repeats)
+    return alternating("acquisition_search_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search": (n, kind)
+                                                  for kind in ("coordinate", "optuna")}, repeats)
 
 
 def ehvi_run(n: int, closed_form: bool) -> dict[str, float]:

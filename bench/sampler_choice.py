@@ -135,6 +135,7 @@ class FewerEHVISamplesGP(LeanGPSampler):
 
     def __init__(self, **kw: Any) -> None:  # noqa: ANN401
         super().__init__(**kw)
+        assert hasattr(self, "_n_qmc_samples_ehvi"), "Optuna renamed GP's EHVI sample count"
         self._n_qmc_samples_ehvi = 32
 
 
