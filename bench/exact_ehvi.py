@@ -30,6 +30,7 @@ Optuna's estimate.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,7 @@ def exact(estimate: Any) -> Any:  # noqa: ANN401
         return ExactLogEHVI(estimate)
     inner = getattr(estimate, "_acqf", None)
     if type(estimate) is optuna_acqf.LogCEHVI and type(inner) is optuna_acqf.LogEHVI and _readable(inner):
+        estimate = copy.copy(estimate)  # Optuna's own object stays as it was
         estimate._acqf = ExactLogEHVI(inner)  # the constraints' log-probabilities are Optuna's
     return estimate
 

@@ -27,3 +27,31 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return code, out.getvalue(), err.getvalue()
+
+
+def gp_acquisition(n_objectives: int, constrained: bool, trials: int = 14):  # noqa: ANN201
+    """The acquisition function Optuna's GP built for a small study's last proposal (as Optuna
+    built it, before LeanGPSampler's search sees it)."""
+    import numpy as np
+    import optuna
+
+    from nas.study.samplers import LeanGPSampler
+
+    seen = []
+
+    class Capturing(LeanGPSampler):
+        def _optimize_acqf(self, acqf, best_params):  # noqa: ANN001, ANN202
+            seen.append(acqf)
+            return super()._optimize_acqf(acqf, best_params)
+
+    def objective(t: optuna.Trial) -> list[float]:
+        a, b = t.suggest_int("a", 0, 6), t.suggest_int("b", 0, 6)
+        if constrained:
+            t.set_constraint("c", a + b - 9.5)
+        values = [np.sin(a) + 0.3 * b, 0.2 * a + np.cos(b), a * b / 10.0]
+        return values[:n_objectives]
+
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"][:n_objectives],
+                                sampler=Capturing(seed=1, n_startup_trials=8, warn_independent_sampling=False))
+    study.optimize(objective, n_trials=trials)
+    return seen[-1]

@@ -14,6 +14,7 @@ import torch
 
 from bench.exact_ehvi import ExactLogEHVI, exact
 from bench.sampler_choice import ExactEHVIGP
+from conftest import gp_acquisition
 from nas.study.samplers import LeanGPSampler
 
 
@@ -70,28 +71,6 @@ def test_far_below_the_front_the_log_stays_finite_and_ordered() -> None:
     assert np.isfinite(logs).all() and logs[0] < logs[1] < logs[2] and logs[0] < -1000
 
 
-def captured_acquisition(n_objectives: int, constrained: bool, trials: int = 14):  # noqa: ANN201
-    """The acquisition function Optuna's GP built for a small study's last proposal."""
-    seen = []
-
-    class Capturing(LeanGPSampler):
-        def _optimize_acqf(self, acqf, best_params):  # noqa: ANN001, ANN202
-            seen.append(acqf)
-            return super()._optimize_acqf(acqf, best_params)
-
-    def objective(t: optuna.Trial) -> list[float]:
-        a, b = t.suggest_int("a", 0, 6), t.suggest_int("b", 0, 6)
-        if constrained:
-            t.set_constraint("c", a + b - 9.5)
-        values = [np.sin(a) + 0.3 * b, 0.2 * a + np.cos(b), a * b / 10.0]
-        return values[:n_objectives]
-
-    study = optuna.create_study(directions=["maximize", "minimize", "minimize"][:n_objectives],
-                                sampler=Capturing(seed=1, n_startup_trials=8, warn_independent_sampling=False))
-    study.optimize(objective, n_trials=trials)
-    return seen[-1]
-
-
 @pytest.mark.parametrize("constrained", [False, True])
 def test_it_is_what_optunas_estimate_converges_to(constrained: bool) -> None:
     """Optuna's own estimator (``logehvi``) over 2^16 Sobol samples of the same GPs' posteriors
@@ -102,7 +81,7 @@ def test_it_is_what_optunas_estimate_converges_to(constrained: bool) -> None:
     from optuna._gp.acqf import logehvi
     from optuna._gp.qmc import sample_from_normal_sobol
 
-    acqf = captured_acquisition(2, constrained)
+    acqf = gp_acquisition(2, constrained)
     estimate = acqf._acqf if constrained else acqf
     assert type(estimate).__name__ == "LogEHVI"
     x = torch.from_numpy(estimate.search_space.sample_normalized_params(32, np.random.RandomState(0)))
@@ -122,12 +101,12 @@ def test_it_is_what_optunas_estimate_converges_to(constrained: bool) -> None:
 def test_the_sampler_scores_with_the_closed_form_where_it_applies() -> None:
     """Two objectives, constrained or not: the closed form (the constraints' probabilities stay
     Optuna's); three objectives: Optuna's estimate, untouched."""
-    plain, constrained = captured_acquisition(2, False), captured_acquisition(2, True)
+    plain, constrained = gp_acquisition(2, False), gp_acquisition(2, True)
     assert isinstance(exact(plain), ExactLogEHVI)
-    constraints = list(constrained._constraints_acqf_list)
-    assert exact(constrained) is constrained and isinstance(constrained._acqf, ExactLogEHVI)
-    assert constrained._constraints_acqf_list == constraints
-    three = captured_acquisition(3, False)
+    replaced = exact(constrained)
+    assert isinstance(replaced._acqf, ExactLogEHVI) and type(constrained._acqf).__name__ == "LogEHVI"
+    assert replaced._constraints_acqf_list == constrained._constraints_acqf_list
+    three = gp_acquisition(3, False)
     assert exact(three) is three and type(three).__name__ == "LogEHVI"
 
 
