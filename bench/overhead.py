@@ -38,9 +38,10 @@ Part 7 ("thread"): the GPU default's stand-in (a trainer that sleeps 0.25 s, ove
 saves and tells on the study thread (nas.study.prefetch) or in the loop's own thread, alternating,
 on a journal file and on SQLite, each search in a fresh process.
 
-Part 8 ("ehvi"): GP's EHVI in closed form (bench.exact_ehvi, not adopted: more trials, §12)
-against the default's 128-sample estimate: asks at 40 and 100 trials, and the CPU default's search
-with each, alternating, each in a fresh process.
+Part 8 ("ehvi"): GP's 128-sample EHVI estimate as the default computes it (nas.study.lean_ehvi)
+and as Optuna's code does (the same values), and the EHVI in closed form (bench.exact_ehvi, not
+adopted: more trials, §12): asks at 40 and 100 trials, and the CPU default's search with each,
+alternating, each in a fresh process.
 
 Part 9 ("demo"): the search ``make search`` runs (the cluttered task, the space's reference
 architectures first), the CPU default and TPE, serial, journal file, alternating, each in a fresh
@@ -66,7 +67,7 @@ import numpy as np
 import optuna
 
 from bench.common import parts_asked, quick, save
-from bench.sampler_choice import ExactEHVIGP, OptunasLocalSearchGP
+from bench.sampler_choice import ExactEHVIGP, OptunasEHVIGP, OptunasLocalSearchGP
 from nas.model.cost import estimate_cost
 from nas.study import storage as storage_module
 from nas.study import write_buffer
@@ -387,68 +388,29 @@ def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[s
                                                   for kind in ("coordinate", "optuna")}, repeats)
 
 
-def ehvi_run(n: int, closed_form: bool) -> dict[str, float]:
-    """One search of :func:`ehvi_effect`: the CPU default, GP's EHVI in closed form or not."""
+EHVI_VARIANTS = {"estimated (default)": LeanGPSampler, "estimated by Optuna's code (the same values)": OptunasEHVIGP,
+                 "in closed form (not adopted)": ExactEHVIGP}
+
+
+def ehvi_run(n: int, variant: str) -> dict[str, float]:
+    """One search of :func:`ehvi_effect`: the CPU default with GP's EHVI computed as ``variant``."""
     from nas.study import samplers
 
-    with patch.object(samplers, "LeanGPSampler", ExactEHVIGP if closed_form else LeanGPSampler):
+    with patch.object(samplers, "LeanGPSampler", EHVI_VARIANTS[variant]):
         return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
 
 
 def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
-    """GP's EHVI in closed form (bench.exact_ehvi, not adopted) against the default's 128-sample
-    estimate: the ask at 40 and 100 trials (one process), and the CPU default's search with
-    each, alternating, ``repeats`` runs each, each in a fresh process (other proposals: read the
-    loop against its own candidates trained back to back)."""
+    """GP's EHVI estimated as the default does (nas.study.lean_ehvi), by Optuna's own code (the
+    same values, bit for bit) and in closed form (bench.exact_ehvi, not adopted: other values):
+    the ask at 40 and 100 trials (one process), and the CPU default's search with each,
+    alternating, ``repeats`` runs each, each in a fresh process (the closed form proposes other
+    candidates: read its loop against its own candidates trained back to back)."""
     out: dict[str, object] = {"ask": sampler_times(cap_s, {
-        "gp (default: EHVI estimated from 128 samples)": lambda: make_sampler("gp", 0, 2),
-        "gp, EHVI in closed form": lambda: ExactEHVIGP(seed=0, n_startup_trials=10)})}
-    variants = {f"{DEFAULT_SAMPLER}, serial, journal, EHVI {kind}": (n, kind == "in closed form")
-                for kind in ("estimated (default)", "in closed form")}
+        f"gp, EHVI {variant}": lambda cls=cls: cls(seed=0, n_startup_trials=10, warn_independent_sampling=False)
+        for variant, cls in EHVI_VARIANTS.items()})}
+    variants = {f"{DEFAULT_SAMPLER}, serial, journal, EHVI {variant}": (n, variant) for variant in EHVI_VARIANTS}
     return out | alternating("ehvi_run", variants, repeats)
-
-
-def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
-    """One long study of :func:`tpe_effect`, TPE converting each trial once or at every ask."""
-    from nas.study.lean_tpe import LeanTPESampler
-
-    if lean_tpe:
-        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
-    with patch.object(LeanTPESampler, "_get_internal_repr", optuna.samplers.TPESampler._get_internal_repr):
-        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
-
-
-def tpe_effect(n: int, cap_s: float, trial_seconds: float) -> dict[str, object]:
-    """LeanTPESampler against Optuna's TPESampler (the same proposals): the ask at 100, 500 and
-    1,000 trials (one process), and the default's 1,000-trial study (each in a fresh process)."""
-    out: dict[str, object] = {"ask": sampler_times(cap_s, {"tpe (LeanTPESampler)": lambda: make_sampler("tpe", 0, 2),
-                                                           "tpe, Optuna's TPESampler": optunas_tpe})}
-    for lean in (True, False):
-        label = f"{DEFAULT_SAMPLER}, {n} trials, journal, {'LeanTPESampler' if lean else 'Optuna TPESampler'}"
-        out[label] = o = in_fresh_process("long_run", n, lean, trial_seconds)
-        print(f"[{label}] last 50 trials: {o['ms_per_trial_last_50']:.1f} ms per trial", flush=True)
-    return out
-
-
-def study_thread_run(n: int, on_thread: bool, kind: str, trainer_s: float) -> dict[str, float]:
-    """One search of :func:`study_thread_effect`: overlapped, saves and tells on the study thread or not."""
-    from nas.study import loop
-
-    with patch.object(loop, "STORAGE_ON_STUDY_THREAD", on_thread):
-        return idle_search(n, trainer_s, True, kind)
-
-
-def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
-    """The GPU default's stand-in (a trainer that sleeps ``trainer_s``, overlapped) with the saves
-    and tells on the study thread and in the loop's own thread, alternating, per storage; each
-    search in a fresh process."""
-    out: dict[str, list[dict[str, float]]] = {}
-    for kind in ("journal", "sqlite"):
-        out |= alternating("study_thread_run", {
-            f"{DEFAULT_SAMPLER}, overlapped, {kind}, {trainer_s} s idle trainer, saves and tells "
-            f"{'on the study thread' if on_thread else 'in the loop thread'}": (n, on_thread, kind, trainer_s)
-            for on_thread in (True, False)}, repeats)
-    return out
 
 
 MAKE_SEARCH = {"dataset": "cluttered", "seed_archs": True}  # `make search`'s settings beyond the parts' own

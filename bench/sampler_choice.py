@@ -121,6 +121,12 @@ class OptunasLocalSearchGP(LeanGPSampler):
     ACQUISITION_SEARCH = "optuna"
 
 
+class OptunasEHVIGP(LeanGPSampler):
+    """The default before nas.study.lean_ehvi: Optuna's own computation of the same EHVI values."""
+
+    LEAN_EHVI = False
+
+
 class ExactEHVIGP(LeanGPSampler):
     """The default with its two objectives' EHVI computed in closed form (bench.exact_ehvi)
     instead of estimated from 128 Sobol samples: a cheaper ask, more trials (not adopted,
