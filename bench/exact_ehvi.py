@@ -30,12 +30,13 @@ Optuna's estimate.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
 import torch
 from optuna._gp import acqf as optuna_acqf
+
+from nas.study.lean_ehvi import replace_ehvi
 
 READS = ("_gpr_list", "_non_dominated_box_lower_bounds", "_non_dominated_box_intervals", "_stabilizing_noise")
 """What is read from Optuna's ``LogEHVI``: the GPs, the boxes and the posterior's jitter."""
@@ -68,13 +69,7 @@ class ExactLogEHVI(optuna_acqf.BaseAcquisitionFunc):
 def exact(estimate: Any) -> Any:  # noqa: ANN401
     """``estimate`` (an acquisition function Optuna's GP sampler built) with its two-objective
     EHVI computed exactly, or ``estimate`` itself where this module does not apply."""
-    if type(estimate) is optuna_acqf.LogEHVI and _readable(estimate):
-        return ExactLogEHVI(estimate)
-    inner = getattr(estimate, "_acqf", None)
-    if type(estimate) is optuna_acqf.LogCEHVI and type(inner) is optuna_acqf.LogEHVI and _readable(inner):
-        estimate = copy.copy(estimate)  # Optuna's own object stays as it was
-        estimate._acqf = ExactLogEHVI(inner)  # the constraints' log-probabilities are Optuna's
-    return estimate
+    return replace_ehvi(estimate, ExactLogEHVI, _readable)
 
 
 def _readable(estimate: Any) -> bool:  # noqa: ANN401

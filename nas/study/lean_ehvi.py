@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -58,12 +59,19 @@ class LeanLogEHVI(optuna_acqf.BaseAcquisitionFunc):
 def lean(estimate: Any) -> Any:  # noqa: ANN401
     """``estimate`` (an acquisition function Optuna's GP sampler built) with its EHVI computed
     by :class:`LeanLogEHVI`, or ``estimate`` itself where that does not apply."""
-    if type(estimate) is optuna_acqf.LogEHVI and _readable(estimate):
-        return LeanLogEHVI(estimate)
+    return replace_ehvi(estimate, LeanLogEHVI, _readable)
+
+
+def replace_ehvi(estimate: Any, make: Callable[[Any], Any], applies: Callable[[Any], bool]) -> Any:  # noqa: ANN401
+    """``estimate`` with its ``LogEHVI`` (itself, or the one inside a constrained ``LogCEHVI``)
+    replaced by ``make(it)`` where ``applies(it)``: a copy, Optuna's own object stays as it was;
+    anything else is returned as it is."""
+    if type(estimate) is optuna_acqf.LogEHVI:
+        return make(estimate) if applies(estimate) else estimate
     inner = getattr(estimate, "_acqf", None)
-    if type(estimate) is optuna_acqf.LogCEHVI and type(inner) is optuna_acqf.LogEHVI and _readable(inner):
-        estimate = copy.copy(estimate)  # Optuna's own object stays as it was
-        estimate._acqf = LeanLogEHVI(inner)  # the constraints' log-probabilities stay Optuna's
+    if type(estimate) is optuna_acqf.LogCEHVI and type(inner) is optuna_acqf.LogEHVI and applies(inner):
+        estimate = copy.copy(estimate)
+        estimate._acqf = make(inner)  # the constraints' log-probabilities stay Optuna's
     return estimate
 
 
