@@ -413,6 +413,49 @@ def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
     return out | alternating("ehvi_run", variants, repeats)
 
 
+def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
+    """One long study of :func:`tpe_effect`, TPE converting each trial once or at every ask."""
+    from nas.study.lean_tpe import LeanTPESampler
+
+    if lean_tpe:
+        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
+    with patch.object(LeanTPESampler, "_get_internal_repr", optuna.samplers.TPESampler._get_internal_repr):
+        return long_study(n, DEFAULT_SAMPLER, trial_seconds)
+
+
+def tpe_effect(n: int, cap_s: float, trial_seconds: float) -> dict[str, object]:
+    """LeanTPESampler against Optuna's TPESampler (the same proposals): the ask at 100, 500 and
+    1,000 trials (one process), and the default's 1,000-trial study (each in a fresh process)."""
+    out: dict[str, object] = {"ask": sampler_times(cap_s, {"tpe (LeanTPESampler)": lambda: make_sampler("tpe", 0, 2),
+                                                           "tpe, Optuna's TPESampler": optunas_tpe})}
+    for lean in (True, False):
+        label = f"{DEFAULT_SAMPLER}, {n} trials, journal, {'LeanTPESampler' if lean else 'Optuna TPESampler'}"
+        out[label] = o = in_fresh_process("long_run", n, lean, trial_seconds)
+        print(f"[{label}] last 50 trials: {o['ms_per_trial_last_50']:.1f} ms per trial", flush=True)
+    return out
+
+
+def study_thread_run(n: int, on_thread: bool, kind: str, trainer_s: float) -> dict[str, float]:
+    """One search of :func:`study_thread_effect`: overlapped, saves and tells on the study thread or not."""
+    from nas.study import loop
+
+    with patch.object(loop, "STORAGE_ON_STUDY_THREAD", on_thread):
+        return idle_search(n, trainer_s, True, kind)
+
+
+def study_thread_effect(n: int, trainer_s: float, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
+    """The GPU default's stand-in (a trainer that sleeps ``trainer_s``, overlapped) with the saves
+    and tells on the study thread and in the loop's own thread, alternating, per storage; each
+    search in a fresh process."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for kind in ("journal", "sqlite"):
+        out |= alternating("study_thread_run", {
+            f"{DEFAULT_SAMPLER}, overlapped, {kind}, {trainer_s} s idle trainer, saves and tells "
+            f"{'on the study thread' if on_thread else 'in the loop thread'}": (n, on_thread, kind, trainer_s)
+            for on_thread in (True, False)}, repeats)
+    return out
+
+
 MAKE_SEARCH = {"dataset": "cluttered", "seed_archs": True}  # `make search`'s settings beyond the parts' own
 
 
