@@ -15,7 +15,9 @@ MODULES = ("bench.throughput", "bench.overhead", "bench.search_efficiency", "ben
 # The parts of a benchmark that `make bench` runs, where not all: bench.overhead's headline figures
 # (the `make search` loop, the GPU default's stand-in, storage writes, the 1,000-trial study). Its
 # other parts are the side-by-side comparisons behind single decisions (BENCHMARKS.md §2), each
-# run by its own command; all eleven take about an hour here.
+# run by its own command; all eleven would take about an hour here (estimated from their run times).
+# Every benchmark gets only its own parts on the command line: `make bench-proof`'s "proof" used to
+# reach them too, and bench.sampler_choice took it for a candidate's name and replayed random search only.
 PARTS = {"bench.overhead": ("demo", "thread", "storage", "long")}
 # bench.scaling retrains 27 networks on the harder task from the demo's knee (needs `make search`);
 # bench.sampler_choice replays GP 75 times (about 45 minutes here, with its tables trained);
