@@ -67,7 +67,7 @@ import numpy as np
 import optuna
 
 from bench.common import parts_asked, quick, save
-from bench.sampler_choice import ExactEHVIGP, OptunasEHVIGP, OptunasLocalSearchGP
+from bench.sampler_choice import ExactEHVIGP, OptunasEHVIGP, OptunasLocalSearchGP, gp_variant
 from nas.model.cost import estimate_cost
 from nas.study import storage as storage_module
 from nas.study import write_buffer
@@ -407,8 +407,7 @@ def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
     alternating, ``repeats`` runs each, each in a fresh process (the closed form proposes other
     candidates: read its loop against its own candidates trained back to back)."""
     out: dict[str, object] = {"ask": sampler_times(cap_s, {
-        f"gp, EHVI {variant}": lambda cls=cls: cls(seed=0, n_startup_trials=10, warn_independent_sampling=False)
-        for variant, cls in EHVI_VARIANTS.items()})}
+        f"gp, EHVI {variant}": partial(gp_variant(cls), 0) for variant, cls in EHVI_VARIANTS.items()})}
     variants = {f"{DEFAULT_SAMPLER}, serial, journal, EHVI {variant}": (n, variant) for variant in EHVI_VARIANTS}
     return out | alternating("ehvi_run", variants, repeats)
 

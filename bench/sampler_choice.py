@@ -184,6 +184,11 @@ def steepest_ascent(acqf: Any, xs: np.ndarray, fs: np.ndarray, dims: np.ndarray,
     return xs, fs
 
 
+def gp_variant(cls: type[LeanGPSampler]) -> Callable[[int], optuna.samplers.BaseSampler]:
+    """A factory of ``cls`` (the default GP with one thing changed) as the default is made."""
+    return lambda seed: cls(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
+
+
 CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "random": lambda seed: make_sampler("random", seed),
     "gp, Optuna's acquisition search": optuna_gp,
@@ -192,18 +197,12 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "tpe (Optuna 5 MO defaults)": lambda seed: optuna.samplers.TPESampler(seed=seed),
     "gp 25 trials, then tpe": lambda seed: SwitchingSampler(optuna_gp(seed), make_sampler("tpe", seed), 25),
     "gp, bounded history": lambda seed: BoundedGPSampler(seed=seed, n_startup_trials=10),
-    "gp, 4 local searches from 512 points": lambda seed: FourLocalSearchesGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
-    "gp, 1 local search from 256 points": lambda seed: SmallestSearchGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
-    "gp, Optuna's local search from the default's starts": lambda seed: OptunasLocalSearchGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
-    "gp, steepest-ascent acquisition search": lambda seed: SteepestAscentGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
-    "gp, EHVI in closed form": lambda seed: ExactEHVIGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
-    "gp, EHVI estimated from 32 samples": lambda seed: FewerEHVISamplesGP(
-        seed=seed, n_startup_trials=10, warn_independent_sampling=False),
+    "gp, 4 local searches from 512 points": gp_variant(FourLocalSearchesGP),
+    "gp, 1 local search from 256 points": gp_variant(SmallestSearchGP),
+    "gp, Optuna's local search from the default's starts": gp_variant(OptunasLocalSearchGP),
+    "gp, steepest-ascent acquisition search": gp_variant(SteepestAscentGP),
+    "gp, EHVI in closed form": gp_variant(ExactEHVIGP),
+    "gp, EHVI estimated from 32 samples": gp_variant(FewerEHVISamplesGP),
 }
 
 
