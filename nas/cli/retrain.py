@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from .storage_retry import add_storage_retry, apply_storage_retry
+from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
 
@@ -71,7 +71,7 @@ def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 -
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
-    apply_storage_retry(args)
+    storage_retry = storage_retry_of(args)
     from ..report.final import final_frame, final_front, format_final
     from ..study.retrain import run_retrain
     from ..study.storage import load_handle, study_dir
@@ -81,7 +81,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     workers = workers_of(args)
-    search = load_handle(args.storage, args.study)
+    search = load_handle(args.storage, args.study, retry_window=storage_retry)
     chosen = candidates(search.study, args.trials, max_params(args))
     retrain = run_retrain(search, chosen, args.epochs, args.seeds, workers, args.device,
                           workers_per_device=args.workers_per_device)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from .storage_retry import add_storage_retry, apply_storage_retry
+from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
 
@@ -74,14 +74,14 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
-    apply_storage_retry(args)
+    storage_retry = storage_retry_of(args)
     from ..study.scale import GridSettings, run_scaling
     from ..study.storage import load_handle
 
     _check(args)
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
     grid.check()  # a bad grid is the user's mistake: say so before anything else
-    search = load_handle(args.storage, args.study)
+    search = load_handle(args.storage, args.study, retry_window=storage_retry)
     base, label = _base_genotype(search.study, args.base, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
                          workers=args.workers, latency_on=args.latency_on,

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
-from .storage_retry import add_storage_retry, apply_storage_retry
+from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 
 def add_search(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +112,7 @@ def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.study.rungs.Rungs
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    apply_storage_retry(args)
+    storage_retry = storage_retry_of(args)
     from ..report.summary import report_search
     from ..study.search import SearchConfig, run_search
     from ..train.trainer import TrainConfig
@@ -141,7 +141,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         flops_target=parse_quantity(args.flops_target, "--flops-target"),
         latency_target_ms=parse_milliseconds(args.latency_target, "--latency-target"), reward_on=args.reward_on,
         reward_exponent=args.reward_exponent, sampler=args.sampler, pruner=args.pruner,
-        seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, device=args.device,
+        seed=args.seed, seed_archs=args.seed_archs, storage=args.storage, storage_retry=storage_retry,
+        device=args.device,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, progress=not args.no_progress,
         workers=workers,
         devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,

@@ -17,12 +17,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Container
 
 import optuna
 from optuna.trial import TrialState
 
 from .records import HEARTBEAT_KEY, TrialRecord
-from .retrying import recovered_within
 from .storage import StudyHandle
 
 HEARTBEAT_INTERVAL = 5.0
@@ -84,33 +84,57 @@ def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None 
 
 
 def fail_stale_trials(handle: StudyHandle, stale_after: float = DEFAULT_STALE_AFTER,
-                      trials: list[optuna.trial.FrozenTrial] | None = None) -> list[int]:
+                      trials: list[optuna.trial.FrozenTrial] | None = None, spare: Container[int] = ()) -> list[int]:
     """Fail RUNNING trials whose worker is gone and enqueue each candidate again once.
 
-    ``trials``: a snapshot already read from the storage (saves a read per loop iteration).
+    ``trials``: a snapshot already read from the storage (saves a read per loop iteration);
+    ``spare``: trial numbers not to judge now (their kept results are being put back).
     """
-    failed = []
-    storage = handle.storage
     trials = handle.study.get_trials(deepcopy=False) if trials is None else trials
-    lost = TrialRecord(fail_reason=f"worker lost (no heartbeat for {stale_after:g}s or process gone)")
     # After a storage outage nobody's heartbeat could be written: judge by age only once
     # stale_after seconds have passed since the storage came back.
-    by_age = not recovered_within(stale_after)
-    for t in trials:
-        if not is_stale(t, stale_after, by_age=by_age):
-            continue
-        try:
-            trial_id = handle.trial_id(t.number)
-            for k, v in lost.to_attrs().items():
-                storage.set_trial_user_attr(trial_id, k, v)
-            if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
-                continue
-        except Exception:  # noqa: BLE001 - another worker got there first
-            continue
-        failed.append(t.number)
-        record = TrialRecord.from_trial(t)
-        if record.retry_of is None and (t.params or record.budget_epochs is not None):
-            retry = record.job() if not t.params else TrialRecord()
-            retry.retry_of = t.number
-            handle.study.enqueue_trial(t.params, user_attrs=retry.to_attrs())
-    return failed
+    recovered_within = getattr(handle.storage, "recovered_within", None)  # nas.study.retrying's wrapper
+    by_age = recovered_within is None or not recovered_within(stale_after)
+    lost = f"worker lost (no heartbeat for {stale_after:g}s or process gone)"
+    return [t.number for t in trials
+            if t.number not in spare and is_stale(t, stale_after, by_age=by_age) and _fail_lost(handle, t, lost)]
+
+
+def beaten_here(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether this process beats ``t``'s heartbeat (or did, if a process of the same pid died)."""
+    beat = t.system_attrs.get(HEARTBEAT_KEY)
+    return (t.state == TrialState.RUNNING and beat is not None and beat.get("host") == socket.gethostname()
+            and int(beat.get("pid", -1)) == os.getpid())
+
+
+def fail_orphaned_trials(handle: StudyHandle, trials: list[optuna.trial.FrozenTrial]) -> list[int]:
+    """Fail RUNNING trials whose heartbeat this process beats, and enqueue each candidate again
+    once, as for a lost worker. Called by a loop that holds no trial and would otherwise wait.
+
+    A loop that waits for the study's last trials to finish elsewhere must never wait on one of
+    its own process: nothing else will run it, and its heartbeat keeps it fresh, so it would never
+    turn stale (issue 36). One process runs one loop per study (several workers are processes),
+    so such a trial is an orphan: asked and never run by a loop that lost it, or left by an
+    earlier loop of this process (a storage outage ended it while the trial was running)."""
+    reason = "orphaned (asked by this process and run by no loop)"
+    return [t.number for t in trials if beaten_here(t) and _fail_lost(handle, t, reason)]
+
+
+def _fail_lost(handle: StudyHandle, t: optuna.trial.FrozenTrial, reason: str) -> bool:
+    """Fail ``t`` with ``reason`` and enqueue its candidate again once (a retry of a retry is not
+    made); False if another worker got there first."""
+    storage = handle.storage
+    try:
+        trial_id = handle.trial_id(t.number)
+        for k, v in TrialRecord(fail_reason=reason).to_attrs().items():
+            storage.set_trial_user_attr(trial_id, k, v)
+        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            return False
+    except Exception:  # noqa: BLE001 - another worker got there first
+        return False
+    record = TrialRecord.from_trial(t)
+    if record.retry_of is None and (t.params or record.budget_epochs is not None):
+        retry = record.job() if not t.params else TrialRecord()
+        retry.retry_of = t.number
+        handle.study.enqueue_trial(t.params, user_attrs=retry.to_attrs())
+    return True

@@ -30,10 +30,10 @@ import optuna
 from optuna.trial import TrialState
 
 from ..train.trainer import CandidateFailed
-from .liveness import DEFAULT_STALE_AFTER, fail_stale_trials
-from .prefetch import AskAhead, Asked, StudyThread, ask
+from .liveness import DEFAULT_STALE_AFTER, fail_orphaned_trials, fail_stale_trials
+from .prefetch import AskAhead, Asked, Held, StudyThread, ask
 from .records import INTERRUPTED, TrialRecord, counts_toward_total
-from .recovery import StorageLost, reinsert, save_result
+from .recovery import StorageLost, claimed_elsewhere, reinsert, save_result
 from .retrying import StorageUnavailable
 from .samplers import warm_up
 from .storage import StudyHandle
@@ -188,12 +188,14 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
              on_told: OnTold | None = None) -> LoopSummary:
     """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials. Overlapped
     (``settings.overlap_sampling``), the asks, saves and tells run on a study thread beside the
-    training (:mod:`nas.study.prefetch`)."""
+    training (:mod:`nas.study.prefetch`). Every trial asked is in ``held`` until its tell is given;
+    whatever ends the loop, none is left RUNNING with a heartbeat beating (issue 36)."""
     study = handle.study
     asks = 0
     current: Asked | None = None
+    held = Held()
     background = StudyThread()
-    ahead = AskAhead(handle, background)
+    ahead = AskAhead(handle, background, held)
     told: Told | None = None  # overlapped: the last trial, its tell given to the study thread
 
     def collect() -> None:
@@ -208,29 +210,28 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
     if warms_up(settings):
         warm_up(study.sampler)  # GP's lazy imports beside the start-up trials, not at its first ask
     try:
-        reinsert(handle)  # results a storage outage left in the recovery folder, before asking
         while True:
             pending = current  # a trial asked ahead while the last one trained, or None
             if pending is None:
                 collect()  # exact counts before asking, waiting or stopping
+            reinsert(handle)  # results a storage outage left in the recovery folder, before judging
             snapshot = study.get_trials(deepcopy=False)  # one read serves the checks below
-            if fail_stale_trials(handle, settings.stale_after, snapshot):
+            if fail_stale_trials(handle, settings.stale_after, snapshot, claimed_elsewhere(handle.name)):
                 snapshot = study.get_trials(deepcopy=False)
             done, running = slots_taken(snapshot)
             if done >= settings.total or (settings.max_asks is not None and asks >= settings.max_asks):
                 collect()
-                if pending is not None:  # the total was reached meanwhile: never trained
-                    _tell(handle, pending.trial, TrialContext(pending.trial, []),
-                          Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS)))
-                    pending.heartbeat.stop()
-                    current = None
                 break
             if pending is None and done + running >= settings.total:  # the last trials run elsewhere
+                # This loop holds no trial here (none current, none asked ahead): one its process
+                # beats is run by no loop, and is failed and retried instead of waited for.
+                if fail_orphaned_trials(handle, snapshot):
+                    continue
                 time.sleep(settings.poll_interval)
                 continue
             if pending is None:
                 asks += 1
-            current = pending or ask(handle)
+            current = pending or ask(handle, held)
             trial = current.trial
 
             def ask_next(done: int = done, running: int = running) -> None:
@@ -244,56 +245,52 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
             deferred = settings.overlap_sampling and STORAGE_ON_STUDY_THREAD
             flush = background.later(flush) if deferred else flush
             context = TrialContext(trial, snapshot, flush=flush, on_save=ask_next)
+            if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
+                outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
+            else:
+                ahead.open()  # the candidate's first save may ask ahead, until take() below
+                outcome = _evaluate_isolated(evaluate, trial, context)
             try:
-                if sum(slots_taken(study.get_trials(deepcopy=False), trial.number)) >= settings.total:
-                    outcome = Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=SURPLUS))
-                else:
-                    outcome = _evaluate_isolated(evaluate, trial, context)
-                try:
-                    following = ahead.take()  # before telling: ask and tell never run at once
-                    collect()  # the trial before, told on the study thread before that ask
-                except (StorageUnavailable, StorageLost):
-                    _tell(handle, trial, context, outcome)  # keep this result too before leaving
-                    raise
-                asks += following is not None
-                if deferred:
-                    background.submit(lambda trial=trial, context=context, outcome=outcome:
-                                      _tell(handle, trial, context, outcome))
-                    told = Told(trial.number, context, outcome.state)
-                else:
-                    _tell(handle, trial, context, outcome)
-            finally:
-                current.heartbeat.stop()
+                following = ahead.take()  # before telling: ask and tell never run at once
+                collect()  # the trial before, told on the study thread before that ask
+            except (StorageUnavailable, StorageLost):
+                _tell(handle, trial, context, outcome)  # keep this result too before leaving
+                held.release(current)
+                raise
+            asks += following is not None
+            if deferred:
+                background.submit(lambda trial=trial, context=context, outcome=outcome:
+                                  _tell(handle, trial, context, outcome))
+                told = Told(trial.number, context, outcome.state)
+            else:
+                _tell(handle, trial, context, outcome)
+            held.release(current)
             current = following
             if on_told is not None and told is None:
                 on_told(trial.number, context.record, outcome.state)
+        held.fail_all(study, SURPLUS)  # asked ahead, and the total was reached meanwhile
     except StorageUnavailable as exc:
         raise StorageLost(f"{exc}; nothing finished was lost; rerun the same command when the storage "
                           f"is back") from None
     except KeyboardInterrupt:
-        _interrupted(study, current, ahead, background)
+        _interrupted(study, held, ahead, background)
         raise
+    finally:
+        for asked in held.all():  # an outage or an error ended the loop: no heartbeat outlives it
+            held.release(asked)
     done = evaluated_count(study)
     return LoopSummary(asks, done, done < settings.total)
 
 
-def _interrupted(study: optuna.Study, current: Asked | None, ahead: AskAhead, background: StudyThread) -> None:
-    """Ctrl-C: the tells already given finish (a finished trial is never lost); the running trial
-    and any trial asked ahead are failed, so that a rerun replaces them."""
+def _interrupted(study: optuna.Study, held: Held, ahead: AskAhead, background: StudyThread) -> None:
+    """Ctrl-C: the tells already given finish (a finished trial is never lost); every trial still
+    held (the one training, the one asked ahead) is failed, so that a rerun replaces it."""
     try:
         background.settle()
     except Exception:  # noqa: BLE001 - a tell the storage refused: its result went to the recovery file
         pass
     try:
-        following = ahead.take()
+        ahead.take()  # an ask in flight lands in held
     except Exception:  # noqa: BLE001 - the ask itself failed: nothing to fail
-        following = None
-    for asked in (current, following):
-        if asked is None:
-            continue
-        asked.heartbeat.stop()
-        try:
-            TrialContext(asked.trial, []).save(TrialRecord(fail_reason=INTERRUPTED))
-            study.tell(asked.trial, state=TrialState.FAIL)
-        except Exception:  # noqa: BLE001 - already told, or storage gone: nothing to add
-            pass
+        pass
+    held.fail_all(study, INTERRUPTED)

@@ -67,7 +67,7 @@ def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
 
 def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHandle:
     """Create the study, or load it after checking that it was made with the same settings."""
-    storage = open_storage(cfg.storage, cfg.study)
+    storage = open_storage(cfg.storage, cfg.study, cfg.storage_retry)
     directions = ["maximize"] + ["minimize"] * (cfg.n_objectives - 1)
     pruner = make_pruner(cfg.pruner)
     if cfg.study in study_names(storage):

@@ -18,6 +18,14 @@ write, in the same order: a trial is told before the ask that follows it, and as
 run at once. A failed job (a storage outage past its retry window) is raised again in the loop's
 thread by the next :meth:`StudyThread.settle` or :meth:`AskAhead.take`; Ctrl-C waits for the jobs
 given, so a finished trial's tell is never lost.
+
+Every trial a loop asks for, here or in its own thread, is in its :class:`Held` from the ask until
+its tell is given: whatever ends the loop (Ctrl-C, an outage, an error) finds each one there and
+fails or releases it, and an ask ahead starts only while a candidate is being evaluated
+(:meth:`AskAhead.open` .. :meth:`AskAhead.take`). A trial that escaped both once hung a search:
+a repeated genotype is reused without a save before training, so its first save was the one in
+its tell, made after the loop had taken the ask ahead; the ask it started then was never taken,
+its heartbeat kept it RUNNING, and the loop waited for "another worker" to finish it (issue 36).
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from typing import TypeVar
 import optuna
 
 from ..train.thread_loan import lend_thread
+from .interrupts import interrupts_held
 from .liveness import Heartbeat
-from .records import INTERRUPTED, TrialRecord
+from .records import TrialRecord
 from .storage import StudyHandle
 
 T = TypeVar("T")
@@ -48,18 +57,55 @@ class Asked:
     heartbeat: Heartbeat
 
 
-def ask(handle: StudyHandle) -> Asked:
-    """A new trial with its heartbeat running. Ctrl-C while the two are set up fails the trial
-    here: the loop only learns of it when this returns."""
-    trial = handle.study.ask()
-    try:
+class Held:
+    """The trials one loop has asked for and not yet told: each is owned by exactly this loop from
+    its ask until its tell is given (see the module). Thread-safe: asks ahead land from the study
+    thread."""
+
+    def __init__(self) -> None:
+        self._asked: dict[int, Asked] = {}  # by trial number
+        self._lock = threading.Lock()
+
+    def add(self, asked: Asked) -> Asked:
+        with self._lock:
+            self._asked[asked.trial.number] = asked
+        return asked
+
+    def release(self, asked: Asked) -> None:
+        """``asked`` is told (or its tell given to the study thread): stop its heartbeat, then
+        forget it (Ctrl-C in between leaves it held, to be failed: a no-op once told)."""
+        asked.heartbeat.stop()
+        with self._lock:
+            self._asked.pop(asked.trial.number, None)
+
+    def all(self) -> list[Asked]:
+        with self._lock:
+            return list(self._asked.values())
+
+    def fail_all(self, study: optuna.Study, reason: str) -> None:
+        """Release every trial held and fail it with ``reason`` (uncounted: interrupted, surplus);
+        one told already, or a storage gone, leaves nothing to add."""
+        for asked in self.all():
+            self.release(asked)
+            try:
+                for key, value in TrialRecord(fail_reason=reason).to_attrs().items():
+                    asked.trial.set_user_attr(key, value)
+                study.tell(asked.trial, state=optuna.trial.TrialState.FAIL)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._asked)
+
+
+def ask(handle: StudyHandle, held: Held) -> Asked:
+    """A new trial with its heartbeat running, in ``held``. Ctrl-C is held back until it is there
+    (nas.study.interrupts): the loop's handling then fails it with the rest of what it holds."""
+    with interrupts_held():
+        trial = handle.study.ask()
         trial_id = handle.trial_id(trial.number)
-        return Asked(trial, trial_id, Heartbeat(handle, trial_id))
-    except KeyboardInterrupt:
-        for key, value in TrialRecord(fail_reason=INTERRUPTED).to_attrs().items():
-            trial.set_user_attr(key, value)
-        handle.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        raise
+        return held.add(Asked(trial, trial_id, Heartbeat(handle, trial_id)))
 
 
 class StudyThread:
@@ -105,30 +151,43 @@ class StudyThread:
 
 
 class AskAhead:
-    """At most one ask in flight on a :class:`StudyThread`; :meth:`take` waits for it."""
+    """At most one ask in flight on a :class:`StudyThread`; :meth:`take` waits for it. An ask
+    starts only between :meth:`open` and :meth:`take` (while the loop evaluates a candidate):
+    a save made later, by the trial's tell, starts none, so that every ask is taken."""
 
-    def __init__(self, handle: StudyHandle, thread: StudyThread) -> None:
+    def __init__(self, handle: StudyHandle, thread: StudyThread, held: Held) -> None:
         self.handle = handle
         self.thread = thread
+        self.held = held
         self._asked: Future[Asked] | None = None
+        self._open = False
+        self._lock = threading.Lock()  # start() may come from the study thread (a tell's save)
+
+    def open(self) -> None:
+        """A candidate's evaluation begins: its first save may ask ahead."""
+        with self._lock:
+            self._open = True
 
     def start(self) -> None:
-        """Ask in the background, unless an ask is already in flight or waiting to be taken."""
-        if self._asked is not None:
-            return
+        """Ask in the background, unless the window is closed or an ask is already in flight or
+        waiting to be taken."""
+        with self._lock:
+            if not self._open or self._asked is not None:
+                return
 
-        def job() -> Asked:
-            asked = ask(self.handle)
-            # Optuna samples a trial's relative parameters (GP's and multivariate TPE's whole
-            # proposal) lazily, at its first suggest: do it here, beside the training.
-            asked.trial.relative_params  # noqa: B018 - evaluated for its effect
-            return asked
+            def job() -> Asked:
+                asked = ask(self.handle, self.held)
+                # Optuna samples a trial's relative parameters (GP's and multivariate TPE's whole
+                # proposal) lazily, at its first suggest: do it here, beside the training.
+                asked.trial.relative_params  # noqa: B018 - evaluated for its effect
+                return asked
 
-        self._asked = self.thread.submit(job)
+            self._asked = self.thread.submit(job)
 
     def take(self) -> Asked | None:
-        """The trial asked ahead (waiting for the ask to finish), or None if none was started."""
-        if self._asked is None:
-            return None
-        asked, self._asked = self._asked, None
-        return asked.result()
+        """Close the window; the trial asked ahead (waiting for the ask to finish), or None if
+        none was started. The trial is in :class:`Held` already, whatever happens next."""
+        with self._lock:
+            self._open = False
+            asked, self._asked = self._asked, None
+        return asked.result() if asked is not None else None

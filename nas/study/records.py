@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # Failures that say nothing about the candidate: it is not counted toward the study total and is
-# trained again (interrupted, lost with its worker) or was never to be trained (surplus).
-UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus")
+# trained again (interrupted, lost with its worker, orphaned by its loop) or was never to be
+# trained (surplus).
+UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus", "orphaned")
 INTERRUPTED = "interrupted (Ctrl-C)"
 RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
 HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.liveness), a system attribute
@@ -131,7 +132,7 @@ def records_frame(study: optuna.Study, columns: tuple[str, ...]) -> "pd.DataFram
 
 def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:
     """Evaluated trials count; running ones, over-budget rejections and failures that say nothing
-    about the candidate (interrupted, worker lost, surplus) do not."""
+    about the candidate (interrupted, worker lost, surplus, orphaned) do not."""
     if t.state in (TrialState.RUNNING, TrialState.WAITING):
         return False
     # The loop calls this for every trial several times an iteration: read the two fields it

@@ -22,7 +22,7 @@ from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
-from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
+from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS, DEFAULT_STORAGE_RETRY
 from .liveness import fail_stale_trials
 from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
 from .placement import dataset_bytes, place_workers
@@ -134,10 +134,11 @@ class RetrainJob:
     storage_url: str
     total: int
     trainer: Trainer = train_candidate
+    storage_retry: float = DEFAULT_STORAGE_RETRY
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
-        search = load_handle(self.storage_url, self.search_study)
-        handle = load_handle(self.storage_url, retrain_study_name(self.search_study))
+        search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
+        handle = load_handle(self.storage_url, retrain_study_name(self.search_study), retry_window=self.storage_retry)
         data, cfg = final_data(search)
         evaluate = RetrainEvaluator(data, cfg, torch.device(device), weights_dir(self.search_study), self.trainer)
         return handle, evaluate, LoopSettings(total=self.total), None
@@ -162,7 +163,7 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
           f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
     try:
         if workers > 1:
-            check_codes(run_workers(RetrainJob(search.name, url, total, trainer), devices),
+            check_codes(run_workers(RetrainJob(search.name, url, total, trainer, search.retry_window), devices),
                         retrain_study_name(search.name))
         else:
             evaluate = RetrainEvaluator(data, cfg, select_device(device), weights_dir(search.name), trainer, out)

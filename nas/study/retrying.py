@@ -15,7 +15,6 @@ twice then finds it finished already, which counts as done when its state is the
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,26 +26,12 @@ from optuna.trial import TrialState
 
 from .budgets import DEFAULT_STORAGE_RETRY
 
-ENV_WINDOW = "NAS_STORAGE_RETRY"  # set by the CLI's --storage-retry; read by spawned workers too
 DEFAULT_WINDOW = DEFAULT_STORAGE_RETRY  # why 180 s: nas/study/budgets.py
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0
-
-_last_outage_end = 0.0  # when this process last saw the storage come back (for liveness)
 
 
 class StorageUnavailable(Exception):
     """The storage did not answer within the retry window."""
-
-
-def window_seconds() -> float:
-    value = os.environ.get(ENV_WINDOW)
-    return float(value) if value else DEFAULT_WINDOW
-
-
-def recovered_within(seconds: float) -> bool:
-    """Whether this process saw the storage come back less than ``seconds`` ago: heartbeats of
-    other workers could not be written during the outage, so they must not be judged stale yet."""
-    return time.time() - _last_outage_end < seconds
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -77,15 +62,23 @@ def _tell_landed(inner: BaseStorage, trial_id: int, state: TrialState) -> bool:
 
 
 class RetryingStorage(BaseStorage):
-    """Delegates every call to ``inner``, retrying transient errors for ``window`` seconds."""
+    """Delegates every call to ``inner``, retrying transient errors for ``window`` seconds
+    (``--storage-retry``; it travels with the job to every worker, never through the environment).
+    The time the storage last came back is this object's too: each study's storage its own."""
 
-    def __init__(self, inner: BaseStorage, window: float | None = None, say: Callable[[str], None] | None = None) -> None:
+    def __init__(self, inner: BaseStorage, window: float = DEFAULT_WINDOW,
+                 say: Callable[[str], None] | None = None) -> None:
         self.inner = inner
-        self.window = window_seconds() if window is None else window
+        self.window = window
         self._say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.last_outage_end = 0.0  # when this storage last came back after an outage
+
+    def recovered_within(self, seconds: float) -> bool:
+        """Whether this storage came back from an outage less than ``seconds`` ago: heartbeats of
+        other workers could not be written during it, so they must not be judged stale yet."""
+        return time.time() - self.last_outage_end < seconds
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        global _last_outage_end
         method = getattr(self.inner, name)
         started, delay, attempt = time.time(), FIRST_DELAY, 0
         while True:
@@ -111,7 +104,7 @@ class RetryingStorage(BaseStorage):
                 delay = min(delay * 2, MAX_DELAY)
                 continue
             if attempt > 0:
-                _last_outage_end = time.time()
+                self.last_outage_end = time.time()
                 self._say(f"the storage is back after {time.time() - started:.0f} s")
             return result
 

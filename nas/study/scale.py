@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
+from .budgets import DEFAULT_STORAGE_RETRY
 from .family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
@@ -137,12 +138,14 @@ class ScaleJob:
     grid: GridSettings
     trials: int | None
     trainer: Trainer = train_candidate
+    storage_retry: float = DEFAULT_STORAGE_RETRY
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
-        search = load_handle(self.storage_url, self.search_study)
+        search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
         base = Genotype.from_json(self.base_json)
         points = self.grid.plan(base).points
-        handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)))
+        handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)),
+                             retry_window=self.storage_retry)
         record = StudyRecord.from_study(search.study)
         evaluate = GridPointEvaluator(base, points, study_dataset(record),
                                       TrainConfig.from_dict(record.train_config), torch.device(device), self.trainer)
@@ -178,7 +181,8 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
           f"{done} done; training {max(0, wanted - done)}", file=out)
     try:
         if workers > 1:
-            check_codes(run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer),
+            check_codes(run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer,
+                                             search.retry_window),
                                     devices), f"{search.name}-scale")
         else:
             evaluate = GridPointEvaluator(base, plan.points, study_dataset(record),

@@ -209,7 +209,7 @@ class SearchJob:
 
     def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
         cfg = self.cfg
-        handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner))
+        handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner), cfg.storage_retry)
         existing = len(handle.study.get_trials(deepcopy=False))
         seed = sampler_seed(cfg.seed, index, existing, joined=existing > 0)
         handle.study.sampler = make_sampler(cfg.sampler, seed, cfg.n_objectives)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..model.latency_settings import LatencySettings
 from ..train.data import DEFAULT_TEST_FRACTION
 from ..train.trainer import TrainConfig
-from .budgets import OBJECTIVES, TOLD_AS
+from .budgets import DEFAULT_STORAGE_RETRY, OBJECTIVES, TOLD_AS
 from .liveness import DEFAULT_STALE_AFTER
 from .loop import LoopSettings
 from .rungs import Rungs
@@ -36,6 +36,7 @@ class SearchConfig:
     seed: int = 0
     seed_archs: bool = False
     storage: str | None = None
+    storage_retry: float = DEFAULT_STORAGE_RETRY  # seconds every storage call rides out an outage
     device: str = "auto"
     val_fraction: float = 0.2
     test_fraction: float = DEFAULT_TEST_FRACTION  # carved only where the data has no test set

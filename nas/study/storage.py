@@ -15,7 +15,7 @@ import optuna
 
 from ..errors import UserError
 from .records import HEARTBEAT_KEY
-from .retrying import RetryingStorage
+from .retrying import DEFAULT_WINDOW, RetryingStorage
 from .write_buffer import WriteBuffer
 
 RESULTS_DIR = Path("results")
@@ -60,8 +60,9 @@ def resolve_storage_url(url: str | None, study_name: str, workers: int = 1) -> s
     return default_storage_url(study_name)
 
 
-def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorage:
-    """Open ``url`` (or the default journal file); any failure is a :class:`UserError`."""
+def open_storage(url: str | None, study_name: str, retry_window: float = DEFAULT_WINDOW) -> RetryingStorage:
+    """Open ``url`` (or the default journal file), its calls retried through outages for
+    ``retry_window`` seconds (``--storage-retry``); any failure is a :class:`UserError`."""
     if url is None:
         study_dir(study_name).mkdir(parents=True, exist_ok=True)
         url = default_storage_url(study_name)
@@ -71,7 +72,7 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
             raise UserError(f"--storage {url}: folder {path.parent} does not exist")
         from optuna.storages.journal import JournalFileBackend, JournalStorage
         try:
-            return _wrapped(JournalStorage(JournalFileBackend(str(path))))
+            return _wrapped(JournalStorage(JournalFileBackend(str(path))), retry_window)
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"--storage {url}: cannot open journal file ({exc})") from None
     if "://" not in url:
@@ -89,13 +90,13 @@ def open_storage(url: str | None, study_name: str) -> optuna.storages.BaseStorag
         _fast_sqlite(storage)
     # The wrapper Optuna itself would put around an RDB storage, inside ours: the study and the
     # toolkit's own writes (heartbeats, stale trials) go through one object.
-    return _wrapped(optuna.storages.get_storage(storage))
+    return _wrapped(optuna.storages.get_storage(storage), retry_window)
 
 
-def _wrapped(storage: optuna.storages.BaseStorage) -> RetryingStorage:
+def _wrapped(storage: optuna.storages.BaseStorage, retry_window: float) -> RetryingStorage:
     """Retries outside (a flush is retried whole), the write buffer inside: a trial's writes go
     out in one transaction per save (nas.study.write_buffer); heartbeats at once."""
-    return RetryingStorage(WriteBuffer(storage, immediate=(HEARTBEAT_KEY,)))
+    return RetryingStorage(WriteBuffer(storage, immediate=(HEARTBEAT_KEY,)), window=retry_window)
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
@@ -141,6 +142,12 @@ class StudyHandle:
     def trial_id(self, number: int) -> int:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
+    @property
+    def retry_window(self) -> float:
+        """``--storage-retry`` of the storage this study was opened on: the work started from
+        this study (workers, retraining, scaling) opens its storages with the same."""
+        return float(getattr(self.storage, "window", DEFAULT_WINDOW))
+
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
@@ -148,9 +155,11 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 
 def load_handle(storage_url: str | None, study_name: str,
                 sampler: optuna.samplers.BaseSampler | None = None,
-                pruner: optuna.pruners.BasePruner | None = None) -> StudyHandle:
+                pruner: optuna.pruners.BasePruner | None = None,
+                retry_window: float = DEFAULT_WINDOW) -> StudyHandle:
     """An existing study, or a UserError listing the studies that do exist there."""
-    storage = open_storage(storage_url, study_name) if storage_url else _existing_default(study_name)
+    storage = (open_storage(storage_url, study_name, retry_window) if storage_url
+               else _existing_default(study_name, retry_window))
     if storage_url is None:
         storage_url = resolve_storage_url(None, study_name)
     names = study_names(storage)
@@ -166,16 +175,16 @@ def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
     return load_handle(storage_url, study_name).study
 
 
-def _existing_default(study_name: str) -> optuna.storages.BaseStorage:
+def _existing_default(study_name: str, retry_window: float = DEFAULT_WINDOW) -> optuna.storages.BaseStorage:
     folder = study_dir(study_name)
     if (folder / "journal.log").exists():
-        return open_storage(f"journal:{folder / 'journal.log'}", study_name)
+        return open_storage(f"journal:{folder / 'journal.log'}", study_name, retry_window)
     if not (folder / "study.db").exists():
         found = sorted({p.parent.name for p in RESULTS_DIR.glob("*/study.db")}
                        | {p.parent.name for p in RESULTS_DIR.glob("*/journal.log")})
         raise UserError(f"study {study_name!r} not found: no {folder / 'journal.log'} or study.db; "
                         f"studies in {RESULTS_DIR}/: {', '.join(found) or 'none'}")
-    return open_storage(f"sqlite:///{folder / 'study.db'}", study_name)
+    return open_storage(f"sqlite:///{folder / 'study.db'}", study_name, retry_window)
 
 
 def default_storage_urls() -> list[str]:
