@@ -278,6 +278,7 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
     finally:
         for asked in held.all():  # an outage or an error ended the loop: no heartbeat outlives it
             held.release(asked)
+        background.close()
     done = evaluated_count(study)
     return LoopSummary(asks, done, done < settings.total)
 

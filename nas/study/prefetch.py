@@ -110,10 +110,12 @@ def ask(handle: StudyHandle, held: Held) -> Asked:
 
 class StudyThread:
     """One daemon thread that runs the jobs it is given, in order (see the module). Each job
-    holds one of the trainer's CPU threads while it runs (nas.train.thread_loan)."""
+    holds one of the trainer's CPU threads while it runs (nas.train.thread_loan). :meth:`close`
+    ends it: an idle thread left behind would hold its last job, and with it the study's storage
+    and a database connection, for the life of the process (one per search run in-process)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future] | None] = queue.SimpleQueue()
         self._given: list[Future] = []
         self._thread: threading.Thread | None = None
 
@@ -131,13 +133,20 @@ class StudyThread:
         return lambda: self.submit(job) and None
 
     def _run(self) -> None:
-        while True:
-            job, future = self._jobs.get()
+        while (given := self._jobs.get()) is not None:
+            job, future = given
             try:
                 with lend_thread():  # the trainer trains on one thread fewer meanwhile
                     future.set_result(job())
             except BaseException as exc:  # noqa: BLE001 - raised again in the loop's thread
                 future.set_exception(exc)
+            del given, job, future  # hold nothing while idle
+
+    def close(self) -> None:
+        """End the thread once the jobs given so far have run (it is not waited for)."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread = None
 
     def settle(self) -> None:
         """Wait for every job given so far; raise the first failure among them."""
