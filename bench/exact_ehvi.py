@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from optuna._gp import acqf as optuna_acqf
 
-from nas.study.lean_ehvi import replace_ehvi
+from nas.study.sampling.lean_ehvi import replace_ehvi
 
 READS = ("_gpr_list", "_non_dominated_box_lower_bounds", "_non_dominated_box_intervals", "_stabilizing_noise")
 """What is read from Optuna's ``LogEHVI``: the GPs, the boxes and the posterior's jitter."""

@@ -31,7 +31,7 @@ import torch
 
 from bench.common import cuda_or_say, parts_asked, quick, save
 from bench.overhead import demo_search
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from nas.train.trainer import train_candidate
 
 

@@ -96,7 +96,7 @@ def final(args: tuple[str, int]) -> dict:
 
 
 def main() -> None:
-    from nas.study.pareto import front_hypervolume
+    from nas.pareto import front_hypervolume
 
     seeds = SEEDS[:1] if quick() else SEEDS
     trials = 6 if quick() else TRIALS

@@ -28,7 +28,7 @@ from nas.arch.genotype import Genotype
 from nas.arch.space_file import load_space
 from nas.model.cost import estimate_cost
 from nas.model.latency import LatencySettings, measure_latency
-from nas.study.pareto import non_dominated
+from nas.pareto import non_dominated
 
 SPACES = ("mobile", "mixed", "efficientnetv2", "resnet")
 RUNTIMES = ("torch-cpu", "onnxruntime")

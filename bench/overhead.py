@@ -17,7 +17,7 @@ with nothing.
 
 Part 2, storage: the same search with an instant trainer (TPE), per storage (SQLite, journal
 file, and PostgreSQL where NAS_BENCH_POSTGRES_URL or NAS_TEST_POSTGRES_URL names a server), with
-the write buffer (nas.study.write_buffer) holding a trial's writes and, side by side, writing
+the write buffer (nas.study.store.write_buffer) holding a trial's writes and, side by side, writing
 every field at once as Optuna does: milliseconds and storage writes (transactions) per trial.
 
 Part 3, a long study: 1,000 trials with the instant trainer on a journal file; the loop's time
@@ -28,17 +28,17 @@ objective (in-memory storage), around 100, 500 and 1,000 trials; a sampler is st
 run exceeds a time cap, and the trials it reached are reported.
 
 Part 5 ("search"): the CPU default (serial, journal file) with GP's local search as
-nas.study.acquisition runs it and as Optuna runs it (the same proposals), alternating, each in a
+nas.study.sampling.acquisition runs it and as Optuna runs it (the same proposals), alternating, each in a
 fresh process.
 
 Part 6 ("tpe"): LeanTPESampler against Optuna's TPESampler (the same proposals): asks at 100, 500
 and 1,000 trials, and part 3's 1,000-trial study with each.
 
 Part 7 ("thread"): the GPU default's stand-in (a trainer that sleeps 0.25 s, overlapped) with the
-saves and tells on the study thread (nas.study.prefetch) or in the loop's own thread, alternating,
+saves and tells on the study thread (nas.study.run.prefetch) or in the loop's own thread, alternating,
 on a journal file and on SQLite, each search in a fresh process.
 
-Part 8 ("ehvi"): GP's 128-sample EHVI estimate as the default computes it (nas.study.lean_ehvi)
+Part 8 ("ehvi"): GP's 128-sample EHVI estimate as the default computes it (nas.study.sampling.lean_ehvi)
 and as Optuna's code does (the same values), and the EHVI in closed form (bench.exact_ehvi, not
 adopted: more trials, §12): asks at 40 and 100 trials, and the CPU default's search with each,
 alternating, each in a fresh process.
@@ -69,10 +69,10 @@ import optuna
 from bench.common import parts_asked, quick, save
 from bench.sampler_choice import ExactEHVIGP, OptunasEHVIGP, OptunasLocalSearchGP, gp_variant
 from nas.model.cost import estimate_cost
-from nas.study import storage as storage_module
-from nas.study import write_buffer
-from nas.study.records import StudyRecord, TrialRecord
-from nas.study.samplers import DEFAULT_SAMPLER, LeanGPSampler, make_sampler
+from nas.study.store import storage as storage_module
+from nas.study.store import write_buffer
+from nas.study.store.records import StudyRecord, TrialRecord
+from nas.study.sampling.samplers import DEFAULT_SAMPLER, LeanGPSampler, make_sampler
 from nas.study.search import SearchConfig, run_search
 from nas.arch.space_file import load_space
 from nas.train.trainer import train_candidate
@@ -337,7 +337,7 @@ def loop_overhead(n: int) -> dict[str, dict[str, float]]:
 
 def warm_search(n: int, warm: bool, trainer_s: float) -> dict[str, float]:
     """One search of :func:`warm_up_effect`, GP's warm-up forced on or off."""
-    from nas.study import loop
+    from nas.study.run import loop
 
     with patch.object(loop, "warms_up", lambda settings: warm):
         if trainer_s == 0:  # the real CPU trainer, serial (the CPU default)
@@ -363,7 +363,7 @@ def alternating(function: str, variants: dict[str, tuple], repeats: int) -> dict
 
 
 def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
-    """GP's start-up paid in a warm-up thread beside the first trials (nas.study.samplers.warm_up)
+    """GP's start-up paid in a warm-up thread beside the first trials (nas.study.sampling.samplers.warm_up)
     or at the first GP ask in the loop, alternating, ``repeats`` runs each: with the CPU trainer,
     serial (the CPU default; there the loop's time over the same candidates trained back to back
     is the whole cost), and with a trainer that sleeps 0.25 s, overlapped (the GPU default)."""
@@ -382,7 +382,7 @@ def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
 
 
 def acquisition_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]]:
-    """The CPU default with GP's local search as nas.study.acquisition runs it and as Optuna
+    """The CPU default with GP's local search as nas.study.sampling.acquisition runs it and as Optuna
     does (the same proposals), alternating, ``repeats`` runs each, each in a fresh process."""
     return alternating("acquisition_search_run", {f"{DEFAULT_SAMPLER}, serial, journal, {kind} local search": (n, kind)
                                                   for kind in ("coordinate", "optuna")}, repeats)
@@ -394,14 +394,14 @@ EHVI_VARIANTS = {"estimated (default)": LeanGPSampler, "estimated by Optuna's co
 
 def ehvi_run(n: int, variant: str) -> dict[str, float]:
     """One search of :func:`ehvi_effect`: the CPU default with GP's EHVI computed as ``variant``."""
-    from nas.study import samplers
+    from nas.study.sampling import samplers
 
     with patch.object(samplers, "LeanGPSampler", EHVI_VARIANTS[variant]):
         return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
 
 
 def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
-    """GP's EHVI estimated as the default does (nas.study.lean_ehvi), by Optuna's own code (the
+    """GP's EHVI estimated as the default does (nas.study.sampling.lean_ehvi), by Optuna's own code (the
     same values, bit for bit) and in closed form (bench.exact_ehvi, not adopted: other values):
     the ask at 40 and 100 trials (one process), and the CPU default's search with each,
     alternating, ``repeats`` runs each, each in a fresh process (the closed form proposes other
@@ -414,7 +414,7 @@ def ehvi_effect(n: int, cap_s: float, repeats: int = 2) -> dict[str, object]:
 
 def long_run(n: int, lean_tpe: bool, trial_seconds: float) -> dict[str, float]:
     """One long study of :func:`tpe_effect`, TPE converting each trial once or at every ask."""
-    from nas.study.lean_tpe import LeanTPESampler
+    from nas.study.sampling.lean_tpe import LeanTPESampler
 
     if lean_tpe:
         return long_study(n, DEFAULT_SAMPLER, trial_seconds)
@@ -436,7 +436,7 @@ def tpe_effect(n: int, cap_s: float, trial_seconds: float) -> dict[str, object]:
 
 def study_thread_run(n: int, on_thread: bool, kind: str, trainer_s: float) -> dict[str, float]:
     """One search of :func:`study_thread_effect`: overlapped, saves and tells on the study thread or not."""
-    from nas.study import loop
+    from nas.study.run import loop
 
     with patch.object(loop, "STORAGE_ON_STUDY_THREAD", on_thread):
         return idle_search(n, trainer_s, True, kind)

@@ -15,7 +15,7 @@ trained candidate is compared with random search's after 100 (the §3 measure, B
   score at chance, the kind of space on which a user saw GP lose to random search.
 
 Candidates: GP with Optuna's acquisition search (2,048 random points, 10 local searches) and as
-the search configures it now (nas.study.samplers.LeanGPSampler: 512 points, 2 local searches),
+the search configures it now (nas.study.sampling.samplers.LeanGPSampler: 512 points, 2 local searches),
 and with 4 local searches; TPE as the search configures it (multivariate); TPE with Optuna 5's
 multi-objective defaults (independent, constant liar); GP for the first 25 trials then TPE; GP
 on a bounded history (the current front and the 40 latest trials); later, variants of the
@@ -72,9 +72,9 @@ from bench.pool import parallel_map
 from bench.search_efficiency import Surrogate
 from nas.arch.space_file import load_space
 from nas.model.cost import estimate_cost
-from nas.study.pareto import front_hypervolume, non_dominated
-from nas.study.acquisition import optimize_discrete_acqf
-from nas.study.samplers import LeanGPSampler, SwitchingSampler, make_sampler
+from nas.pareto import front_hypervolume, non_dominated
+from nas.study.sampling.acquisition import optimize_discrete_acqf
+from nas.study.sampling.samplers import LeanGPSampler, SwitchingSampler, make_sampler
 
 SEEDS = 5
 RANDOM_TRIALS, GUIDED_TRIALS = 100, 60
@@ -116,13 +116,13 @@ class SmallestSearchGP(LeanGPSampler):
 
 
 class OptunasLocalSearchGP(LeanGPSampler):
-    """The default before nas.study.acquisition: the same starts, Optuna's local search from them."""
+    """The default before nas.study.sampling.acquisition: the same starts, Optuna's local search from them."""
 
     ACQUISITION_SEARCH = "optuna"
 
 
 class OptunasEHVIGP(LeanGPSampler):
-    """The default before nas.study.lean_ehvi: Optuna's own computation of the same EHVI values."""
+    """The default before nas.study.sampling.lean_ehvi: Optuna's own computation of the same EHVI values."""
 
     LEAN_EHVI = False
 

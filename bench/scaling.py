@@ -26,11 +26,11 @@ from bench.common import ROOT, quick, save
 from nas.arch.genotype import Genotype
 from nas.report.results import resolve_trial
 from nas.report.scaling import format_scaled, with_test_accuracy
-from nas.study.family import comparison_variants, variants_frame
-from nas.study.records import TrialRecord
+from nas.scaling.family import comparison_variants, variants_frame
+from nas.study.store.records import TrialRecord
 from nas.study.retrain import Candidate, run_retrain
 from nas.study.scale import GridSettings, run_scaling
-from nas.study.storage import load_handle
+from nas.study.store.storage import load_handle
 
 STUDY = "bench-scaling"
 FACTOR, PHIS = 2.0, [1, 2]  # x2 and x4 measured FLOPs
@@ -44,7 +44,7 @@ def copy_demo() -> None:
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     from nas.errors import UserError
-    from nas.study.storage import load_handle
+    from nas.study.store.storage import load_handle
 
     try:
         demo = load_handle(None, "demo")  # results/demo/journal.log, or an older demo's study.db

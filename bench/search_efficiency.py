@@ -34,7 +34,7 @@ from bench.pool import parallel_map
 from nas.model.cost import estimate_cost
 from nas.arch.genotype import Genotype
 from nas.report.results import front_hypervolume
-from nas.study.samplers import make_sampler
+from nas.study.sampling.samplers import make_sampler
 from nas.arch.space_file import load_space
 
 TABLE_EPOCHS = 1.0

@@ -40,11 +40,11 @@ def run_group(group: str) -> dict:
     from nas.arch.genotype import Genotype
     from nas.report.final import runs_frame
     from nas.report.results import pareto_frame
-    from nas.study.records import TrialRecord
+    from nas.study.store.records import TrialRecord
     from nas.study.budgets import DEFAULT_RETRAIN_EPOCHS
     from nas.study.retrain import Candidate, run_retrain
     from nas.study.search import SearchConfig, run_search
-    from nas.study.storage import load_handle
+    from nas.study.store.storage import load_handle
 
     trials = 6 if quick() else TRIALS
     name = study_name(group)
@@ -72,7 +72,7 @@ def run_group(group: str) -> dict:
 
 
 def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
-    from nas.study.pareto import front_hypervolume
+    from nas.pareto import front_hypervolume
 
     acc = np.array([a for a, _ in points])
     flops = np.array([f for _, f in points], float)

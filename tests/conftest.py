@@ -35,7 +35,7 @@ def gp_acquisition(n_objectives: int, constrained: bool, trials: int = 14):  # n
     import numpy as np
     import optuna
 
-    from nas.study.samplers import LeanGPSampler
+    from nas.study.sampling.samplers import LeanGPSampler
 
     seen = []
 

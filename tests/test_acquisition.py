@@ -1,4 +1,4 @@
-"""GP's acquisition search over discrete spaces (nas.study.acquisition): it finds what a local
+"""GP's acquisition search over discrete spaces (nas.study.sampling.acquisition): it finds what a local
 search must find, makes one evaluation per coordinate per sweep, and inside the sampler proposes
 what Optuna's own search proposes."""
 
@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nas.study.acquisition import coordinate_ascent, optimize_discrete_acqf
+from nas.study.sampling.acquisition import coordinate_ascent, optimize_discrete_acqf
 
 
 class Grid:
@@ -130,7 +130,7 @@ def test_gp_with_the_coordinate_search_proposes_what_optunas_search_proposes(mon
 
     import optuna
 
-    from nas.study.samplers import LeanGPSampler
+    from nas.study.sampling.samplers import LeanGPSampler
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         ints = [trial.suggest_int(f"i{k}", 0, 3) for k in range(3)]
@@ -146,7 +146,7 @@ def test_gp_with_the_coordinate_search_proposes_what_optunas_search_proposes(mon
 
     optunas = proposals("optuna")
     assert proposals(LeanGPSampler.ACQUISITION_SEARCH) == optunas
-    from nas.study import acquisition
+    from nas.study.sampling import acquisition
 
     monkeypatch.setattr(acquisition, "coordinate_ascent", lambda acqf, xs, fs, *rest: (xs, fs))
     assert proposals(LeanGPSampler.ACQUISITION_SEARCH) != optunas

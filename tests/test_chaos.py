@@ -23,9 +23,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.study.liveness import HEARTBEAT_KEY
-from nas.study.records import TrialRecord
-from nas.study.storage import open_storage, study_names
+from nas.study.store.liveness import HEARTBEAT_KEY
+from nas.study.store.records import TrialRecord
+from nas.study.store.storage import open_storage, study_names
 
 from test_workers import POSTGRES_URL, REQUIRE_POSTGRES, check_consistent, search
 from search_helpers import write_space

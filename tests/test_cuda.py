@@ -18,9 +18,9 @@ from conftest import ROOT, requires_cuda, run_cli
 from search_helpers import config, write_space
 from nas.arch.space_file import load_space
 from nas.model.latency import LatencySettings, measure_latency
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from nas.study.search import run_search
-from nas.study.storage import open_storage
+from nas.study.store.storage import open_storage
 from nas.train.sources import load_dataset
 from nas.train.trainer import TrainConfig, train_candidate
 

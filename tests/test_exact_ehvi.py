@@ -15,7 +15,7 @@ import torch
 from bench.exact_ehvi import ExactLogEHVI, exact
 from bench.sampler_choice import ExactEHVIGP
 from conftest import gp_acquisition
-from nas.study.samplers import LeanGPSampler
+from nas.study.sampling.samplers import LeanGPSampler
 
 
 class FixedPosterior:

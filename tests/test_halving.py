@@ -12,9 +12,9 @@ import torch
 from nas import Genotype, UserError
 from nas.report.results import knee, pareto_frame, resolve_trial, trials_frame
 from nas.study.halving import promotion
-from nas.study.loop import evaluated_count
-from nas.study.pareto import crowding_distance, front_ranks, promotion_order
-from nas.study.records import TrialRecord
+from nas.study.run.loop import evaluated_count
+from nas.pareto import crowding_distance, front_ranks, promotion_order
+from nas.study.store.records import TrialRecord
 from nas.study.rungs import Rungs
 from nas.study.search import run_search
 from nas.train.extendable import ExtendableRun, StableDecay
@@ -209,7 +209,7 @@ def test_two_workers_promote_asynchronously_on_one_study(tmp_path, storage):
     import optuna
 
     from conftest import ROOT
-    from nas.study.storage import open_storage
+    from nas.study.store.storage import open_storage
 
     space = write_space(tmp_path)
     name = f"sh-{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.study import latency_book
-from nas.study.records import StudyRecord, TrialRecord
+from nas.study.store.records import StudyRecord, TrialRecord
 
 from conftest import run_cli
 from search_helpers import TWO_ARCH_SPACE, FakeTrainer, config, search, write_space

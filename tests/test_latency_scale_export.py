@@ -13,9 +13,9 @@ from nas.arch.genotype import Genotype
 from nas.errors import UserError
 from nas.report.results import resolve_trial
 from nas.study import latency_book
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from nas.study.scale import GridSettings, run_scaling
-from nas.study.storage import load_handle
+from nas.study.store.storage import load_handle
 
 from conftest import run_cli
 from search_helpers import FakeTrainer, config, search

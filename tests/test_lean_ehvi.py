@@ -1,4 +1,4 @@
-"""Optuna's EHVI estimate computed with less work (nas.study.lean_ehvi): the same values bit for
+"""Optuna's EHVI estimate computed with less work (nas.study.sampling.lean_ehvi): the same values bit for
 bit, with and without gradients, and so the same proposals."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import gp_acquisition
-from nas.study.lean_ehvi import LeanLogEHVI, lean
-from nas.study.samplers import LeanGPSampler
+from nas.study.sampling.lean_ehvi import LeanLogEHVI, lean
+from nas.study.sampling.samplers import LeanGPSampler
 
 
 @pytest.mark.parametrize("constrained", [False, True])

@@ -8,8 +8,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from nas.study.lean_tpe import LeanTPESampler
-from nas.study.samplers import make_sampler
+from nas.study.sampling.lean_tpe import LeanTPESampler
+from nas.study.sampling.samplers import make_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

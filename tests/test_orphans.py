@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from search_helpers import TINY_SPACE, TWO_ARCH_SPACE, FakeTrainer, config, search, write_space
 from test_workers import POSTGRES_URL, REQUIRE_POSTGRES
 
@@ -30,7 +30,7 @@ ONE_ARCH_SPACE = TWO_ARCH_SPACE.replace("channels: [8, 16]", "channels: [8]")
 def never_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """A single worker has nothing to wait for: its loop's wait for "the last trials running
     elsewhere" fails the test at once instead of hanging it."""
-    from nas.study import loop
+    from nas.study.run import loop
 
     def refuse(seconds: float) -> None:
         raise AssertionError("the loop waited for a trial that no other worker runs")
@@ -81,8 +81,8 @@ def test_ctrl_c_after_the_ask_ahead_was_taken_fails_that_trial_too(tmp_path: Pat
     """Ctrl-C lands after the loop took the trial asked ahead and before it became the current
     one (here: in the report of the trial before, on the loop's thread). Before the fix that trial
     stayed RUNNING with its heartbeat beating in this process (checked)."""
-    from nas.study.loop import LoopSettings, Outcome, run_loop
-    from nas.study.storage import StudyHandle, open_storage
+    from nas.study.run.loop import LoopSettings, Outcome, run_loop
+    from nas.study.store.storage import StudyHandle, open_storage
 
     monkeypatch.chdir(tmp_path)
     storage = open_storage(f"journal:{tmp_path / 'j.log'}", "o")
@@ -109,9 +109,9 @@ def test_a_trial_of_this_process_that_no_loop_runs_is_failed_and_retried_not_wai
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A RUNNING trial whose heartbeat this process wrote, left by an earlier loop (here: made by
     hand), holds the last slot: the loop fails it as orphaned and runs its candidate again."""
-    from nas.study.liveness import HEARTBEAT_KEY, Heartbeat
-    from nas.study.loop import LoopSettings, Outcome, run_loop
-    from nas.study.storage import StudyHandle, open_storage
+    from nas.study.store.liveness import HEARTBEAT_KEY, Heartbeat
+    from nas.study.run.loop import LoopSettings, Outcome, run_loop
+    from nas.study.store.storage import StudyHandle, open_storage
 
     never_wait(monkeypatch)
     monkeypatch.chdir(tmp_path)
@@ -148,7 +148,7 @@ def ctrl_c_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
     real Ctrl-C (``_thread.interrupt_main``) at a random moment, then resumed to its total with
     the same delays; the resumed run must never wait, and must leave no trial RUNNING and no
     heartbeat beating."""
-    from nas.study import loop, prefetch
+    from nas.study.run import loop, prefetch
 
     def delayed(function):  # noqa: ANN001, ANN202
         def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202

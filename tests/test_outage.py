@@ -13,11 +13,11 @@ import pytest
 from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError
 
-from nas.study.loop import LoopSettings, Outcome, evaluated_count, run_loop
-from nas.study.records import TrialRecord
-from nas.study.recovery import StorageLost, recovery_dir
-from nas.study.retrying import RetryingStorage, StorageUnavailable
-from nas.study.storage import StudyHandle
+from nas.study.run.loop import LoopSettings, Outcome, evaluated_count, run_loop
+from nas.study.store.records import TrialRecord
+from nas.study.store.recovery import StorageLost, recovery_dir
+from nas.study.store.retrying import RetryingStorage, StorageUnavailable
+from nas.study.store.storage import StudyHandle
 
 from test_workers import POSTGRES_URL, REQUIRE_POSTGRES, check_consistent, search
 from search_helpers import write_space

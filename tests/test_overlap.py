@@ -1,4 +1,4 @@
-"""Sampling overlapped with training (nas.study.prefetch): the next trial is asked while the
+"""Sampling overlapped with training (nas.study.run.prefetch): the next trial is asked while the
 current one trains, the study still ends at exactly the total, and Ctrl-C fails both trials."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from search_helpers import FakeTrainer, config, search
 
 
@@ -83,7 +83,7 @@ def test_overlapped_saves_and_tells_run_on_the_study_thread_and_a_repeat_is_stil
     import threading
     import time
 
-    from nas.study import loop
+    from nas.study.run import loop
     from search_helpers import TWO_ARCH_SPACE, write_space
 
     threads: list[str] = []
@@ -111,11 +111,11 @@ def test_an_outage_in_an_overlapped_loop_keeps_the_trained_result(tmp_path: Path
     code 3); the next run puts it back."""
     import time
 
-    from nas.study.loop import LoopSettings, Outcome, evaluated_count, run_loop
-    from nas.study.recovery import StorageLost, recovery_dir
-    from nas.study.retrying import RetryingStorage
-    from nas.study.storage import StudyHandle
-    from nas.study.write_buffer import WriteBuffer
+    from nas.study.run.loop import LoopSettings, Outcome, evaluated_count, run_loop
+    from nas.study.store.recovery import StorageLost, recovery_dir
+    from nas.study.store.retrying import RetryingStorage
+    from nas.study.store.storage import StudyHandle
+    from nas.study.store.write_buffer import WriteBuffer
     from test_outage import Flaky
 
     monkeypatch.chdir(tmp_path)
@@ -137,9 +137,12 @@ def test_an_outage_in_an_overlapped_loop_keeps_the_trained_result(tmp_path: Path
     with pytest.raises(StorageLost) as lost:
         run_loop(handle, evaluate, settings)
     assert lost.value.exit_code == 3 and "kept in" in str(lost.value)
-    assert len(list(recovery_dir("o").glob("*.json"))) == 1
+    # the trial trained as the storage went, and the one before it if its tell (on the study
+    # thread) had not landed yet: which depends on the threads' timing
+    kept = len(list(recovery_dir("o").glob("*.json")))
+    assert kept in (1, 2)
     flaky.down_until = 0.0
     run_loop(handle, evaluate, settings)
     assert evaluated_count(handle.study) == 5 and not list(recovery_dir("o").glob("*.json"))
     recovered = [t for t in handle.study.trials if "recovered_from" in t.user_attrs]
-    assert len(recovered) == 1 and recovered[0].values == [told[2] / 100, 1.0]
+    assert len(recovered) == kept and [told[2] / 100, 1.0] in [t.values for t in recovered]

@@ -1,4 +1,4 @@
-"""Several workers per GPU (nas.study.placement): placement, memory shares and the memory check,
+"""Several workers per GPU (nas.study.run.placement): placement, memory shares and the memory check,
 with the CUDA queries faked (this machine has no GPU); the real run is bench.gpu's job."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nas.errors import UserError
-from nas.study.placement import (GIB, assign_devices, check_gpu_memory, memory_shares, worker_floor_bytes,
+from nas.study.run.placement import (GIB, assign_devices, check_gpu_memory, memory_shares, worker_floor_bytes,
                                  workers_wanted)
 
 from conftest import run_cli
@@ -85,7 +85,7 @@ def test_a_search_on_a_gpu_checks_the_memory_of_its_largest_resolution(tmp_path,
 
     monkeypatch.chdir(tmp_path)
     space = write_space(tmp_path, TINY_SPACE.replace("resolution: 16", "resolution: [12, 16]"))
-    from nas.study.loop import evaluated_count
+    from nas.study.run.loop import evaluated_count
 
     study = search(config(tmp_path, space=str(space), trials=2, device="cuda:0"), FakeTrainer())
     assert evaluated_count(study) == 2  # (asked ahead on a GPU: one surplus trial, not counted)

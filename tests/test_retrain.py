@@ -9,9 +9,9 @@ from optuna.trial import TrialState
 
 from nas import Genotype, UserError
 from nas.report.final import final_frame, final_front, load_retrain, runs_frame
-from nas.study.records import TrialRecord
+from nas.study.store.records import TrialRecord
 from nas.study.retrain import Candidate, run_retrain
-from nas.study.storage import load_handle
+from nas.study.store.storage import load_handle
 
 from conftest import run_cli
 from search_helpers import FakeTrainer, config, search

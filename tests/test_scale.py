@@ -8,11 +8,11 @@ from nas import Genotype, UserError, get_reference
 from nas.arch.space_file import load_space, shipped_spaces
 from nas.model.cost import estimate_cost
 from nas.report.results import load_study, resolve_trial
-from nas.study.family import comparison_variants, family_frame, variants_frame
-from nas.study.landing import land_compound, land_single
+from nas.scaling.family import comparison_variants, family_frame, variants_frame
+from nas.scaling.landing import land_compound, land_single
 from nas.study.scale import GridSettings, run_scaling, scaled
-from nas.study.scale_grid import nominal_points
-from nas.study.storage import load_handle
+from nas.scaling.grid import nominal_points
+from nas.study.store.storage import load_handle
 
 from conftest import run_cli
 from search_helpers import FakeTrainer, config, search

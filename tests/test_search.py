@@ -6,7 +6,7 @@ from optuna.trial import TrialState
 from nas import Genotype, UserError
 from nas.model.cost import estimate_cost, space_min_cost
 from nas.report.results import pareto_frame, trials_frame
-from nas.study.loop import evaluated_count
+from nas.study.run.loop import evaluated_count
 from nas.units import parse_quantity
 from nas.arch.space_file import load_space
 from nas.train.trainer import CandidateFailed
@@ -160,7 +160,7 @@ def test_parse_quantity():
 
 
 def test_search_never_loads_the_test_split_and_the_study_records_it(fake, tmp_path):
-    from nas.study.records import StudyRecord
+    from nas.study.store.records import StudyRecord
     from nas.study.opening import study_dataset
 
     study = search(config(tmp_path, trials=3), fake)
@@ -177,7 +177,7 @@ def test_search_never_loads_the_test_split_and_the_study_records_it(fake, tmp_pa
 def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
     import optuna
 
-    from nas.study.samplers import SwitchingSampler, make_sampler
+    from nas.study.sampling.samplers import SwitchingSampler, make_sampler
 
     class Named(optuna.samplers.RandomSampler):
         def __init__(self, name: str, log: list) -> None:
@@ -218,8 +218,8 @@ def test_gp_searches_its_acquisition_function_with_the_lean_settings(monkeypatch
     fails: the search would silently be x4 slower per ask)."""
     import optuna
 
-    from nas.study import acquisition
-    from nas.study.samplers import LeanGPSampler, make_sampler
+    from nas.study.sampling import acquisition
+    from nas.study.sampling.samplers import LeanGPSampler, make_sampler
 
     seen: list[tuple[str, int, int]] = []
 
@@ -253,7 +253,7 @@ def test_gp_proposes_outside_torch_function_modes_and_the_same(monkeypatch) -> N
     import optuna
     import torch
 
-    from nas.study.samplers import LeanGPSampler
+    from nas.study.sampling.samplers import LeanGPSampler
 
     overrides_on: list[bool] = []
 
@@ -285,7 +285,7 @@ def test_gp_start_up_is_paid_in_a_warm_up_thread_not_at_the_first_ask() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, torch; from nas.study.samplers import make_sampler, warm_up\n"
+    code = ("import sys, torch; from nas.study.sampling.samplers import make_sampler, warm_up\n"
             "assert 'scipy.stats' not in sys.modules\n"
             "assert warm_up(make_sampler('tpe', 0)) is None and warm_up(make_sampler('random', 0)) is None\n"
             "thread = warm_up(make_sampler('auto', 0)); thread.join(120)\n"

@@ -15,9 +15,9 @@ from optuna.trial import TrialState
 
 from nas import Genotype
 from nas.report.results import trials_frame
-from nas.study.loop import evaluated_count
-from nas.study.storage import StudyHandle, open_storage
-from nas.study.liveness import HEARTBEAT_KEY, fail_stale_trials, is_stale
+from nas.study.run.loop import evaluated_count
+from nas.study.store.storage import StudyHandle, open_storage
+from nas.study.store.liveness import HEARTBEAT_KEY, fail_stale_trials, is_stale
 
 from conftest import ROOT
 from search_helpers import write_space

@@ -1,4 +1,4 @@
-"""A trial's writes held and written together (nas.study.write_buffer): the same study results,
+"""A trial's writes held and written together (nas.study.store.write_buffer): the same study results,
 read back by a fresh storage object, in a handful of transactions per trial on every storage."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
-from nas.study.loop import LoopSettings, Outcome, run_loop
-from nas.study.records import HEARTBEAT_KEY, TrialRecord
-from nas.study.storage import StudyHandle, open_storage
+from nas.study.run.loop import LoopSettings, Outcome, run_loop
+from nas.study.store.records import HEARTBEAT_KEY, TrialRecord
+from nas.study.store.storage import StudyHandle, open_storage
 
 from test_workers import POSTGRES_URL
 

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
 
-    from ..study.processes import raise_keyboard_interrupt
+    from ..study.run.processes import raise_keyboard_interrupt
 
     if threading.current_thread() is threading.main_thread():
         # A scheduler's SIGTERM ends a search as cleanly as Ctrl-C.

@@ -40,11 +40,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..report.export import export_model, parse_formats
     from ..report.results import resolve_trial
     from ..study.latency_book import settings_for
-    from ..study.records import StudyRecord, TrialRecord
-    from ..study.family import family_member
-    from ..study.landing import DEFAULT_TOLERANCE
+    from ..study.store.records import StudyRecord, TrialRecord
+    from ..scaling.family import family_member
+    from ..scaling.landing import DEFAULT_TOLERANCE
     from ..study.opening import study_dataset
-    from ..study.storage import load_study
+    from ..study.store.storage import load_study
     from ..train.trainer import TrainConfig, train_candidate
 
     formats = parse_formats(args.format)
@@ -108,7 +108,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _retrained(args: argparse.Namespace, g):  # noqa: ANN001, ANN202 - Genotype -> (model, accuracy text)
     from ..report.export import load_weights
     from ..report.final import load_retrain, runs_frame
-    from ..study.storage import load_handle
+    from ..study.store.storage import load_handle
 
     runs = runs_frame(load_retrain(load_handle(args.storage, args.study)))
     runs = runs[(runs["state"] == "COMPLETE") & (runs["key"] == g.key()) & runs["weights"].notna()]

@@ -36,7 +36,7 @@ def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 -
     from ..arch.genotype import Genotype
     from ..report.describe import resolve_arch
     from ..report.results import front_basis, pareto_frame, resolve_trial, trials_frame
-    from ..study.records import TrialRecord
+    from ..study.store.records import TrialRecord
     from ..study.retrain import Candidate
 
     def of_trial(spec: str | int) -> Candidate:
@@ -74,7 +74,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     storage_retry = storage_retry_of(args)
     from ..report.final import final_frame, final_front, format_final
     from ..study.retrain import run_retrain
-    from ..study.storage import load_handle, study_dir
+    from ..study.store.storage import load_handle, study_dir
 
     if args.epochs <= 0:
         raise UserError(f"--epochs must be positive, got {args.epochs:g}")

@@ -13,7 +13,8 @@ from .limits import add_max_params, max_params
 
 def add_scale(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
-    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SCALE_TOLERANCE as DEFAULT_TOLERANCE, DEFAULT_SEEDS
+    from ..scaling.tolerance import DEFAULT_TOLERANCE
+    from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 
     p = sub.add_parser("scale", help="grid-search EfficientNet compound scaling for a chosen architecture")
     p.add_argument("--study", required=True, help="the search study (its dataset and training settings are reused)")
@@ -52,7 +53,7 @@ def _base_genotype(study, spec: str, limit: float):  # noqa: ANN001, ANN202 - op
     from ..arch.genotype import Genotype
     from ..report.describe import resolve_arch
     from ..report.results import resolve_trial
-    from ..study.records import TrialRecord
+    from ..study.store.records import TrialRecord
 
     if spec.endswith(".json") or Path(spec).is_file():
         return resolve_arch(spec, limit), spec
@@ -76,7 +77,7 @@ def _check(args: argparse.Namespace) -> None:
 def _cmd_scale(args: argparse.Namespace) -> int:
     storage_retry = storage_retry_of(args)
     from ..study.scale import GridSettings, run_scaling
-    from ..study.storage import load_handle
+    from ..study.store.storage import load_handle
 
     _check(args)
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
@@ -98,7 +99,7 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result: d
 
     from ..report.scaling import format_scaled, with_test_accuracy
     from ..study.budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
-    from ..study.family import comparison_variants, variants_frame
+    from ..scaling.family import comparison_variants, variants_frame
     from ..study.retrain import Candidate, run_retrain
     from ..study.scale import scaled_dir
     from ..arch.genotype import Genotype

@@ -12,7 +12,7 @@ from .workers import add_workers, workers_of
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
     from ..study.budgets import OBJECTIVES, REWARD_ON
-    from ..study.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
+    from ..study.sampling.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
@@ -171,7 +171,7 @@ def add_pareto(sub: argparse._SubParsersAction) -> None:
 def _cmd_final(args: argparse.Namespace) -> int:
     from ..report.final import final_frame, final_front, format_final, load_retrain
     from ..report.results import trials_frame
-    from ..study.storage import load_handle
+    from ..study.store.storage import load_handle
 
     search = load_handle(args.storage, args.study)
     final = final_frame(load_retrain(search))
@@ -195,8 +195,8 @@ def _write(args: argparse.Namespace, front, plot) -> int:  # noqa: ANN001 - Data
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from ..report.results import (format_front, has_latency, hypervolume, knee, pareto_frame, study_cost,
                                   trials_frame)
-    from ..study.records import StudyRecord
-    from ..study.storage import load_study
+    from ..study.store.records import StudyRecord
+    from ..study.store.storage import load_study
 
     if args.final:
         return _cmd_final(args)
@@ -234,7 +234,7 @@ def _cmd_studies(args: argparse.Namespace) -> int:
     import optuna
 
     from ..report.results import pareto_frame, trials_frame
-    from ..study.storage import RESULTS_DIR, default_storage_urls, open_storage
+    from ..study.store.storage import RESULTS_DIR, default_storage_urls, open_storage
 
     urls = [args.storage] if args.storage else default_storage_urls()
     rows = []

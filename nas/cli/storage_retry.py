@@ -8,7 +8,7 @@ from ..errors import UserError
 
 
 def add_storage_retry(p: argparse.ArgumentParser) -> None:
-    from ..study.budgets import DEFAULT_STORAGE_RETRY as DEFAULT_WINDOW
+    from ..study.store.defaults import DEFAULT_STORAGE_RETRY as DEFAULT_WINDOW
 
     p.add_argument("--storage-retry", type=float, default=DEFAULT_WINDOW, metavar="SECONDS",
                    help=f"retry storage calls through an outage for this long (default {DEFAULT_WINDOW:g} s: a "
@@ -17,7 +17,7 @@ def add_storage_retry(p: argparse.ArgumentParser) -> None:
 
 
 def storage_retry_of(args: argparse.Namespace) -> float:
-    """The checked window. It travels on the job objects to every worker (nas.study.retrying),
+    """The checked window. It travels on the job objects to every worker (nas.study.store.retrying),
     never through the environment: an in-process caller's next search starts from the default."""
     if not args.storage_retry > 0:
         raise UserError(f"--storage-retry must be a positive number of seconds, got {args.storage_retry:g}")

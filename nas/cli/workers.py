@@ -17,7 +17,7 @@ def add_workers(p: argparse.ArgumentParser, shared: str) -> None:
 
 def workers_of(args: argparse.Namespace, gpu_ids: list[int] | None = None) -> int:
     """How many workers to start: ``--workers``, or K per device from ``--workers-per-device K``."""
-    from ..study.placement import workers_wanted
+    from ..study.run.placement import workers_wanted
 
     for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
         if value is not None and value < 1:

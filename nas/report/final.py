@@ -12,9 +12,9 @@ import optuna
 import pandas as pd
 
 from ..errors import UserError
-from ..study.pareto import non_dominated
-from ..study.records import records_frame
-from ..study.storage import StudyHandle, retrain_study_name, study_names
+from ..pareto import non_dominated
+from ..study.store.records import records_frame
+from ..study.store.storage import StudyHandle, retrain_study_name, study_names
 
 RUN_COLUMNS = ("label", "source_trial", "key", "arch", "seed", "budget_epochs", "test_accuracy",
                "params", "flops", "train_time", "total_time", "weights", "fail_reason")

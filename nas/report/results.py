@@ -17,9 +17,9 @@ import pandas as pd
 
 from ..arch.fields import FIELD_NAMES, STAGE_FIELDS
 from ..errors import UserError
-from ..study.pareto import front_hypervolume, non_dominated  # noqa: F401 - public here too
-from ..study.records import TrialRecord
-from ..study import storage as _storage
+from ..pareto import front_hypervolume, non_dominated  # noqa: F401 - public here too
+from ..study.store.records import TrialRecord
+from ..study.store import storage as _storage
 
 ARCH_COLUMNS = FIELD_NAMES  # s{i}_<field> columns: the same names as the sampled parameters
 

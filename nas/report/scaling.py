@@ -1,7 +1,7 @@
 """Scaled networks scored on the held-out test split: the family's accuracy-FLOPs curve and the
 compound versus single-dimension comparison, as DataFrames and printed tables.
 
-The rows come from :func:`nas.study.family.variants_frame` (what was built, its measured FLOPs
+The rows come from :func:`nas.scaling.family.variants_frame` (what was built, its measured FLOPs
 ratio, fvcore convention); the scores from ``retrain``'s runs of those networks (trained on
 train + validation, tested on the test split), matched by genotype key, budget and seeds.
 """

@@ -6,8 +6,8 @@ from typing import TextIO
 
 import optuna
 
-from ..study.records import StudyRecord
-from ..study.storage import study_dir
+from ..study.store.records import StudyRecord
+from ..study.store.storage import study_dir
 from .results import format_front, pareto_frame, study_cost, trials_frame
 
 

@@ -31,8 +31,8 @@ from ..arch.genotype import Genotype
 from ..train.data import Dataset
 from ..train.extendable import ExtendableRun, StableDecay
 from ..train.trainer import TrainConfig
-from .pareto import promotion_order
-from .records import TrialRecord
+from ..pareto import promotion_order
+from .store.records import TrialRecord
 from .rungs import Rungs, rung_key
 
 RunFactory = Callable[..., ExtendableRun]
@@ -64,7 +64,7 @@ def rung_results(trials: list[optuna.trial.FrozenTrial], rung: str, exclude_key:
 def promotion(own_accuracy: float, own_flops: float, others: tuple[list[float], list[float]],
               eta: float) -> tuple[bool, int, int]:
     """(promoted, rank among the rung's results, number of results): the top
-    ``max(1, n // eta)`` by :func:`nas.study.pareto.promotion_order` go on."""
+    ``max(1, n // eta)`` by :func:`nas.pareto.promotion_order` go on."""
     acc = np.array([*others[0], own_accuracy], float)
     flops = np.array([*others[1], own_flops], float)
     order = promotion_order(acc, flops)

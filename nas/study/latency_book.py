@@ -17,7 +17,7 @@ import optuna
 from ..arch.genotype import Genotype
 from ..model.latency import measure_latency
 from ..model.latency_settings import LatencySettings
-from .records import StudyRecord, TrialRecord
+from .store.records import StudyRecord, TrialRecord
 
 LATENCY_TABLE = "latency_table"
 """A scaling study's user attribute: ``{"convention": ..., "ms": {key: latency}}``."""

@@ -17,12 +17,12 @@ from ..model.cost import FLOPS_CONVENTION, space_min_cost
 from ..train.data import DEFAULT_TEST_FRACTION, Dataset
 from ..train.sources import load_dataset
 from ..units import human
-from .records import RECORD_WRITTEN, StudyRecord, TrialRecord
+from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from .rungs import FIDELITIES
-from .samplers import make_pruner, make_sampler, sampler_seed
+from .sampling.samplers import make_pruner, make_sampler, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
 from .search_config import SearchConfig
-from .storage import StudyHandle, open_storage, resolve_storage_url, study_names
+from .store.storage import StudyHandle, open_storage, resolve_storage_url, study_names
 
 
 def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyRecord:

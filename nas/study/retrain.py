@@ -3,7 +3,7 @@ budget, with several seeds, and scored on the held-out test split the search nev
 
 Each (architecture, seed, epochs) is one *job*, a trial of the study ``<search study>-retrain``
 in the search's storage, enqueued with its job in the trial's record and run by the one loop
-(:mod:`nas.study.loop`). So retraining resumes like a search (finished jobs are kept, a rerun
+(:mod:`nas.study.run.loop`). So retraining resumes like a search (finished jobs are kept, a rerun
 trains only what is missing), several workers share it, and a job lost with its worker is
 retried. Each trained model's weights are kept (``results/<study>/retrain/``) for ``export``.
 """
@@ -22,15 +22,16 @@ from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
-from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS, DEFAULT_STORAGE_RETRY
-from .liveness import fail_stale_trials
-from .loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
-from .placement import dataset_bytes, place_workers
-from .processes import check_codes, run_workers
-from .records import StudyRecord, TrialRecord
+from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
+from .store.defaults import DEFAULT_STORAGE_RETRY
+from .store.liveness import fail_stale_trials
+from .run.loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
+from .run.placement import dataset_bytes, place_workers
+from .run.processes import check_codes, run_workers
+from .store.records import StudyRecord, TrialRecord
 from .opening import study_dataset
 from .search import Trainer
-from .storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
+from .store.storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
 
 NO_JOB = "surplus: no retrain job was left to take"
 
@@ -136,7 +137,7 @@ class RetrainJob:
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
+    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
         search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
         handle = load_handle(self.storage_url, retrain_study_name(self.search_study), retry_window=self.storage_retry)
         data, cfg = final_data(search)
@@ -150,7 +151,7 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
                 workers_per_device: int | None = None) -> StudyHandle:
     """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
     retrain study. Several workers need a storage safe for concurrent writers; up to
-    ``workers_per_device`` of them share a GPU (:mod:`nas.study.placement`)."""
+    ``workers_per_device`` of them share a GPU (:mod:`nas.study.run.placement`)."""
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     data, cfg = final_data(search)  # checks the test split is the one the study recorded
     largest = max((c.genotype.resolution for c in candidates), default=data.resolution)

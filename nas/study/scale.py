@@ -3,12 +3,12 @@
 Depth d = alpha^phi, width w = beta^phi, resolution r = gamma^phi, with alpha * beta^2 * gamma^2
 equal to the FLOPs factor per step (2 in EfficientNet). Every grid point and family member is
 *landed* on that factor in measured FLOPs (fvcore's convention, after the builder's rounding;
-:mod:`nas.study.scale_grid`, :mod:`nas.study.landing`), and records nominal and measured side by
+:mod:`nas.scaling.grid`, :mod:`nas.scaling.landing`), and records nominal and measured side by
 side.
 
 Grid points are trials of a study ``<search study>-scale`` in the same storage, sampled by
 Optuna's GridSampler over one categorical parameter (the point's index) and trained in the one
-loop (:mod:`nas.study.loop`): a scaling run resumes like a search, and several workers share it.
+loop (:mod:`nas.study.run.loop`): a scaling run resumes like a search, and several workers share it.
 """
 
 from __future__ import annotations
@@ -26,18 +26,18 @@ from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
 from ..train.trainer import TrainConfig, select_device, train_candidate
-from .budgets import DEFAULT_STORAGE_RETRY
-from .family import family_frame, scaled  # noqa: F401 - public here too
+from .store.defaults import DEFAULT_STORAGE_RETRY
+from ..scaling.family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
-from .loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
-from .placement import dataset_bytes, place_workers
-from .processes import check_codes, run_workers
-from .records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
+from .run.loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
+from .run.placement import dataset_bytes, place_workers
+from .run.processes import check_codes, run_workers
+from .store.records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
-from .scale_grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
+from ..scaling.grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
 from .search import Trainer
-from .storage import StudyHandle, load_handle, resolve_storage_url, study_dir
+from .store.storage import StudyHandle, load_handle, resolve_storage_url, study_dir
 
 TAKEN = "surplus: another worker took this grid point"
 
@@ -92,7 +92,7 @@ def requeue_interrupted(study: optuna.Study) -> None:
 
 
 class GridPointEvaluator:
-    """Trains one grid point (the :class:`nas.study.loop.Evaluate` of scaling)."""
+    """Trains one grid point (the :class:`nas.study.run.loop.Evaluate` of scaling)."""
 
     def __init__(self, base: Genotype, points: list[GridPoint], data: Dataset, cfg: TrainConfig,
                  device: torch.device, trainer: Trainer = train_candidate, out: TextIO | None = None) -> None:
@@ -140,7 +140,7 @@ class ScaleJob:
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
+    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
         search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
         base = Genotype.from_json(self.base_json)
         points = self.grid.plan(base).points

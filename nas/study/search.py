@@ -1,6 +1,6 @@
 """Multi-objective architecture search: the space proposes, the cost pre-check filters, the
 candidate trains briefly, the study records it. Its work runs in the one loop
-(:mod:`nas.study.loop`); this module says what evaluating one candidate means:
+(:mod:`nas.study.run.loop`); this module says what evaluating one candidate means:
 
 * over budget (analytic estimate, before any model is built): recorded with its constraint
   violation via ``Trial.set_constraint`` and never trained;
@@ -35,15 +35,15 @@ from ..train.extendable import ExtendableRun
 from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
 from .latency_book import LatencyBook, recorded_in
-from .loop import Outcome, TrialContext, evaluated_count, run_loop
+from .run.loop import Outcome, TrialContext, evaluated_count, run_loop
 from .opening import prepare
-from .placement import dataset_bytes, place_workers
-from .processes import check_codes, run_workers
-from .progress import Progress
-from .records import TrialRecord
-from .samplers import make_pruner, make_sampler, sampler_seed
+from .run.placement import dataset_bytes, place_workers
+from .run.processes import check_codes, run_workers
+from .run.progress import Progress
+from .store.records import TrialRecord
+from .sampling.samplers import make_pruner, make_sampler, sampler_seed
 from .search_config import SearchConfig
-from .storage import load_handle, study_dir
+from .store.storage import load_handle, study_dir
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -53,7 +53,7 @@ or anything with its signature (tests pass fakes; the retrain and multi-fidelity
 
 
 class CandidateEvaluator:
-    """Evaluates one proposed candidate (the :class:`nas.study.loop.Evaluate` of a search)."""
+    """Evaluates one proposed candidate (the :class:`nas.study.run.loop.Evaluate` of a search)."""
 
     def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device,
                  trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun) -> None:
@@ -176,7 +176,7 @@ class DuplicateIndex:
     for every trial read every trial's record each time, ~n record parses per trial in a study of
     n (BENCHMARKS.md §2). The evaluator also adds its own results as it returns them
     (:meth:`add`): in an overlapped loop the trial before may still be being told when the next
-    one is checked (nas.study.prefetch)."""
+    one is checked (nas.study.run.prefetch)."""
 
     def __init__(self) -> None:
         self._seen: set[int] = set()  # trial numbers read or added
@@ -207,7 +207,7 @@ class SearchJob:
     trainer: Trainer = train_candidate
     run_factory: RunFactory = ExtendableRun
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.processes.WorkerJob
+    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
         cfg = self.cfg
         handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner), cfg.storage_retry)
         existing = len(handle.study.get_trials(deepcopy=False))

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from ..model.latency_settings import LatencySettings
 from ..train.data import DEFAULT_TEST_FRACTION
 from ..train.trainer import TrainConfig
-from .budgets import DEFAULT_STORAGE_RETRY, OBJECTIVES, TOLD_AS
-from .liveness import DEFAULT_STALE_AFTER
-from .loop import LoopSettings
+from .budgets import OBJECTIVES, TOLD_AS
+from .store.defaults import DEFAULT_STORAGE_RETRY
+from .store.liveness import DEFAULT_STALE_AFTER
+from .run.loop import LoopSettings
 from .rungs import Rungs
-from .samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
+from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
 
 
 @dataclass
@@ -45,7 +46,7 @@ class SearchConfig:
     command: str = ""
     workers: int = 1
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
-    workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.placement)
+    workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.run.placement)
     overlap_sampling: bool | None = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training; None: on a GPU
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0

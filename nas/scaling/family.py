@@ -1,7 +1,7 @@
 """The compound-scaled family of a base architecture, and the single-dimension scalings to compare.
 
 Member phi has depth alpha^phi and width beta^phi and is landed on factor^phi measured FLOPs
-(:mod:`nas.study.landing`): the family steps by the FLOPs factor the user asked for, after
+(:mod:`nas.scaling.landing`): the family steps by the FLOPs factor the user asked for, after
 rounding, not by the nominal (alpha*beta^2*gamma^2)^phi. ``scaled`` is the plain nominal scaling
 (EfficientNet's published B1-B7 are B0 scaled this way), kept for reproducing them.
 """

@@ -1,9 +1,9 @@
-"""Worker processes: starting them on their devices (:mod:`nas.study.placement`), and the one
+"""Worker processes: starting them on their devices (:mod:`nas.study.run.placement`), and the one
 entry point they run.
 
 A :class:`WorkerJob` says how a worker opens its part of the work (the study, the evaluation, the
 loop settings); search and scaling each provide one, and :func:`worker_main` runs any of them in
-the same ask/tell loop (:mod:`nas.study.loop`).
+the same ask/tell loop (:mod:`nas.study.run.loop`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .loop import LoopSettings, Evaluate, OnTold
-    from .storage import StudyHandle
+    from ..store.storage import StudyHandle
 
 
 class WorkerJob(Protocol):
@@ -43,7 +43,7 @@ def worker_main(job: WorkerJob, index: int, device: str, threads: int, memory_sh
     if device.startswith("cuda") and memory_share < 1.0:
         torch.cuda.set_per_process_memory_fraction(memory_share, torch.device(device))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from .recovery import StorageLost
+    from ..store.recovery import StorageLost
 
     handle, evaluate, settings, on_told = job.open(index, device)
     try:
@@ -87,7 +87,7 @@ def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
 def check_codes(codes: list[int | None], study_name: str) -> list[int]:
     """Worker exit codes: a storage lost past the retry window (3) is the command's too; the
     other non-zero codes are returned for a warning."""
-    from .recovery import StorageLost, recovery_dir
+    from ..store.recovery import StorageLost, recovery_dir
 
     lost = sum(c == StorageLost.exit_code for c in codes)
     if lost:

@@ -22,11 +22,11 @@ from collections.abc import Container
 import optuna
 from optuna.trial import TrialState
 
+from .defaults import DEFAULT_STALE_AFTER
 from .records import HEARTBEAT_KEY, TrialRecord
 from .storage import StudyHandle
 
 HEARTBEAT_INTERVAL = 5.0
-DEFAULT_STALE_AFTER = 60.0
 
 
 def pid_alive(pid: int) -> bool:
@@ -93,7 +93,7 @@ def fail_stale_trials(handle: StudyHandle, stale_after: float = DEFAULT_STALE_AF
     trials = handle.study.get_trials(deepcopy=False) if trials is None else trials
     # After a storage outage nobody's heartbeat could be written: judge by age only once
     # stale_after seconds have passed since the storage came back.
-    recovered_within = getattr(handle.storage, "recovered_within", None)  # nas.study.retrying's wrapper
+    recovered_within = getattr(handle.storage, "recovered_within", None)  # nas.study.store.retrying's wrapper
     by_age = recovered_within is None or not recovered_within(stale_after)
     lost = f"worker lost (no heartbeat for {stale_after:g}s or process gone)"
     return [t.number for t in trials

@@ -1,7 +1,7 @@
 """Finished results kept through a storage outage longer than the retry window.
 
 When the storage does not come back within ``--storage-retry`` seconds
-(:mod:`nas.study.retrying`), the loop writes the trial it finished (parameters and their
+(:mod:`nas.study.store.retrying`), the loop writes the trial it finished (parameters and their
 distributions, values, state and record) to ``results/<study>/recovery/`` on the local disk and
 the command exits with code 3 and one line naming the file. The next run of the same command, in
 the same folder, puts each such result back into the study before asking for anything new,
@@ -24,7 +24,7 @@ import optuna
 from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.trial import TrialState
 
-from ..errors import UserError
+from ...errors import UserError
 from .liveness import pid_alive
 from .records import TrialRecord
 from .storage import StudyHandle, study_dir

@@ -4,7 +4,7 @@ Optuna writes every suggested parameter and every attribute as its own storage c
 a transaction (an fsync'd journal line, a SQLite or PostgreSQL commit): a search trial made
 ~40 of them (21 parameters, 13 record fields, 3 system attributes, create and tell), 45 ms a
 trial on SQLite against 8 ms for the sampler itself (``python -m bench.overhead``).
-:class:`WriteBuffer` sits under the study (inside :class:`~nas.study.retrying.RetryingStorage`)
+:class:`WriteBuffer` sits under the study (inside :class:`~nas.study.store.retrying.RetryingStorage`)
 and holds the parameters and attributes of the trials *this process* is running until
 :meth:`WriteBuffer.flush`, which writes them together: one transaction on an RDB storage, one
 appended batch of lines on a journal file, separate calls on any other storage. The loop

@@ -7,7 +7,7 @@ and tell included, since the study is opened on this object) goes through
 :class:`RetryingStorage`: a transient error (a refused or dropped connection, a journal file on
 a vanished mount) is retried with exponential backoff until ``window`` seconds have passed,
 saying once on stderr that it is waiting. After the window it raises :class:`StorageUnavailable`,
-and the loop keeps what it finished in a recovery file (:mod:`nas.study.recovery`).
+and the loop keeps what it finished in a recovery file (:mod:`nas.study.store.recovery`).
 
 A write whose connection dropped after the server committed it may be retried: telling a trial
 twice then finds it finished already, which counts as done when its state is the one told.
@@ -24,9 +24,9 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from .budgets import DEFAULT_STORAGE_RETRY
+from .defaults import DEFAULT_STORAGE_RETRY
 
-DEFAULT_WINDOW = DEFAULT_STORAGE_RETRY  # why 180 s: nas/study/budgets.py
+DEFAULT_WINDOW = DEFAULT_STORAGE_RETRY  # why 180 s: nas/study/store/defaults.py
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0
 
 
@@ -109,7 +109,7 @@ class RetryingStorage(BaseStorage):
             return result
 
     def flush(self, trial_id: int) -> None:
-        """The write buffer's flush (nas.study.write_buffer), retried like any write."""
+        """The write buffer's flush (nas.study.store.write_buffer), retried like any write."""
         if hasattr(self.inner, "flush"):
             self._call("flush", trial_id)
 

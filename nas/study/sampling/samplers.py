@@ -6,7 +6,7 @@ import threading
 
 import optuna
 
-from ..errors import UserError, allowed
+from ...errors import UserError, allowed
 
 SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # GP: in the replay benchmark on five problems of different structure (bench/sampler_choice.py,
@@ -25,7 +25,7 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 DEFAULT_SAMPLER = "auto"
 GP_TRIALS_IN_AUTO = 100
 PRUNERS = ("none", "median", "hyperband")
-# Ask for the next candidate while the current one trains (nas.study.prefetch): None = on where
+# Ask for the next candidate while the current one trains (nas.study.run.prefetch): None = on where
 # the trials train on a GPU, off on the CPU. The sampler then proposes beside a trial whose result
 # it lacks, and in the five-problem replays over 20 seeds GP needed 31-48 trials instead of
 # 30-42 to reach random search's 100-trial front, worse on all five (§12): about x1.10 the
@@ -58,14 +58,14 @@ class LeanGPSampler(optuna.samplers.GPSampler):
     noise). Optuna offers no public setting for this, so the two attributes it reads are set here;
     if a release renames them, Optuna's own (slower) settings stay in force, and
     tests/test_search.py fails so that we notice. The local search from those two starts is
-    :mod:`nas.study.acquisition`'s: Optuna's moves with a quarter of the acquisition evaluations
+    :mod:`nas.study.sampling.acquisition`'s: Optuna's moves with a quarter of the acquisition evaluations
     (the replays of §12 give the same trials), and the EHVI it maximizes is Optuna's estimate
-    computed with less work (:mod:`nas.study.lean_ehvi`: the same values, bit for bit)."""
+    computed with less work (:mod:`nas.study.sampling.lean_ehvi`: the same values, bit for bit)."""
 
     PRELIMINARY_POINTS = 512
     LOCAL_SEARCHES = 2
-    ACQUISITION_SEARCH = "coordinate"  # nas.study.acquisition's; "optuna": Optuna's own
-    LEAN_EHVI = True  # Optuna's EHVI estimate with less work (nas.study.lean_ehvi; the same values)
+    ACQUISITION_SEARCH = "coordinate"  # nas.study.sampling.acquisition's; "optuna": Optuna's own
+    LEAN_EHVI = True  # Optuna's EHVI estimate with less work (nas.study.sampling.lean_ehvi; the same values)
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -80,7 +80,7 @@ class LeanGPSampler(optuna.samplers.GPSampler):
         return getattr(self, "_n_local_search", None) == self.LOCAL_SEARCHES
 
     def _optimize_acqf(self, acqf, best_params):  # noqa: ANN001, ANN202
-        """The acquisition search of :mod:`nas.study.acquisition` (Optuna's moves with a quarter of
+        """The acquisition search of :mod:`nas.study.sampling.acquisition` (Optuna's moves with a quarter of
         the evaluations: the ask x0.86 at 40 trials, the demo's time outside the trainer 6.0
         against 7.4%, BENCHMARKS.md §2) where the space is all discrete, as a
         space file's always is; Optuna's otherwise, or if a release changed what ours reads

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus", "orphaned")
 INTERRUPTED = "interrupted (Ctrl-C)"
 RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
-HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.liveness), a system attribute
+HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.store.liveness), a system attribute
 
 
 @dataclass
@@ -44,7 +44,7 @@ class TrialRecord:
     over_budget: bool = False
     trained: bool = False
     reused_from: int | None = None  # the trial whose result a duplicate reuses
-    recovered_from: int | None = None  # the trial whose result a storage outage kept (nas.study.recovery)
+    recovered_from: int | None = None  # the trial whose result a storage outage kept (nas.study.store.recovery)
     fail_reason: str | None = None
     # brief training
     accuracy: float | None = None  # validation accuracy
@@ -63,8 +63,8 @@ class TrialRecord:
     top_rung: bool | None = None  # trained to the last rung: the front is made of these
     trained_epochs: float | None = None  # epochs this trial trained, cool-downs included (its cost)
     resumed_from_epochs: float | None = None  # where a retry found its lost predecessor's checkpoint
-    # a compound-scaling grid point (nas.study.scale_grid): nominal alpha, beta, gamma with
-    # alpha*beta^2*gamma^2 = nominal_factor; what was built to land on it (nas.study.landing)
+    # a compound-scaling grid point (nas.scaling.grid): nominal alpha, beta, gamma with
+    # alpha*beta^2*gamma^2 = nominal_factor; what was built to land on it (nas.scaling.landing)
     alpha: float | None = None
     beta: float | None = None
     gamma: float | None = None

@@ -39,11 +39,11 @@ from typing import TypeVar
 
 import optuna
 
-from ..train.thread_loan import lend_thread
+from ...train.thread_loan import lend_thread
 from .interrupts import interrupts_held
-from .liveness import Heartbeat
-from .records import TrialRecord
-from .storage import StudyHandle
+from ..store.liveness import Heartbeat
+from ..store.records import TrialRecord
+from ..store.storage import StudyHandle
 
 T = TypeVar("T")
 
@@ -101,7 +101,7 @@ class Held:
 
 def ask(handle: StudyHandle, held: Held) -> Asked:
     """A new trial with its heartbeat running, in ``held``. Ctrl-C is held back until it is there
-    (nas.study.interrupts): the loop's handling then fails it with the rest of what it holds."""
+    (nas.study.run.interrupts): the loop's handling then fails it with the rest of what it holds."""
     with interrupts_held():
         trial = handle.study.ask()
         trial_id = handle.trial_id(trial.number)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from ..errors import UserError
+from ...errors import UserError
 
 GIB = 1024 ** 3
 # A worker's CUDA context and allocator reserve before any tensor: an estimate (PyTorch's

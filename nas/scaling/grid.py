@@ -3,7 +3,7 @@
 EfficientNet fixes alpha*beta^2*gamma^2 = the FLOPs factor per step and grid-searches the rest.
 Here depth alpha and width beta run over a ``step`` grid (alpha, beta >= 1, alpha*beta^2 <= the
 factor) and the nominal gamma is what the constraint leaves, sqrt(factor / (alpha*beta^2)).
-Each point is then *built* to land on the factor in measured FLOPs (:mod:`nas.study.landing`:
+Each point is then *built* to land on the factor in measured FLOPs (:mod:`nas.scaling.landing`:
 the resolution is chosen after the width and depth rounding), so every trained point costs the
 same within ``tolerance``. Points that cannot be brought within tolerance are reported and not
 trained; points that round to a network another point already gives are trained once.

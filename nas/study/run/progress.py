@@ -12,10 +12,10 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from ..units import human
+from ...units import human
 from .loop import evaluated_count
-from .pareto import non_dominated
-from .records import TrialRecord
+from ...pareto import non_dominated
+from ..store.records import TrialRecord
 
 
 class Progress:

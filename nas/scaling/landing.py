@@ -28,9 +28,7 @@ from typing import Callable, Iterable
 from ..arch.genotype import Genotype
 from ..arch.rounding import scale_genotype
 from ..model.cost import estimate_cost
-from .budgets import DEFAULT_SCALE_TOLERANCE
-
-DEFAULT_TOLERANCE = DEFAULT_SCALE_TOLERANCE
+from .tolerance import DEFAULT_TOLERANCE
 WIDTH_NUDGE_STEP = 0.01
 WIDTH_NUDGE_MAX = 0.15  # beyond this the network is no longer the compound point it was asked for
 MIN_RESOLUTION = 8

@@ -5,15 +5,15 @@ The loop owns what all such work shares, so it is written once:
 * **the exact study-wide total**: it asks only while evaluated + running trials are below
   ``total``; after asking it checks its trial's rank, and a trial beyond the total (two workers
   asked at the same instant) is failed at once as "surplus", untrained and uncounted;
-* **liveness** (:mod:`nas.study.liveness`): a heartbeat on the running trial, stale trials of dead
+* **liveness** (:mod:`nas.study.store.liveness`): a heartbeat on the running trial, stale trials of dead
   workers failed and retried once;
 * **failure isolation**: an exception from the work (NaN loss, out of memory, a bug in one
   candidate) fails that trial with its reason, and the loop goes on;
 * **Ctrl-C / SIGTERM**: the running trial is failed as "interrupted" (not counted, so a rerun
   replaces it); every finished trial is already in the study;
 * **storage outages**: every storage call retries for ``--storage-retry`` seconds
-  (:mod:`nas.study.retrying`); past that, a finished trial goes to a local recovery file and the
-  command exits with code 3 (:mod:`nas.study.recovery`); the next run puts it back first.
+  (:mod:`nas.study.store.retrying`); past that, a finished trial goes to a local recovery file and the
+  command exits with code 3 (:mod:`nas.study.store.recovery`); the next run puts it back first.
 
 The work is passed in as an :class:`Evaluate` callable: search's candidate evaluation
 (:mod:`nas.study.search`), scaling's grid point (:mod:`nas.study.scale`), and later ones.
@@ -29,17 +29,17 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import TrialState
 
-from ..train.trainer import CandidateFailed
-from .liveness import DEFAULT_STALE_AFTER, fail_orphaned_trials, fail_stale_trials
+from ...train.trainer import CandidateFailed
+from ..store.liveness import DEFAULT_STALE_AFTER, fail_orphaned_trials, fail_stale_trials
 from .prefetch import AskAhead, Asked, Held, StudyThread, ask
-from .records import INTERRUPTED, TrialRecord, counts_toward_total
-from .recovery import StorageLost, claimed_elsewhere, reinsert, save_result
-from .retrying import StorageUnavailable
-from .samplers import warm_up
-from .storage import StudyHandle
+from ..store.records import INTERRUPTED, TrialRecord, counts_toward_total
+from ..store.recovery import StorageLost, claimed_elsewhere, reinsert, save_result
+from ..store.retrying import StorageUnavailable
+from ..sampling.samplers import warm_up
+from ..store.storage import StudyHandle
 
 SURPLUS = "surplus: the study total was reached by other workers"
-# Overlapped, the saves and tells go to the study thread with the asks (nas.study.prefetch); False:
+# Overlapped, the saves and tells go to the study thread with the asks (nas.study.run.prefetch); False:
 # the loop's own thread makes them. With a trainer that sleeps 0.25 s (a GPU's graphed demo trial),
 # journal file: 1.2-1.3% of the loop outside the trainer against 1.7% (SQLite ~6.9 against ~8.1%;
 # BENCHMARKS.md §2, "the study thread").
@@ -65,13 +65,13 @@ class TrialContext:
         self.trial = trial
         self.snapshot = snapshot
         self._flush = flush
-        self._on_save = on_save  # the loop's cue that training starts (nas.study.prefetch)
+        self._on_save = on_save  # the loop's cue that training starts (nas.study.run.prefetch)
         self._written: dict[str, Any] = {}
         self._saved = False
 
     def save(self, record: TrialRecord) -> None:
         """Store the fields of ``record`` not stored yet, together with the trial's parameters
-        and anything else it holds: one transaction (nas.study.write_buffer)."""
+        and anything else it holds: one transaction (nas.study.store.write_buffer)."""
         for key, value in record.to_attrs().items():
             if key not in self._written or self._written[key] != value:
                 self.trial.set_user_attr(key, value)
@@ -100,7 +100,7 @@ class LoopSettings:
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0  # seconds between looks while the last trials run elsewhere
     max_asks: int | None = None  # stop after this many proposals (e.g. most over budget)
-    overlap_sampling: bool = False  # ask for the next trial while this one trains (nas.study.prefetch)
+    overlap_sampling: bool = False  # ask for the next trial while this one trains (nas.study.run.prefetch)
 
 
 @dataclass
@@ -149,7 +149,7 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def _flusher(handle: StudyHandle, trial_id: int) -> Callable[[], None]:
-    """The storage's flush of this trial's held writes (nas.study.write_buffer), where it has one."""
+    """The storage's flush of this trial's held writes (nas.study.store.write_buffer), where it has one."""
     flush = getattr(handle.storage, "flush", None)
     return (lambda: flush(trial_id)) if flush is not None else (lambda: None)
 
@@ -188,7 +188,7 @@ def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,
              on_told: OnTold | None = None) -> LoopSummary:
     """Ask, evaluate, tell until the study holds ``settings.total`` evaluated trials. Overlapped
     (``settings.overlap_sampling``), the asks, saves and tells run on a study thread beside the
-    training (:mod:`nas.study.prefetch`). Every trial asked is in ``held`` until its tell is given;
+    training (:mod:`nas.study.run.prefetch`). Every trial asked is in ``held`` until its tell is given;
     whatever ends the loop, none is left RUNNING with a heartbeat beating (issue 36)."""
     study = handle.study
     asks = 0

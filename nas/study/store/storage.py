@@ -13,7 +13,7 @@ from pathlib import Path
 
 import optuna
 
-from ..errors import UserError
+from ...errors import UserError
 from .records import HEARTBEAT_KEY
 from .retrying import DEFAULT_WINDOW, RetryingStorage
 from .write_buffer import WriteBuffer
@@ -95,7 +95,7 @@ def open_storage(url: str | None, study_name: str, retry_window: float = DEFAULT
 
 def _wrapped(storage: optuna.storages.BaseStorage, retry_window: float) -> RetryingStorage:
     """Retries outside (a flush is retried whole), the write buffer inside: a trial's writes go
-    out in one transaction per save (nas.study.write_buffer); heartbeats at once."""
+    out in one transaction per save (nas.study.store.write_buffer); heartbeats at once."""
     return RetryingStorage(WriteBuffer(storage, immediate=(HEARTBEAT_KEY,)), window=retry_window)
 
 
