@@ -68,6 +68,7 @@ import optuna
 
 from bench.common import parts_asked, quick, save
 from bench.sampler_choice import ExactEHVIGP, OptunasEHVIGP, OptunasLocalSearchGP, gp_variant
+from bench.variants import OptunasWrites, SavesInLoopThread
 from nas.model.cost import estimate_cost
 from nas.study.store import storage as storage_module
 from nas.study.store import write_buffer
@@ -249,7 +250,7 @@ def instant_search(name: str, url: str | None, n_trials: int, sampler: str, hold
     buffers: list[write_buffer.WriteBuffer] = []
 
     def recorded(inner, **kw):  # noqa: ANN001, ANN003, ANN202
-        buffers.append(write_buffer.WriteBuffer(inner, **kw, hold=hold))
+        buffers.append((write_buffer.WriteBuffer if hold else OptunasWrites)(inner, **kw))
         return buffers[-1]
 
     with patch.object(storage_module, "WriteBuffer", recorded):
@@ -338,8 +339,9 @@ def loop_overhead(n: int) -> dict[str, dict[str, float]]:
 def warm_search(n: int, warm: bool, trainer_s: float) -> dict[str, float]:
     """One search of :func:`warm_up_effect`, GP's warm-up forced on or off."""
     from nas.study.run import loop
+    from nas.study.sampling.samplers import warm_up
 
-    with patch.object(loop, "warms_up", lambda settings: warm):
+    with patch.object(loop, "start_gp_early", lambda settings, sampler: warm_up(sampler) if warm else None):
         if trainer_s == 0:  # the real CPU trainer, serial (the CPU default)
             return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
         return idle_search(n, trainer_s, True, "journal")  # a trainer that sleeps, overlapped (the GPU default)
@@ -377,7 +379,10 @@ def warm_up_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, float]]
 def acquisition_search_run(n: int, acquisition_search: str) -> dict[str, float]:
     """One search of :func:`acquisition_search_effect`: the CPU default (serial, journal file)
     with GP's acquisition searched by ``acquisition_search`` ("coordinate": ours, "optuna")."""
-    with patch.object(LeanGPSampler, "ACQUISITION_SEARCH", acquisition_search):
+    from nas.study.sampling import samplers
+
+    kind = LeanGPSampler if acquisition_search == "coordinate" else OptunasLocalSearchGP
+    with patch.object(samplers, "LeanGPSampler", kind):
         return trial_overhead(n, DEFAULT_SAMPLER, False, storage_urls()["journal"])
 
 
@@ -438,7 +443,7 @@ def study_thread_run(n: int, on_thread: bool, kind: str, trainer_s: float) -> di
     """One search of :func:`study_thread_effect`: overlapped, saves and tells on the study thread or not."""
     from nas.study.run import loop
 
-    with patch.object(loop, "STORAGE_ON_STUDY_THREAD", on_thread):
+    with patch.object(loop, "OverlappedLoop", loop.OverlappedLoop if on_thread else SavesInLoopThread):
         return idle_search(n, trainer_s, True, kind)
 
 

@@ -138,15 +138,16 @@ def test_gp_with_the_coordinate_search_proposes_what_optunas_search_proposes(mon
         noise = int(hashlib.sha256(str(ints + categories).encode()).hexdigest()[:8], 16) / 16**8
         return 0.2 * sum(ints) + noise, sum(ints) + (categories[0] == "p")
 
-    def proposals(search: str) -> list[dict]:
-        sampler = type("Sampler", (LeanGPSampler,), {"ACQUISITION_SEARCH": search})(seed=5, n_startup_trials=10)
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    def proposals(kind: type[LeanGPSampler]) -> list[dict]:
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=kind(seed=5, n_startup_trials=10))
         study.optimize(objective, n_trials=16)
         return [t.params for t in study.trials]
 
-    optunas = proposals("optuna")
-    assert proposals(LeanGPSampler.ACQUISITION_SEARCH) == optunas
+    from bench.sampler_choice import OptunasLocalSearchGP
+
+    optunas = proposals(OptunasLocalSearchGP)
+    assert proposals(LeanGPSampler) == optunas
     from nas.study.sampling import acquisition
 
     monkeypatch.setattr(acquisition, "coordinate_ascent", lambda acqf, xs, fs, *rest: (xs, fs))
-    assert proposals(LeanGPSampler.ACQUISITION_SEARCH) != optunas
+    assert proposals(LeanGPSampler) != optunas

@@ -12,7 +12,7 @@ import torch
 from nas import Genotype, UserError
 from nas.report.results import knee, pareto_frame, resolve_trial, trials_frame
 from nas.study.halving import promotion
-from nas.study.run.loop import evaluated_count
+from nas.study.run.steps import evaluated_count
 from nas.pareto import crowding_distance, front_ranks, promotion_order
 from nas.study.store.records import TrialRecord
 from nas.study.rungs import Rungs

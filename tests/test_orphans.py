@@ -30,12 +30,12 @@ ONE_ARCH_SPACE = TWO_ARCH_SPACE.replace("channels: [8, 16]", "channels: [8]")
 def never_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """A single worker has nothing to wait for: its loop's wait for "the last trials running
     elsewhere" fails the test at once instead of hanging it."""
-    from nas.study.run import loop
+    from nas.study.run import steps
 
     def refuse(seconds: float) -> None:
         raise AssertionError("the loop waited for a trial that no other worker runs")
 
-    monkeypatch.setattr(loop, "time", SimpleNamespace(sleep=refuse))
+    monkeypatch.setattr(steps, "time", SimpleNamespace(sleep=refuse))
 
 
 def live_threads(prefix: str, grace: float = 2.0) -> list[str]:
@@ -81,7 +81,8 @@ def test_ctrl_c_after_the_ask_ahead_was_taken_fails_that_trial_too(tmp_path: Pat
     """Ctrl-C lands after the loop took the trial asked ahead and before it became the current
     one (here: in the report of the trial before, on the loop's thread). Before the fix that trial
     stayed RUNNING with its heartbeat beating in this process (checked)."""
-    from nas.study.run.loop import LoopSettings, Outcome, run_loop
+    from nas.study.run.loop import run_loop
+    from nas.study.run.steps import LoopSettings, Outcome
     from nas.study.store.storage import StudyHandle, open_storage
 
     monkeypatch.chdir(tmp_path)
@@ -110,7 +111,8 @@ def test_a_trial_of_this_process_that_no_loop_runs_is_failed_and_retried_not_wai
     """A RUNNING trial whose heartbeat this process wrote, left by an earlier loop (here: made by
     hand), holds the last slot: the loop fails it as orphaned and runs its candidate again."""
     from nas.study.store.liveness import HEARTBEAT_KEY, Heartbeat
-    from nas.study.run.loop import LoopSettings, Outcome, run_loop
+    from nas.study.run.loop import run_loop
+    from nas.study.run.steps import LoopSettings, Outcome
     from nas.study.store.storage import StudyHandle, open_storage
 
     never_wait(monkeypatch)
@@ -148,7 +150,7 @@ def ctrl_c_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
     real Ctrl-C (``_thread.interrupt_main``) at a random moment, then resumed to its total with
     the same delays; the resumed run must never wait, and must leave no trial RUNNING and no
     heartbeat beating."""
-    from nas.study.run import loop, prefetch
+    from nas.study.run import prefetch, steps
 
     def delayed(function):  # noqa: ANN001, ANN202
         def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -157,8 +159,8 @@ def ctrl_c_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
         return call
 
     monkeypatch.setattr(prefetch, "ask", delayed(prefetch.ask))
-    monkeypatch.setattr(loop, "ask", prefetch.ask)
-    monkeypatch.setattr(loop, "_tell", delayed(loop._tell))
+    monkeypatch.setattr(steps, "ask", prefetch.ask)
+    monkeypatch.setattr(steps.Loop, "tell", delayed(steps.Loop.tell))
 
     armed = threading.Lock()
     timer = threading.Timer(rng.uniform(0.0, 0.3), lambda: armed.acquire(blocking=False) and _thread.interrupt_main())

@@ -13,7 +13,9 @@ import pytest
 from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError
 
-from nas.study.run.loop import LoopSettings, Outcome, evaluated_count, run_loop
+from nas.study.run.loop import run_loop
+
+from nas.study.run.steps import LoopSettings, Outcome, evaluated_count
 from nas.study.store.records import TrialRecord
 from nas.study.store.recovery import StorageLost, recovery_dir
 from nas.study.store.retrying import RetryingStorage, StorageUnavailable

@@ -83,18 +83,18 @@ def test_overlapped_saves_and_tells_run_on_the_study_thread_and_a_repeat_is_stil
     import threading
     import time
 
-    from nas.study.run import loop
+    from nas.study.run.steps import Loop
     from search_helpers import TWO_ARCH_SPACE, write_space
 
     threads: list[str] = []
-    real_tell = loop._tell
+    real_tell = Loop.tell
 
     def slow_tell(*args):  # noqa: ANN002, ANN202
         threads.append(threading.current_thread().name)
         time.sleep(0.3)
         return real_tell(*args)
 
-    monkeypatch.setattr(loop, "_tell", slow_tell)
+    monkeypatch.setattr(Loop, "tell", slow_tell)
     monkeypatch.chdir(tmp_path)
     fake = FakeTrainer()
     space = str(write_space(tmp_path, TWO_ARCH_SPACE, "two.yaml"))
@@ -111,7 +111,9 @@ def test_an_outage_in_an_overlapped_loop_keeps_the_trained_result(tmp_path: Path
     code 3); the next run puts it back."""
     import time
 
-    from nas.study.run.loop import LoopSettings, Outcome, evaluated_count, run_loop
+    from nas.study.run.loop import run_loop
+
+    from nas.study.run.steps import LoopSettings, Outcome, evaluated_count
     from nas.study.store.recovery import StorageLost, recovery_dir
     from nas.study.store.retrying import RetryingStorage
     from nas.study.store.storage import StudyHandle

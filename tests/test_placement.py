@@ -85,7 +85,7 @@ def test_a_search_on_a_gpu_checks_the_memory_of_its_largest_resolution(tmp_path,
 
     monkeypatch.chdir(tmp_path)
     space = write_space(tmp_path, TINY_SPACE.replace("resolution: 16", "resolution: [12, 16]"))
-    from nas.study.run.loop import evaluated_count
+    from nas.study.run.steps import evaluated_count
 
     study = search(config(tmp_path, space=str(space), trials=2, device="cuda:0"), FakeTrainer())
     assert evaluated_count(study) == 2  # (asked ahead on a GPU: one surplus trial, not counted)

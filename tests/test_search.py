@@ -6,7 +6,7 @@ from optuna.trial import TrialState
 from nas import Genotype, UserError
 from nas.model.cost import estimate_cost, space_min_cost
 from nas.report.results import pareto_frame, trials_frame
-from nas.study.run.loop import evaluated_count
+from nas.study.run.steps import evaluated_count
 from nas.units import parse_quantity
 from nas.arch.space_file import load_space
 from nas.train.trainer import CandidateFailed

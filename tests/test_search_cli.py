@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from nas import UserError
 from nas.results import load_study
-from nas.study.run.loop import evaluated_count
+from nas.study.run.steps import evaluated_count
 
 from conftest import ROOT, run_cli
 from search_helpers import write_space

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from nas import Genotype
 from nas.report.results import trials_frame
-from nas.study.run.loop import evaluated_count
+from nas.study.run.steps import evaluated_count
 from nas.study.store.storage import StudyHandle, open_storage
 from nas.study.store.liveness import HEARTBEAT_KEY, fail_stale_trials, is_stale
 

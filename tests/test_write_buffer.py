@@ -11,7 +11,9 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
-from nas.study.run.loop import LoopSettings, Outcome, run_loop
+from nas.study.run.loop import run_loop
+
+from nas.study.run.steps import LoopSettings, Outcome
 from nas.study.store.records import HEARTBEAT_KEY, TrialRecord
 from nas.study.store.storage import StudyHandle, open_storage
 

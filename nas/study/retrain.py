@@ -25,7 +25,8 @@ from ..train.trainer import TrainConfig, select_device, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import fail_stale_trials
-from .run.loop import LoopSettings, Outcome, TrialContext, run_loop, slots_taken
+from .run.loop import run_loop
+from .run.steps import LoopSettings, Outcome, TrialContext, slots_taken
 from .run.placement import dataset_bytes, place_workers
 from .run.processes import check_codes, run_workers
 from .store.records import StudyRecord, TrialRecord

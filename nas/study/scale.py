@@ -30,7 +30,8 @@ from .store.defaults import DEFAULT_STORAGE_RETRY
 from ..scaling.family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
-from .run.loop import LoopSettings, Outcome, TrialContext, evaluated_count, run_loop
+from .run.loop import run_loop
+from .run.steps import LoopSettings, Outcome, TrialContext, evaluated_count
 from .run.placement import dataset_bytes, place_workers
 from .run.processes import check_codes, run_workers
 from .store.records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame

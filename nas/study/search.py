@@ -35,7 +35,8 @@ from ..train.extendable import ExtendableRun
 from ..train.trainer import TrainResult, train_candidate
 from .halving import Halving, RunFactory
 from .latency_book import LatencyBook, recorded_in
-from .run.loop import Outcome, TrialContext, evaluated_count, run_loop
+from .run.loop import run_loop
+from .run.steps import Outcome, TrialContext, evaluated_count
 from .opening import prepare
 from .run.placement import dataset_bytes, place_workers
 from .run.processes import check_codes, run_workers

@@ -10,7 +10,7 @@ from ..train.trainer import TrainConfig
 from .budgets import OBJECTIVES, TOLD_AS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import DEFAULT_STALE_AFTER
-from .run.loop import LoopSettings
+from .run.steps import LoopSettings
 from .rungs import Rungs
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
 

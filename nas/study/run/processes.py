@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .loop import LoopSettings, Evaluate, OnTold
+    from .steps import Evaluate, LoopSettings, OnTold
     from ..store.storage import StudyHandle
 
 

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ...units import human
-from .loop import evaluated_count
+from .steps import evaluated_count
 from ...pareto import non_dominated
 from ..store.records import TrialRecord
 

@@ -64,8 +64,6 @@ class LeanGPSampler(optuna.samplers.GPSampler):
 
     PRELIMINARY_POINTS = 512
     LOCAL_SEARCHES = 2
-    ACQUISITION_SEARCH = "coordinate"  # nas.study.sampling.acquisition's; "optuna": Optuna's own
-    LEAN_EHVI = True  # Optuna's EHVI estimate with less work (nas.study.sampling.lean_ehvi; the same values)
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -87,14 +85,17 @@ class LeanGPSampler(optuna.samplers.GPSampler):
         (tests/test_search.py then fails). Optuna names this method as the one to override."""
         from .acquisition import optimize_discrete_acqf, searchable
 
-        if self.ACQUISITION_SEARCH == "optuna" or not searchable(acqf):
+        if not searchable(acqf):
             return super()._optimize_acqf(acqf, best_params)
-        if self.LEAN_EHVI:
-            from .lean_ehvi import lean
+        return optimize_discrete_acqf(self.ehvi(acqf), best_params, self._n_preliminary_samples,
+                                      self._n_local_search, self._rng.rng)
 
-            acqf = lean(acqf)
-        return optimize_discrete_acqf(acqf, best_params, self._n_preliminary_samples, self._n_local_search,
-                                      self._rng.rng)
+    def ehvi(self, acqf):  # noqa: ANN001, ANN201
+        """The acquisition function with its EHVI computed as :mod:`nas.study.sampling.lean_ehvi`
+        does (Optuna's values with less work); benchmarks override it."""
+        from .lean_ehvi import lean
+
+        return lean(acqf)
 
     def _sample_relative_impl(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         """Optuna's proposal with torch's Python-level function overrides off.

@@ -57,10 +57,9 @@ class _Held:
 class WriteBuffer(BaseStorage):
     """Holds the writes of this process's running trials until :meth:`flush` (see the module)."""
 
-    def __init__(self, inner: BaseStorage, immediate: Iterable[str] = (), hold: bool = True) -> None:
+    def __init__(self, inner: BaseStorage, immediate: Iterable[str] = ()) -> None:
         self.inner = inner
         self.immediate = frozenset(immediate)  # system attribute keys written at once
-        self.hold = hold  # False: every write goes out at once, as Optuna's (the benchmark's baseline)
         self.transactions = 0  # writes sent to the storage (each one transaction): bench.overhead
         self._held: dict[int, _Held] = {}
         self._numbers: dict[int, int] = {}  # trial id -> its number (frozen trials show numbers)
@@ -119,7 +118,8 @@ class WriteBuffer(BaseStorage):
             self._checked.update({name: dist for name, (_, dist) in held.params.items()})
 
     def _holding(self, trial_id: int) -> _Held | None:
-        return self._held.get(trial_id) if self.hold else None
+        """Where a write to ``trial_id`` is held (None: it goes out at once)."""
+        return self._held.get(trial_id)
 
     def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
                         distribution: BaseDistribution) -> None:
