@@ -21,17 +21,17 @@ from optuna.trial import TrialState
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
-from ..train.trainer import TrainConfig, select_device, train_candidate
+from ..train.config import Trainer
+from ..train.trainer import TrainConfig, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import fail_stale_trials
-from .run.loop import run_loop
+from .run.driver import Workers, drive
+from .run.placement import dataset_bytes
 from .run.steps import LoopSettings, Outcome, TrialContext, slots_taken
-from .run.placement import dataset_bytes, place_workers
-from .run.processes import check_codes, run_workers
+from .run.workload import Opened
 from .store.records import StudyRecord, TrialRecord
 from .opening import study_dataset
-from .search import Trainer
 from .store.storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
 
 NO_JOB = "surplus: no retrain job was left to take"
@@ -129,21 +129,33 @@ def final_data(search: StudyHandle) -> tuple[Dataset, TrainConfig]:
 
 
 @dataclass
+class RetrainReady:
+    """What ``run_retrain`` has loaded in the command's own process (nas.study.run.driver)."""
+
+    handle: StudyHandle
+    data: Dataset
+    cfg: TrainConfig
+    out: TextIO | None
+
+
+@dataclass
 class RetrainJob:
-    """A retrain worker's part (picklable: it crosses into spawned worker processes)."""
+    """A retrain's part of the work (nas.study.run.workload.Workload; picklable)."""
 
     search_study: str
-    storage_url: str
+    storage_url: str | None
     total: int
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
-        search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
-        handle = load_handle(self.storage_url, retrain_study_name(self.search_study), retry_window=self.storage_retry)
-        data, cfg = final_data(search)
-        evaluate = RetrainEvaluator(data, cfg, torch.device(device), weights_dir(self.search_study), self.trainer)
-        return handle, evaluate, LoopSettings(total=self.total), None
+    def open(self, index: int, device: str, ready: RetrainReady | None = None) -> Opened:
+        if ready is None:  # a worker process
+            search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
+            handle = load_handle(self.storage_url, retrain_study_name(self.search_study), retry_window=self.storage_retry)
+            ready = RetrainReady(handle, *final_data(search), out=None)
+        evaluate = RetrainEvaluator(ready.data, ready.cfg, torch.device(device), weights_dir(self.search_study),
+                                    self.trainer, ready.out)
+        return Opened(ready.handle, evaluate, LoopSettings(total=self.total))
 
 
 def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_RETRAIN_EPOCHS,
@@ -156,21 +168,18 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     data, cfg = final_data(search)  # checks the test split is the one the study recorded
     largest = max((c.genotype.resolution for c in candidates), default=data.resolution)
-    devices = place_workers(device, workers, workers_per_device,
-                            data_bytes=lambda: dataset_bytes(data.at_resolution(largest)))
-    handle = open_retrain(search)
-    jobs = jobs_for(candidates, epochs, seeds)
-    total, waiting = enqueue_missing(handle, jobs)
-    print(f"retraining {len(candidates)} architecture(s) x {seeds} seed(s) for {epochs:g} epochs on "
-          f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running", file=out)
-    try:
-        if workers > 1:
-            check_codes(run_workers(RetrainJob(search.name, url, total, trainer, search.retry_window), devices),
-                        retrain_study_name(search.name))
-        else:
-            evaluate = RetrainEvaluator(data, cfg, select_device(device), weights_dir(search.name), trainer, out)
-            run_loop(handle, evaluate, LoopSettings(total=total))
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are kept; rerun the same command to resume", file=out)
-        raise
-    return handle
+    opened: list[StudyHandle] = []  # the retrain study, opened once the workers fit
+
+    def setup(devices: list[str]) -> tuple[RetrainReady, str]:
+        opened.append(handle := open_retrain(search))
+        jobs = jobs_for(candidates, epochs, seeds)
+        job.total, waiting = enqueue_missing(handle, jobs)  # the job crosses to the workers after this
+        return RetrainReady(handle, data, cfg, out), (
+            f"retraining {len(candidates)} architecture(s) x {seeds} seed(s) for {epochs:g} epochs on "
+            f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running")
+
+    job = RetrainJob(search.name, url, 0, trainer, search.retry_window)
+    drive(job, Workers(device, workers, workers_per_device), setup, study_name=retrain_study_name(search.name),
+          interrupted=lambda: "interrupted: finished runs are kept; rerun the same command to resume", out=out,
+          data_bytes=lambda: dataset_bytes(data.at_resolution(largest)))
+    return opened[0]

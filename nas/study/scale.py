@@ -25,19 +25,19 @@ from ..arch.genotype import Genotype
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
-from ..train.trainer import TrainConfig, select_device, train_candidate
+from ..train.config import Trainer
+from ..train.trainer import TrainConfig, train_candidate
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from ..scaling.family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
-from .run.loop import run_loop
+from .run.driver import Workers, drive
 from .run.steps import LoopSettings, Outcome, TrialContext, evaluated_count
-from .run.placement import dataset_bytes, place_workers
-from .run.processes import check_codes, run_workers
+from .run.workload import Opened
+from .run.placement import dataset_bytes
 from .store.records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from ..scaling.grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
-from .search import Trainer
 from .store.storage import StudyHandle, load_handle, resolve_storage_url, study_dir
 
 TAKEN = "surplus: another worker took this grid point"
@@ -130,27 +130,38 @@ def _grid_total(grid: GridSettings, base: Genotype, trials: int | None) -> int:
 
 
 @dataclass
+class ScaleReady:
+    """What ``run_scaling`` has loaded in the command's own process (nas.study.run.driver)."""
+
+    handle: StudyHandle
+    data: Dataset
+    cfg: TrainConfig
+    out: TextIO | None
+
+
+@dataclass
 class ScaleJob:
-    """A scaling worker's part (picklable: it crosses into spawned worker processes)."""
+    """Scaling's part of the work (nas.study.run.workload.Workload; picklable)."""
 
     search_study: str
-    storage_url: str
+    storage_url: str | None
     base_json: str
     grid: GridSettings
     trials: int | None
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
-        search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
+    def open(self, index: int, device: str, ready: ScaleReady | None = None) -> Opened:
         base = Genotype.from_json(self.base_json)
         points = self.grid.plan(base).points
-        handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)),
-                             retry_window=self.storage_retry)
-        record = StudyRecord.from_study(search.study)
-        evaluate = GridPointEvaluator(base, points, study_dataset(record),
-                                      TrainConfig.from_dict(record.train_config), torch.device(device), self.trainer)
-        return handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials)), None
+        if ready is None:  # a worker process
+            search = load_handle(self.storage_url, self.search_study, retry_window=self.storage_retry)
+            handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)),
+                                 retry_window=self.storage_retry)
+            record = StudyRecord.from_study(search.study)
+            ready = ScaleReady(handle, study_dataset(record), TrainConfig.from_dict(record.train_config), out=None)
+        evaluate = GridPointEvaluator(base, points, ready.data, ready.cfg, torch.device(device), self.trainer, ready.out)
+        return Opened(ready.handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials)))
 
 
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
@@ -170,29 +181,23 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     record = StudyRecord.from_study(search.study)
     latency = settings_for(record, latency_on)  # a missing runtime is refused before any training
     largest = max(p.landing.genotype.resolution for p in plan.points)
-    devices = place_workers(device, workers, workers_per_device,
-                            data_bytes=lambda: dataset_bytes(study_dataset(record).at_resolution(largest)))
-    handle = open_grid(search, base, grid)
-    study = handle.study
-    wanted = _grid_total(grid, base, trials)
-    done = evaluated_count(study)
-    print(f"scaling {base_label} of study {search.name!r}: alpha*beta^2*gamma^2 = {grid.flops_factor:g} on a "
-          f"{grid.step:g} grid of (alpha, beta), gamma from the constraint; "
-          f"{plan.describe(grid.tolerance, grid.flops_factor)} ({FLOPS_CONVENTION}); "
-          f"{done} done; training {max(0, wanted - done)}", file=out)
-    try:
-        if workers > 1:
-            check_codes(run_workers(ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer,
-                                             search.retry_window),
-                                    devices), f"{search.name}-scale")
-        else:
-            evaluate = GridPointEvaluator(base, plan.points, study_dataset(record),
-                                          TrainConfig.from_dict(record.train_config), select_device(device),
-                                          trainer, out)
-            run_loop(handle, evaluate, LoopSettings(total=wanted))
-    except KeyboardInterrupt:
-        print("interrupted: finished grid points are kept; rerun to resume", file=out)
-        raise
+    data = study_dataset(record)
+    opened: list[StudyHandle] = []  # the grid study, opened once the workers fit
+
+    def setup(devices: list[str]) -> tuple[ScaleReady, str]:
+        opened.append(handle := open_grid(search, base, grid))
+        wanted, done = _grid_total(grid, base, trials), evaluated_count(handle.study)
+        return ScaleReady(handle, data, TrainConfig.from_dict(record.train_config), out), (
+            f"scaling {base_label} of study {search.name!r}: alpha*beta^2*gamma^2 = {grid.flops_factor:g} on a "
+            f"{grid.step:g} grid of (alpha, beta), gamma from the constraint; "
+            f"{plan.describe(grid.tolerance, grid.flops_factor)} ({FLOPS_CONVENTION}); "
+            f"{done} done; training {max(0, wanted - done)}")
+
+    job = ScaleJob(search.name, url, base.to_json(indent=None), grid, trials, trainer, search.retry_window)
+    drive(job, Workers(device, workers, workers_per_device), setup, study_name=f"{search.name}-scale",
+          interrupted=lambda: "interrupted: finished grid points are kept; rerun to resume", out=out,
+          data_bytes=lambda: dataset_bytes(data.at_resolution(largest)))
+    study = opened[0].study
     frame = grid_frame(study)
     done = frame[frame["state"] == "COMPLETE"]
     if done.empty:

@@ -32,14 +32,15 @@ from ..model.cost import estimate_cost
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
-from ..train.trainer import TrainResult, train_candidate
+from ..train.config import Trainer
+from ..train.trainer import train_candidate
 from .halving import Halving, RunFactory
 from .latency_book import LatencyBook, recorded_in
-from .run.loop import run_loop
 from .run.steps import Outcome, TrialContext, evaluated_count
 from .opening import prepare
-from .run.placement import dataset_bytes, place_workers
-from .run.processes import check_codes, run_workers
+from .run.driver import drive
+from .run.placement import dataset_bytes
+from .run.workload import Opened
 from .run.progress import Progress
 from .store.records import TrialRecord
 from .sampling.samplers import make_pruner, make_sampler, sampler_seed
@@ -48,9 +49,6 @@ from .store.storage import load_handle, study_dir
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-Trainer = Callable[..., TrainResult]
-"""``trainer(genotype, data, cfg, device, report=None) -> TrainResult``: :func:`train_candidate`
-or anything with its signature (tests pass fakes; the retrain and multi-fidelity work pass theirs)."""
 
 
 class CandidateEvaluator:
@@ -201,29 +199,35 @@ class DuplicateIndex:
 # ----- running ------------------------------------------------------------------------------------
 
 @dataclass
+class SearchReady:
+    """What ``run_search`` has loaded in the command's own process (nas.study.run.driver)."""
+
+    handle: StudyHandle
+    space: SearchSpace
+    data: Dataset
+
+
+@dataclass
 class SearchJob:
-    """A search worker's part (picklable: it crosses into spawned worker processes)."""
+    """A search's part of the work (nas.study.run.workload.Workload; picklable)."""
 
     cfg: SearchConfig
     trainer: Trainer = train_candidate
     run_factory: RunFactory = ExtendableRun
 
-    def open(self, index: int, device: str):  # noqa: ANN201 - see nas.study.run.processes.WorkerJob
+    def open(self, index: int, device: str, ready: SearchReady | None = None) -> Opened:
         cfg = self.cfg
-        handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner), cfg.storage_retry)
-        existing = len(handle.study.get_trials(deepcopy=False))
-        seed = sampler_seed(cfg.seed, index, existing, joined=existing > 0)
-        handle.study.sampler = make_sampler(cfg.sampler, seed, cfg.n_objectives)
-        data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
-        evaluate = CandidateEvaluator(cfg, load_space(cfg.space), data, torch.device(device), self.trainer,
-                                      self.run_factory)
-        progress = Progress(cfg.trials, handle.study, cfg.progress, prefix=f"[worker {index}] ")
-        return handle, evaluate, cfg.loop_settings(device), progress.update
-
-
-def _interrupted_message(study: optuna.Study) -> str:
-    return (f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
-            f"{study.study_name!r}; rerun the same command to resume")
+        if ready is None:  # a worker process: open the study, seeded for a joining worker
+            handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner), cfg.storage_retry)
+            existing = len(handle.study.get_trials(deepcopy=False))
+            handle.study.sampler = make_sampler(cfg.sampler, sampler_seed(cfg.seed, index, existing, joined=existing > 0),
+                                                cfg.n_objectives)
+            data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
+            ready = SearchReady(handle, load_space(cfg.space), data)
+        evaluate = CandidateEvaluator(cfg, ready.space, ready.data, torch.device(device), self.trainer, self.run_factory)
+        progress = Progress(cfg.trials, ready.handle.study, cfg.progress,
+                            prefix="" if cfg.workers == 1 else f"[worker {index}] ")
+        return Opened(ready.handle, evaluate, cfg.loop_settings(device), progress.update, progress.close)
 
 
 def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = train_candidate,
@@ -235,26 +239,20 @@ def run_search(cfg: SearchConfig, out: TextIO | None = None, trainer: Trainer = 
     """
     space, data, handle = prepare(cfg)
     study = handle.study
-    devices = place_workers(cfg.device, cfg.workers, cfg.workers_per_device, cfg.devices,
-                            lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
-    print(f"study {cfg.study!r}: {evaluated_count(study)} of {cfg.trials} trials done; {data.describe()}; "
-          f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}", file=out)
-    try:
-        if cfg.workers == 1:
-            evaluate = CandidateEvaluator(cfg, space, data, torch.device(devices[0]), trainer, run_factory)
-            progress = Progress(cfg.trials, study, cfg.progress)
-            try:
-                summary = run_loop(handle, evaluate, cfg.loop_settings(devices[0]), progress.update)
-            finally:
-                progress.close()
-            if summary.ran_out_of_asks:
-                print(f"warning: stopped after {summary.asks} proposals, most over budget; the "
-                      f"budget is tight for this space", file=out)
-        else:
-            bad = check_codes(run_workers(SearchJob(cfg, trainer, run_factory), devices), cfg.study)
-            if bad:
-                print(f"warning: {len(bad)} worker(s) exited with codes {bad}; finished trials are kept", file=out)
-    except KeyboardInterrupt:
-        print(_interrupted_message(study), file=out)
-        raise
+
+    def setup(devices: list[str]) -> tuple[SearchReady, str]:
+        return SearchReady(handle, space, data), (
+            f"study {cfg.study!r}: {evaluated_count(study)} of {cfg.trials} trials done; {data.describe()}; "
+            f"{cfg.workers} worker(s) on {', '.join(sorted(set(devices)))}; storage {cfg.storage}")
+
+    def interrupted() -> str:
+        return (f"\ninterrupted: {evaluated_count(study)} finished trials are kept in study "
+                f"{study.study_name!r}; rerun the same command to resume")
+
+    summary = drive(SearchJob(cfg, trainer, run_factory), cfg.workers_placement, setup,
+                    study_name=cfg.study, interrupted=interrupted, out=out,
+                    data_bytes=lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
+    if summary is not None and summary.ran_out_of_asks:
+        print(f"warning: stopped after {summary.asks} proposals, most over budget; the "
+              f"budget is tight for this space", file=out)
     return study

@@ -11,6 +11,7 @@ from .budgets import OBJECTIVES, TOLD_AS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import DEFAULT_STALE_AFTER
 from .run.steps import LoopSettings
+from .run.driver import Workers
 from .rungs import Rungs
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
 
@@ -80,6 +81,10 @@ class SearchConfig:
     @property
     def halving(self) -> Rungs | None:
         return self.rungs if self.fidelity == "sh" else None
+
+    @property
+    def workers_placement(self) -> Workers:
+        return Workers(self.device, self.workers, self.workers_per_device, self.devices)
 
     def latency_settings(self) -> LatencySettings:
         return LatencySettings(runtime=self.latency_on, batch=self.latency_batch)

@@ -1,26 +1,19 @@
 """Worker processes: starting them on their devices (:mod:`nas.study.run.placement`), and the one
 entry point they run.
 
-A :class:`WorkerJob` says how a worker opens its part of the work (the study, the evaluation, the
-loop settings); search and scaling each provide one, and :func:`worker_main` runs any of them in
-the same ask/tell loop (:mod:`nas.study.run.loop`).
+A :class:`~nas.study.run.workload.Workload` says how a worker opens its part of the work (the
+study, the evaluation, the loop settings); search, retrain and scale each provide one, and
+:func:`worker_main` runs any of them in the same ask/tell loop (:mod:`nas.study.run.loop`).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .steps import Evaluate, LoopSettings, OnTold
-    from ..store.storage import StudyHandle
-
-
-class WorkerJob(Protocol):
-    """Picklable description of a worker's work; ``open`` runs inside the worker process."""
-
-    def open(self, index: int, device: str) -> "tuple[StudyHandle, Evaluate, LoopSettings, OnTold | None]": ...
+    from .workload import Workload
 
 
 def raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -28,7 +21,7 @@ def raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def worker_main(job: WorkerJob, index: int, device: str, threads: int, memory_share: float = 1.0) -> None:
+def worker_main(job: Workload, index: int, device: str, threads: int, memory_share: float = 1.0) -> None:
     """A worker process: SIGTERM ends it like Ctrl-C, then the shared loop runs the job. A worker
     sharing a GPU with others is capped at its share of the GPU's memory."""
     import signal
@@ -45,17 +38,19 @@ def worker_main(job: WorkerJob, index: int, device: str, threads: int, memory_sh
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from ..store.recovery import StorageLost
 
-    handle, evaluate, settings, on_told = job.open(index, device)
+    opened = job.open(index, device)
     try:
-        run_loop(handle, evaluate, settings, on_told)
+        run_loop(opened.handle, opened.evaluate, opened.settings, opened.on_told)
     except KeyboardInterrupt:
         sys.exit(130)
     except StorageLost as exc:
         print(f"[worker {index}] {exc}", file=sys.stderr, flush=True)
         sys.exit(StorageLost.exit_code)
+    finally:
+        opened.close()
 
 
-def run_workers(job: WorkerJob, devices: list[str]) -> list[int | None]:
+def run_workers(job: Workload, devices: list[str]) -> list[int | None]:
     """One spawned process per device running ``job``; waits for all and returns their exit codes.
 
     CPU threads are divided between the CPU processes. On Ctrl-C (which the terminal also sends
