@@ -43,7 +43,7 @@ def search(args: tuple[str, int, int]) -> dict:
     import torch
 
     from nas.report.results import pareto_frame, trials_frame
-    from nas.study.rungs import Rungs
+    from nas.train.rungs import Rungs
     from nas.study.search import SearchConfig, run_search
     from nas.train.trainer import TrainConfig
 
@@ -53,7 +53,7 @@ def search(args: tuple[str, int, int]) -> dict:
     cfg = SearchConfig(space=SPACE, dataset=DATASET, study=f"{method}-{seed}", trials=trials,
                        train=TrainConfig(epochs=epochs, seed=seed), flops_max=FLOPS_MAX, seed=seed,
                        storage=f"sqlite:///{work / 'study.db'}", write_files=False, progress=False,
-                       fidelity="sh" if method == "sh" else "single", rungs=Rungs(),
+                       fidelity=Rungs() if method == "sh" else None,
                        checkpoint_dir=str(work / "checkpoints"))
     start = time.perf_counter()
     study = run_search(cfg, out=io.StringIO())

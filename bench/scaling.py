@@ -72,7 +72,7 @@ def main() -> None:
     scale = run_scaling(search, base, f"demo knee (trial {knee.number})", grid, phi_max=max(PHIS),
                         workers=workers, out=io.StringIO())
     grid_s = time.time() - started
-    alpha, beta, gamma = scale["alpha"], scale["beta"], scale["gamma"]
+    alpha, beta, gamma = scale.alpha, scale.beta, scale.gamma
     print(f"grid: {grid.plan(base).describe(grid.tolerance, FACTOR)}; best alpha={alpha:.2f} beta={beta:.2f} "
           f"(gamma={gamma:.2f} nominal) in {grid_s:.0f}s", flush=True)
     variants = comparison_variants(base, alpha, beta, FACTOR, PHIS, grid.tolerance)

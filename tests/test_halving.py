@@ -15,7 +15,7 @@ from nas.study.halving import promotion
 from nas.study.run.steps import evaluated_count
 from nas.pareto import crowding_distance, front_ranks, promotion_order
 from nas.study.store.records import TrialRecord
-from nas.study.rungs import Rungs
+from nas.train.rungs import Rungs
 from nas.study.search import run_search
 from nas.train.extendable import ExtendableRun, StableDecay
 from nas.train.sources import load_dataset
@@ -33,7 +33,7 @@ def in_tmp(monkeypatch, tmp_path):
 
 
 def sh_config(tmp_path, **kw):
-    base = dict(fidelity="sh", rungs=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=18)
+    base = dict(fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=18)
     base.update(kw)
     return config(tmp_path, **base)
 
@@ -104,7 +104,7 @@ def test_search_promotes_by_rank_and_the_front_is_made_of_top_rung_trials(in_tmp
 def test_resume_refuses_other_rungs_and_sh_refuses_the_reward_mode(in_tmp):
     run_search(sh_config(in_tmp, trials=2), out=io.StringIO(), run_factory=FakeRun)
     with pytest.raises(UserError, match="successive halving .*--max-epochs 9.*not successive halving .*--max-epochs 3"):
-        run_search(sh_config(in_tmp, trials=3, rungs=Rungs(1, 3, 3)), out=io.StringIO(), run_factory=FakeRun)
+        run_search(sh_config(in_tmp, trials=3, fidelity=Rungs(1, 3, 3)), out=io.StringIO(), run_factory=FakeRun)
     with pytest.raises(UserError, match="single fidelity"):
         run_search(config(in_tmp, trials=3), out=io.StringIO(), trainer=FakeTrainer())
     with pytest.raises(UserError, match="reward mode"):
@@ -175,7 +175,7 @@ def test_a_run_lost_mid_rung_resumes_from_its_last_epoch(in_tmp):
     space = write_space(in_tmp, TWO_ARCH_SPACE)
     # On the CPU, as the uninterrupted reference run below: on a GPU machine "auto" trained the
     # search on CUDA, whose accuracies differ from the CPU's (seen on an H100).
-    cfg = sh_config(in_tmp, space=str(space), trials=1, rungs=Rungs(1, 3, 3), stale_after=0.3, poll_interval=0.1,
+    cfg = sh_config(in_tmp, space=str(space), trials=1, fidelity=Rungs(1, 3, 3), stale_after=0.3, poll_interval=0.1,
                     device="cpu")
     with pytest.raises(WorkerKilled):
         run_search(cfg, out=io.StringIO(), run_factory=DyingRun)

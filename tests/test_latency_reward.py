@@ -59,7 +59,7 @@ def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective
     from nas.model.latency import Latency, LatencySettings
     from nas.report.results import pareto_frame, trials_frame
     from nas.study.halving import rung_results
-    from nas.study.rungs import Rungs
+    from nas.train.rungs import Rungs
 
     from search_helpers import FakeRun
 
@@ -68,7 +68,7 @@ def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(latency_book, "measure_latency", inverse)
-    cfg = config(tmp_path, fidelity="sh", rungs=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=12,
+    cfg = config(tmp_path, fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=12,
                  objectives="accuracy,latency")
     study = search_module_run(cfg, FakeRun)
     records = [TrialRecord.from_trial(t) for t in study.trials if t.state == TrialState.COMPLETE]
@@ -83,7 +83,7 @@ def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective
     front = pareto_frame(trials_frame(study), "latency")
     assert len(front) and front["top_rung"].all()
     with pytest.raises(UserError, match="ranks each rung on accuracy and one cost"):
-        search_module_run(config(tmp_path, study="u", fidelity="sh", objectives="accuracy,flops,latency"), FakeRun)
+        search_module_run(config(tmp_path, study="u", fidelity=Rungs(), objectives="accuracy,flops,latency"), FakeRun)
 
 
 def search_module_run(cfg, run_factory):  # noqa: ANN001, ANN201 - SearchConfig, RunFactory -> Study

@@ -42,7 +42,7 @@ def test_scale_times_each_grid_point_and_member_once_and_reuses_the_search(timed
     out = io.StringIO()
     result = run_scaling(handle, base, "best", GridSettings(2.0, 0.1, 0.05), phi_max=2, out=out,
                          trainer=FakeTrainer())
-    grid, family = result["grid"], result["family"]
+    grid, family = result.grid, result.family
     done = grid[grid["state"] == "COMPLETE"]
     assert done["latency_ms"].notna().all() and family["latency_ms"].notna().all()
     for frame in (done, family):  # the fake's figure for each network: its own FLOPs
@@ -55,7 +55,7 @@ def test_scale_times_each_grid_point_and_member_once_and_reuses_the_search(timed
     again = run_scaling(handle, base, "best", GridSettings(2.0, 0.1, 0.05), phi_max=2, out=io.StringIO(),
                         trainer=FakeTrainer())
     assert len(timed_study) == before  # resumed: the scaling study's own table is reused
-    assert list(again["family"]["latency_ms"]) == list(family["latency_ms"])
+    assert list(again.family["latency_ms"]) == list(family["latency_ms"])
     assert estimate_cost(base).flops / 1e6 == family.loc[0, "latency_ms"]
 
 
@@ -68,7 +68,7 @@ def test_scale_without_latency_measures_nothing(tmp_path: Path, monkeypatch: pyt
     base = Genotype.from_json(resolve_trial(handle.study, "best").user_attrs["genotype"])
     result = run_scaling(handle, base, "best", GridSettings(2.0, 0.1, 0.05), phi_max=1, out=io.StringIO(),
                          trainer=FakeTrainer())
-    assert not calls and "latency_ms" not in result["family"]
+    assert not calls and "latency_ms" not in result.family
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="refusal of a missing CUDA runtime")

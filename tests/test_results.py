@@ -109,3 +109,30 @@ def test_resolve_trial_errors_name_what_exists():
         resolve_trial(study, 6)
     with pytest.raises(UserError, match="trial number"):
         resolve_trial(study, "first")
+
+
+def test_study_records_are_typed_where_read_and_older_studies_still_read() -> None:
+    """train_config, fidelity and scaling are stored as plain dicts (readable in any Optuna tool,
+    and as older versions wrote them) and come back typed from StudyRecord.from_study."""
+    import optuna
+
+    from nas.study.store.records import ScalingRecord, StudyRecord
+    from nas.train.config import TrainConfig
+    from nas.train.rungs import Rungs
+
+    study = optuna.create_study()
+    old = {"train_config": {"epochs": 2.0, "lr": 0.1, "a_key_from_another_version": 1},
+           "fidelity": {"kind": "sh", "min_epochs": 1.0, "max_epochs": 3.0, "eta": 3.0, "cooldown": 0.2},
+           "scaling": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15, "base": "trial 3", "base_genotype": "{}",
+                       "flops_factor": 2.0}}  # written before tolerance and grid_version were recorded
+    for key, value in old.items():
+        study.set_user_attr(key, value)
+    record = StudyRecord.from_study(study)
+    assert record.train_config == TrainConfig(epochs=2.0, lr=0.1)
+    assert record.fidelity == Rungs(1.0, 3.0, 3.0)
+    assert record.scaling == ScalingRecord(1.2, 1.1, 1.15, "trial 3", "{}", 2.0, tolerance=0.05, grid_version=1)
+    again = optuna.create_study()
+    record.write(again)
+    assert StudyRecord.from_study(again) == record
+    assert again.user_attrs["train_config"]["lr"] == 0.1 and again.user_attrs["fidelity"]["kind"] == "sh"
+    assert StudyRecord.from_study(optuna.create_study()).fidelity is None  # single fidelity

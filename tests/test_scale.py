@@ -146,8 +146,8 @@ def test_scale_trains_every_landed_point_once_resumes_and_writes_family(small_st
         assert abs(a["flops_ratio"] / 2.0 - 1) <= TOLERANCE
     # The fake trainer's accuracy grows with FLOPs: the best point is the one with most FLOPs.
     best = max(done, key=lambda t: t.values[0])
-    assert (result["alpha"], result["beta"]) == (best.user_attrs["alpha"], best.user_attrs["beta"])
-    family = result["family"]
+    assert (result.alpha, result.beta) == (best.user_attrs["alpha"], best.user_attrs["beta"])
+    family = result.family
     folder = tmp_path / "results/t/scaled"
     for _, row in family.iterrows():
         phi = int(row["phi"])
@@ -155,7 +155,7 @@ def test_scale_trains_every_landed_point_once_resumes_and_writes_family(small_st
         g = Genotype.from_json((folder / f"phi{phi}.json").read_text())
         assert estimate_cost(g).flops == row["flops"]
     scaling = load_handle(None, "t").study.user_attrs["scaling"]
-    assert scaling["alpha"] == result["alpha"] and scaling["tolerance"] == TOLERANCE
+    assert scaling["alpha"] == result.alpha and scaling["tolerance"] == TOLERANCE
 
 
 def test_cli_scale_compare_single_and_family_retrain_score_on_test_and_export_lands(tmp_path, monkeypatch):

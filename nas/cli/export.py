@@ -42,10 +42,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..study.latency_book import settings_for
     from ..study.store.records import StudyRecord, TrialRecord
     from ..scaling.family import family_member
-    from ..scaling.landing import DEFAULT_TOLERANCE
     from ..study.opening import study_dataset
     from ..study.store.storage import load_study
-    from ..train.trainer import TrainConfig, train_candidate
+    from ..train.trainer import train_candidate
 
     formats = parse_formats(args.format)
     study = load_study(args.storage, args.study)
@@ -57,17 +56,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"study {args.study!r} has no scaling result; run `scale --study {args.study}` first")
         if args.scaled < 0:
             raise UserError(f"--scaled must be >= 0, got {args.scaled}")
-        if info.get("grid_version", 1) < 2:
+        if info.grid_version < 2:
             raise UserError(f"study {args.study!r} was scaled by an older version (nominal FLOPs); run "
                             f"`scale --study {args.study}` again to land the family on measured FLOPs")
-        base = Genotype.from_json(info["base_genotype"])
-        tolerance = info.get("tolerance", DEFAULT_TOLERANCE)
-        member = family_member(base, info["alpha"], info["beta"], info["flops_factor"], args.scaled, tolerance)
+        base = Genotype.from_json(info.base_genotype)
+        tolerance = info.tolerance
+        member = family_member(base, info.alpha, info.beta, info.flops_factor, args.scaled, tolerance)
         if not member.within(tolerance):
             raise UserError(f"family member phi={args.scaled} cannot land within +/-{tolerance:.0%} of "
                             f"x{member.target:g} measured FLOPs (nearest: x{member.ratio:.2f}); nothing exported")
         g = member.genotype.with_updates(name=f"phi{args.scaled}")
-        source = (f"{info['base']} scaled by phi={args.scaled}: FLOPs x{member.ratio:.3f} measured "
+        source = (f"{info.base} scaled by phi={args.scaled}: FLOPs x{member.ratio:.3f} measured "
                   f"(target x{member.target:g})")
         accuracy = "not measured (scaled, untrained)"
     else:
@@ -86,7 +85,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.train_epochs <= 0:
             raise UserError("--train-epochs must be positive")
         data = study_dataset(record)
-        cfg = replace(TrainConfig.from_dict(record.train_config), epochs=args.train_epochs, time_budget=None)
+        cfg = replace(record.train_config, epochs=args.train_epochs, time_budget=None)
         result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"

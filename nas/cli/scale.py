@@ -92,7 +92,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result: dict) -> None:  # noqa: ANN001
+def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result) -> None:  # noqa: ANN001 - ScalingResult
     """Retrain the family (--retrain-epochs) and the comparison (--compare-single) in one
     ``retrain`` run, so that workers share them and a network in both trains once."""
     import pandas as pd
@@ -108,10 +108,10 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result: d
     seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS
     tables: dict[str, pd.DataFrame] = {}
     if args.retrain_epochs is not None:
-        tables["family"] = result["family"]
+        tables["family"] = result.family
     if args.compare_single:
         phis = list(range(1, args.phi_max + 1))
-        variants = comparison_variants(base, result["alpha"], result["beta"], grid.flops_factor, phis, grid.tolerance)
+        variants = comparison_variants(base, result.alpha, result.beta, grid.flops_factor, phis, grid.tolerance)
         tables["compare_single"] = variants_frame(base, variants, grid.tolerance)
     rows = pd.concat([t[t["within_tolerance"]] for t in tables.values()])
     candidates = [Candidate(str(r["label"]), Genotype.from_json(r["genotype"])) for _, r in rows.iterrows()]

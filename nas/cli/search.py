@@ -12,6 +12,7 @@ from .workers import add_workers, workers_of
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
     from ..study.budgets import OBJECTIVES, REWARD_ON
+    from ..train.rungs import FIDELITIES
     from ..study.sampling.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
@@ -23,7 +24,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
-    p.add_argument("--fidelity", default="single", choices=("single", "sh"),
+    p.add_argument("--fidelity", default="single", choices=FIDELITIES,
                    help="single: every candidate trained --epochs; sh: asynchronous successive halving, "
                         "candidates trained --min-epochs x --eta^k up to --max-epochs, promoted by "
                         "Pareto rank (BENCHMARKS.md §11)")
@@ -96,8 +97,8 @@ def _parse_devices(text: str | None) -> list[int] | None:
     return ids
 
 
-def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.study.rungs.Rungs
-    from ..study.rungs import Rungs
+def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.train.rungs.Rungs
+    from ..train.rungs import Rungs
 
     given = {name: getattr(args, name) for name in ("eta", "min_epochs", "max_epochs")
              if getattr(args, name) is not None}
@@ -105,7 +106,7 @@ def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.study.rungs.Rungs
         if given or args.checkpoint_dir:
             flags = [f"--{n.replace('_', '-')}" for n in given] + (["--checkpoint-dir"] if args.checkpoint_dir else [])
             raise UserError(f"{', '.join(flags)}: only with successive halving (add --fidelity sh)")
-        return Rungs()
+        return None
     if args.epochs is not None or args.time_budget is not None:
         raise UserError("with --fidelity sh the budget is --min-epochs .. --max-epochs; drop --epochs/--time-budget")
     return Rungs(**given)
@@ -147,7 +148,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         workers=workers,
         devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,
         **({} if args.overlap_sampling is None else {"overlap_sampling": args.overlap_sampling}),
-        fidelity=args.fidelity, rungs=rungs, checkpoint_dir=args.checkpoint_dir,
+        fidelity=rungs, checkpoint_dir=args.checkpoint_dir,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)
     report_search(study, write_files=cfg.write_files)

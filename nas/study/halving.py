@@ -33,7 +33,7 @@ from ..train.extendable import ExtendableRun, StableDecay
 from ..train.trainer import TrainConfig
 from ..pareto import promotion_order
 from .store.records import TrialRecord
-from .rungs import Rungs, rung_key
+from ..train.rungs import Rungs, rung_key
 
 RunFactory = Callable[..., ExtendableRun]
 """``factory(genotype, data, cfg, device, schedule, checkpoint) -> ExtendableRun`` (or anything

@@ -18,7 +18,7 @@ from ..train.data import DEFAULT_TEST_FRACTION, Dataset
 from ..train.sources import load_dataset
 from ..units import human
 from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
-from .rungs import FIDELITIES
+from ..train.rungs import Rungs
 from .sampling.samplers import make_pruner, make_sampler, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
 from .search_config import SearchConfig
@@ -30,7 +30,7 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         command=cfg.command, space_name=space.name, space_source=space.source, space_text=space.text,
         dataset=cfg.dataset, dataset_summary=data.describe(), seed=cfg.seed, sampler=cfg.sampler,
         objectives=cfg.objective_names,
-        param_encoding=PARAM_ENCODING, train_config=cfg.train.to_dict(), flops_max=cfg.flops_max,
+        param_encoding=PARAM_ENCODING, train_config=cfg.train, flops_max=cfg.flops_max,
         params_max=cfg.params_max, flops_target=cfg.flops_target, reward_exponent=cfg.reward_exponent,
         reward_on=cfg.reward_on if cfg.reward_mode else None, latency_target_ms=cfg.latency_target_ms,
         latency_max_ms=cfg.latency_max_ms,
@@ -41,7 +41,7 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
         python=platform.python_version(),
-        fidelity=cfg.halving.to_dict() if cfg.halving is not None else None)
+        fidelity=cfg.fidelity)
 
 
 def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
@@ -121,12 +121,12 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
     if rec.space_text not in (None, space.text):
         raise UserError(f"study {cfg.study!r} was made with a different search space "
                         f"({rec.space_source}); use another --study name")
-    wanted = cfg.halving.to_dict() if cfg.halving is not None else None
+    wanted = cfg.fidelity
     if rec.fidelity != wanted:
-        def say(f: dict | None) -> str:
+        def say(f: Rungs | None) -> str:
             return ("single fidelity" if f is None else
-                    f"successive halving (--min-epochs {f['min_epochs']:g} --max-epochs {f['max_epochs']:g} "
-                    f"--eta {f['eta']:g})")
+                    f"successive halving (--min-epochs {f.min_epochs:g} --max-epochs {f.max_epochs:g} "
+                    f"--eta {f.eta:g})")
         raise UserError(f"study {cfg.study!r} was searched with {say(rec.fidelity)}, not {say(wanted)}; "
                         f"use those settings to resume it, or another --study name")
     if "dataset" in study.user_attrs and rec.dataset != cfg.dataset:
@@ -178,13 +178,11 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
         raise UserError(f"--trials must be >= 1, got {cfg.trials}")
     if cfg.workers < 1:
         raise UserError(f"--workers must be >= 1, got {cfg.workers}")
-    if cfg.fidelity not in FIDELITIES:
-        raise UserError(f"--fidelity {cfg.fidelity!r}: choose one of {', '.join(FIDELITIES)}")
     check_reward(cfg)
-    if cfg.halving is not None and cfg.reward_mode:
+    if cfg.fidelity is not None and cfg.reward_mode:
         raise UserError("--fidelity sh ranks candidates on (accuracy, cost); it does not combine with "
                         "the single-objective reward mode (--flops-target, --latency-target)")
-    if cfg.halving is not None and cfg.train.time_budget is not None:
+    if cfg.fidelity is not None and cfg.train.time_budget is not None:
         raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
                         "drop --time-budget")
     if cfg.objectives not in OBJECTIVES:
@@ -192,7 +190,7 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     if cfg.objectives != OBJECTIVES[0] and cfg.reward_mode:
         raise UserError(f"--objectives {cfg.objectives}: the reward mode searches one number, ACC x (cost/T)^w; "
                         f"for latency use --reward-on latency --latency-target T, not --objectives")
-    if cfg.halving is not None and len(cfg.costs) > 1:
+    if cfg.fidelity is not None and len(cfg.costs) > 1:
         raise UserError(f"--fidelity sh ranks each rung on accuracy and one cost; allowed with it: --objectives "
                         f"{' or '.join(o for o in OBJECTIVES if len(o.split(',')) == 2)}")
     if cfg.measures_latency:

@@ -125,7 +125,7 @@ class RetrainEvaluator:
 
 def final_data(search: StudyHandle) -> tuple[Dataset, TrainConfig]:
     record = StudyRecord.from_study(search.study)
-    return study_dataset(record, with_test=True).for_final_training(), TrainConfig.from_dict(record.train_config)
+    return study_dataset(record, with_test=True).for_final_training(), record.train_config
 
 
 @dataclass

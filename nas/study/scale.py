@@ -35,7 +35,7 @@ from .run.driver import Workers, drive
 from .run.steps import LoopSettings, Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
 from .run.placement import dataset_bytes
-from .store.records import GridStudyRecord, StudyRecord, TrialRecord, record_scaling, records_frame
+from .store.records import GridStudyRecord, ScalingRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from ..scaling.grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
 from .store.storage import StudyHandle, load_handle, resolve_storage_url, study_dir
@@ -130,6 +130,18 @@ def _grid_total(grid: GridSettings, base: Genotype, trials: int | None) -> int:
 
 
 @dataclass
+class ScalingResult:
+    """What ``scale`` found: the best grid point's nominal multipliers, the grid's trials and the
+    family landed on the FLOPs factor (each a frame, as written to grid.csv and family.csv)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    grid: pd.DataFrame
+    family: pd.DataFrame
+
+
+@dataclass
 class ScaleReady:
     """What ``run_scaling`` has loaded in the command's own process (nas.study.run.driver)."""
 
@@ -159,7 +171,7 @@ class ScaleJob:
             handle = load_handle(self.storage_url, f"{self.search_study}-scale", _grid_sampler(len(points)),
                                  retry_window=self.storage_retry)
             record = StudyRecord.from_study(search.study)
-            ready = ScaleReady(handle, study_dataset(record), TrainConfig.from_dict(record.train_config), out=None)
+            ready = ScaleReady(handle, study_dataset(record), record.train_config, out=None)
         evaluate = GridPointEvaluator(base, points, ready.data, ready.cfg, torch.device(device), self.trainer, ready.out)
         return Opened(ready.handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials)))
 
@@ -168,7 +180,7 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 out: TextIO | None = None, write_files: bool = True,
                 workers: int = 1, trainer: Trainer = train_candidate,
-                latency_on: str | None = None, workers_per_device: int | None = None) -> dict[str, object]:
+                latency_on: str | None = None, workers_per_device: int | None = None) -> ScalingResult:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
     phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers
     need a storage safe for concurrent writers (a journal file or a database server).
@@ -187,7 +199,7 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     def setup(devices: list[str]) -> tuple[ScaleReady, str]:
         opened.append(handle := open_grid(search, base, grid))
         wanted, done = _grid_total(grid, base, trials), evaluated_count(handle.study)
-        return ScaleReady(handle, data, TrainConfig.from_dict(record.train_config), out), (
+        return ScaleReady(handle, data, record.train_config, out), (
             f"scaling {base_label} of study {search.name!r}: alpha*beta^2*gamma^2 = {grid.flops_factor:g} on a "
             f"{grid.step:g} grid of (alpha, beta), gamma from the constraint; "
             f"{plan.describe(grid.tolerance, grid.flops_factor)} ({FLOPS_CONVENTION}); "
@@ -207,14 +219,13 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     family = family_frame(base, a, b, c, grid.flops_factor, phi_max, grid.tolerance)
     if latency is not None:
         _time_grid_and_family(search.study, study, latency, plan.points, frame, family)
-    record_scaling(search.study, {"alpha": a, "beta": b, "gamma": c, "base": base_label,
-                                  "base_genotype": base.to_json(indent=None), "flops_factor": grid.flops_factor,
-                                  "tolerance": grid.tolerance, "grid_version": GRID_VERSION})
+    record_scaling(search.study, ScalingRecord(a, b, c, base_label, base.to_json(indent=None), grid.flops_factor,
+                                               grid.tolerance, GRID_VERSION))
     print(f"best: alpha={a:.2f} (depth), beta={b:.2f} (width), gamma={c:.2f} (resolution, nominal); "
           f"accuracy {best['accuracy']:.4f} (validation, brief) at FLOPs x{best['flops_ratio']:.3f} measured", file=out)
     print(format_family(family, grid.flops_factor, grid.tolerance, latency.describe() if latency else None),
           file=out)
-    result: dict[str, object] = {"alpha": a, "beta": b, "gamma": c, "grid": frame, "family": family}
+    result = ScalingResult(a, b, c, frame, family)
     if write_files:
         folder = scaled_dir(search.name)
         folder.mkdir(parents=True, exist_ok=True)

@@ -57,8 +57,8 @@ class CandidateEvaluator:
     def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device,
                  trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun) -> None:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
-        self.halving = (Halving(cfg.halving, checkpoint_dir(cfg), run_factory, cfg.costs[0])
-                        if cfg.halving is not None else None)
+        self.halving = (Halving(cfg.fidelity, checkpoint_dir(cfg), run_factory, cfg.costs[0])
+                        if cfg.fidelity is not None else None)
         self.latencies = LatencyBook(cfg.latency_settings())
         self.duplicates = DuplicateIndex()
 

@@ -12,7 +12,7 @@ from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import DEFAULT_STALE_AFTER
 from .run.steps import LoopSettings
 from .run.driver import Workers
-from .rungs import Rungs
+from ..train.rungs import Rungs
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
 
 
@@ -51,8 +51,7 @@ class SearchConfig:
     overlap_sampling: bool | None = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training; None: on a GPU
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
-    fidelity: str = "single"  # "sh": successive halving over ``rungs`` (nas.study.halving)
-    rungs: Rungs = field(default_factory=Rungs)
+    fidelity: Rungs | None = None  # successive halving over these rungs (nas.study.halving); None: single
     checkpoint_dir: str | None = None  # successive halving's run checkpoints (default results/<study>/checkpoints)
 
     @property
@@ -77,10 +76,6 @@ class SearchConfig:
         if self.reward_mode:
             return self.latency_max_ms is not None or self.reward_on == "latency"
         return self.latency_max_ms is not None or "latency" in self.costs
-
-    @property
-    def halving(self) -> Rungs | None:
-        return self.rungs if self.fidelity == "sh" else None
 
     @property
     def workers_placement(self) -> Workers:

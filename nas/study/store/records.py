@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from ...scaling.tolerance import DEFAULT_TOLERANCE
+from ...train.config import TrainConfig
+from ...train.rungs import Rungs
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -158,7 +162,7 @@ class StudyRecord:
     sampler: str | None = None
     objectives: list[str] = field(default_factory=lambda: ["accuracy", "log10_flops"])
     param_encoding: str = "categorical-v1"  # studies from before the encoding was recorded
-    train_config: dict[str, Any] = field(default_factory=dict)
+    train_config: TrainConfig = field(default_factory=TrainConfig)  # stored as a dict
     flops_max: float | None = None
     params_max: float | None = None
     latency_max_ms: float | None = None
@@ -178,11 +182,16 @@ class StudyRecord:
     torch: str | None = None
     optuna: str | None = None
     python: str | None = None
-    scaling: dict[str, Any] | None = None  # the chosen compound scaling, once `scale` ran
-    fidelity: dict[str, Any] | None = None  # successive halving's rungs (Rungs.to_dict); None: single
+    scaling: ScalingRecord | None = None  # the chosen compound scaling, once `scale` ran
+    fidelity: Rungs | None = None  # successive halving's rungs (stored as Rungs.to_dict); None: single
 
     def to_attrs(self) -> dict[str, Any]:
-        return asdict(self)
+        """The study's user attributes: plain JSON (nested records as dicts, as ever)."""
+        attrs = {f.name: getattr(self, f.name) for f in fields(self)}
+        attrs["train_config"] = self.train_config.to_dict()
+        attrs["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
+        attrs["scaling"] = self.scaling.to_attrs() if self.scaling is not None else None
+        return attrs
 
     def reward_target(self) -> str:
         """The reward mode's target T, with its unit: "2 ms" or "1e+06 FLOPs"."""
@@ -192,8 +201,13 @@ class StudyRecord:
 
     @classmethod
     def from_study(cls, study: optuna.Study) -> "StudyRecord":
+        """Read once, typed: older studies' dicts parse as they are (unknown keys ignored)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in study.user_attrs.items() if k in known})
+        attrs = {k: v for k, v in study.user_attrs.items() if k in known}
+        attrs["train_config"] = TrainConfig.from_dict(attrs.get("train_config"))
+        attrs["fidelity"] = Rungs.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else None
+        attrs["scaling"] = ScalingRecord.from_attrs(attrs["scaling"]) if attrs.get("scaling") else None
+        return cls(**attrs)
 
     def write(self, study: optuna.Study) -> None:
         for k, v in self.to_attrs().items():
@@ -218,6 +232,30 @@ class GridStudyRecord:
             study.set_user_attr(k, v)
 
 
-def record_scaling(study: optuna.Study, scaling: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class ScalingRecord:
+    """The compound scaling ``scale`` chose, stored on the search study (``StudyRecord.scaling``)
+    for ``export --scaled``: the best grid point's nominal multipliers, the base it scales, and
+    the rule its family lands by."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    base: str  # what the user chose: "trial 12", "phi2.json", ...
+    base_genotype: str  # Genotype JSON
+    flops_factor: float
+    tolerance: float = DEFAULT_TOLERANCE
+    # 2: members landed on measured FLOPs (nas.scaling.landing); 1 (older studies): nominal
+    grid_version: int = 1
+
+    def to_attrs(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_attrs(cls, stored: dict[str, Any]) -> "ScalingRecord":
+        return cls(**{k: v for k, v in stored.items() if k in cls.__dataclass_fields__})
+
+
+def record_scaling(study: optuna.Study, scaling: ScalingRecord) -> None:
     """Store the chosen compound scaling on the search study (``StudyRecord.scaling``)."""
-    study.set_user_attr("scaling", scaling)
+    study.set_user_attr("scaling", scaling.to_attrs())
