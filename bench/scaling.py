@@ -6,7 +6,7 @@ toolkit's own ``scale`` path is run in a copy of the demo study: the (alpha, bet
 trained briefly and the best point chosen; then compound scaling and depth-only, width-only and
 resolution-only scaling are each landed as near x2 and x4 measured FLOPs (fvcore convention, after
 rounding) as they can get, retrained on train + validation with 3 seeds and scored on the test
-split, as ``scale --compare-single --retrain-epochs E --seeds 3`` does. A scaling that cannot land
+split, as ``scale --compare-single --final-epochs E --seeds 3`` does. A scaling that cannot land
 within +/-5% is trained anyway *here* and flagged, so that the table shows what it would cost
 (the product skips it).
 

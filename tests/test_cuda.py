@@ -46,7 +46,7 @@ def test_two_workers_share_one_gpu_and_what_they_found_exports_for_the_cpu(tmp_p
     assert len(pids) == 2  # two processes on one GPU
 
     code, _, err = run_cli("export", "--study", "g", "--storage", url, "--out", str(tmp_path / "export"),
-                           "--train-epochs", "1", "--device", "cuda:0", "--format", "json,state_dict")
+                           "--final-epochs", "1", "--device", "cuda:0", "--format", "json,state_dict")
     assert code == 0, err
     state = torch.load(tmp_path / "export" / "weights.pt", weights_only=True)
     assert state and all(t.device.type == "cpu" and t.dtype != torch.bfloat16 for t in state.values())

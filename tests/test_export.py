@@ -72,8 +72,9 @@ def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     search(config(tmp_path, trials=3), FakeTrainer())
     code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--out", str(tmp_path / "exp"),
-                             "--train-epochs", "1")
+                             "--train-epochs", "1")  # the old spelling of --final-epochs still works
     assert code == 0, err
+    assert "--train-epochs is now --final-epochs" in err
     for name in ("genotype.json", "arch.txt", "weights.pt", "model.ts", "model.onnx", "model_card.md"):
         assert (tmp_path / "exp" / name).exists(), name
     card = (tmp_path / "exp" / "model_card.md").read_text()

@@ -82,7 +82,8 @@ def test_ctrl_c_after_the_ask_ahead_was_taken_fails_that_trial_too(tmp_path: Pat
     one (here: in the report of the trial before, on the loop's thread). Before the fix that trial
     stayed RUNNING with its heartbeat beating in this process (checked)."""
     from nas.study.run.loop import run_loop
-    from nas.study.run.steps import LoopSettings, Outcome
+    from nas.study.run.settings import LoopSettings
+    from nas.study.run.steps import Outcome
     from nas.study.store.storage import StudyHandle, open_storage
 
     monkeypatch.chdir(tmp_path)
@@ -112,7 +113,8 @@ def test_a_trial_of_this_process_that_no_loop_runs_is_failed_and_retried_not_wai
     hand), holds the last slot: the loop fails it as orphaned and runs its candidate again."""
     from nas.study.store.liveness import HEARTBEAT_KEY, Heartbeat
     from nas.study.run.loop import run_loop
-    from nas.study.run.steps import LoopSettings, Outcome
+    from nas.study.run.settings import LoopSettings
+    from nas.study.run.steps import Outcome
     from nas.study.store.storage import StudyHandle, open_storage
 
     never_wait(monkeypatch)

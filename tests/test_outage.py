@@ -15,7 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from nas.study.run.loop import run_loop
 
-from nas.study.run.steps import LoopSettings, Outcome, evaluated_count
+from nas.study.run.settings import LoopSettings
+
+from nas.study.run.steps import Outcome, evaluated_count
 from nas.study.store.records import TrialRecord
 from nas.study.store.recovery import StorageLost, recovery_dir
 from nas.study.store.retrying import RetryingStorage, StorageUnavailable

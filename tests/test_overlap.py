@@ -113,7 +113,9 @@ def test_an_outage_in_an_overlapped_loop_keeps_the_trained_result(tmp_path: Path
 
     from nas.study.run.loop import run_loop
 
-    from nas.study.run.steps import LoopSettings, Outcome, evaluated_count
+    from nas.study.run.settings import LoopSettings
+
+    from nas.study.run.steps import Outcome, evaluated_count
     from nas.study.store.recovery import StorageLost, recovery_dir
     from nas.study.store.retrying import RetryingStorage
     from nas.study.store.storage import StudyHandle

@@ -63,7 +63,7 @@ def test_cli_retrain_csv_agrees_with_pareto_final_and_export_reuses_the_weights(
     code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "4",
                            "--epochs", "0.2", "--study", "r", "--no-progress", "--sampler", "random")
     assert code == 0, err
-    code, out, err = run_cli("retrain", "--study", "r", "--trials", "front", "--epochs", "0.3", "--seeds", "2")
+    code, out, err = run_cli("retrain", "--study", "r", "--trials", "front", "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
     assert "Final front" in out and "held-out test split" in out
     with open(tmp_path / "results/r/retrain.csv") as fh:

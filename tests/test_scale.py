@@ -165,7 +165,7 @@ def test_cli_scale_compare_single_and_family_retrain_score_on_test_and_export_la
                            "--epochs", "0.2", "--study", "s", "--no-progress", "--sampler", "random")
     assert code == 0, err
     code, out, err = run_cli("scale", "--study", "s", "--base", "best", "--grid-step", "0.5", "--phi-max", "1",
-                             "--compare-single", "--retrain-epochs", "0.2", "--seeds", "2")
+                             "--compare-single", "--final-epochs", "0.2", "--seeds", "2")
     assert code == 0, err
     assert "compound versus single-dimension scaling" in out and "held-out test split" in out
     import pandas as pd
@@ -183,4 +183,4 @@ def test_cli_scale_compare_single_and_family_retrain_score_on_test_and_export_la
     exported = Genotype.from_json((tmp_path / "e/genotype.json").read_text())
     assert exported.key() == family.loc[1, "key"]
     code, out, err = run_cli("scale", "--study", "s", "--seeds", "2")
-    assert code == 2 and "--retrain-epochs" in err
+    assert code == 2 and "--final-epochs" in err

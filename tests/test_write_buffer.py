@@ -13,7 +13,9 @@ from optuna.trial import TrialState
 
 from nas.study.run.loop import run_loop
 
-from nas.study.run.steps import LoopSettings, Outcome
+from nas.study.run.settings import LoopSettings
+
+from nas.study.run.steps import Outcome
 from nas.study.store.records import HEARTBEAT_KEY, TrialRecord
 from nas.study.store.storage import StudyHandle, open_storage
 

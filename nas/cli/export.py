@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from .aliases import add_renamed
 from .limits import add_max_params, max_params
 
 def add_export(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +19,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaled", type=int, default=None, metavar="PHI",
                    help="export the compound-scaled member phi of the family (run `scale` first)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--train-epochs", type=float, default=None,
-                   help="train on the training split for this many epochs and export the weights")
+    p.add_argument("--final-epochs", type=float, default=None, metavar="E",
+                   help="train on the training split for E epochs and export the weights")
+    add_renamed(p, "--train-epochs", "--final-epochs", type=float)
     p.add_argument("--retrained", action="store_true",
                    help="export the weights `retrain` trained for this architecture (lowest seed, "
                         "largest budget) instead of training again")
@@ -76,19 +78,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
         source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"
     check_size(g, source, max_params(args))  # a tampered study is input too: refuse before building
     model = None
-    if args.retrained and args.train_epochs is not None:
-        raise UserError("--retrained and --train-epochs exclude each other: the first reuses the weights "
+    if args.retrained and args.final_epochs is not None:
+        raise UserError("--retrained and --final-epochs exclude each other: the first reuses the weights "
                         "`retrain` trained, the second trains again")
     if args.retrained:
         model, accuracy = _retrained(args, g)
-    if args.train_epochs is not None:
-        if args.train_epochs <= 0:
-            raise UserError("--train-epochs must be positive")
+    if args.final_epochs is not None:
+        if args.final_epochs <= 0:
+            raise UserError("--final-epochs must be positive")
         data = study_dataset(record)
-        cfg = replace(record.train_config, epochs=args.train_epochs, time_budget=None)
+        cfg = replace(record.train_config, epochs=args.final_epochs, time_budget=None)
         result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
-        accuracy = f"{result.val_accuracy:.4f} (after {args.train_epochs:g} epochs on the training split)"
+        accuracy = f"{result.val_accuracy:.4f} (after {args.final_epochs:g} epochs on the training split)"
     card = {"title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
             "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])}
     latency = _latency(study, latency_settings, g)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .aliases import add_renamed
 from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
@@ -19,8 +20,9 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None)
     p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
                    help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json (several allowed)")
-    p.add_argument("--epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS,
+    p.add_argument("--final-epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS, metavar="E",
                    help=f"training epochs of each run (default {DEFAULT_RETRAIN_EPOCHS:g}; see BENCHMARKS.md §9)")
+    add_renamed(p, "--epochs", "--final-epochs", type=float)
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     add_workers(p, "the runs")
     p.add_argument("--device", default="auto")
@@ -76,14 +78,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     from ..study.retrain import run_retrain
     from ..study.store.storage import load_handle, study_dir
 
-    if args.epochs <= 0:
-        raise UserError(f"--epochs must be positive, got {args.epochs:g}")
+    if args.final_epochs <= 0:
+        raise UserError(f"--final-epochs must be positive, got {args.final_epochs:g}")
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     workers = workers_of(args)
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
     chosen = candidates(search.study, args.trials, max_params(args))
-    retrain = run_retrain(search, chosen, args.epochs, args.seeds, workers, args.device,
+    retrain = run_retrain(search, chosen, args.final_epochs, args.seeds, workers, args.device,
                           workers_per_device=args.workers_per_device)
     final = final_frame(retrain.study)
     print(format_final(final_front(final)))

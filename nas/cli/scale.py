@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .aliases import add_renamed
 from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 from .limits import add_max_params, max_params
@@ -32,9 +33,10 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare-single", action="store_true",
                    help="also scale depth, width and resolution alone to the same measured FLOPs at each "
                         "phi, retrain all and compare them on the test split")
-    p.add_argument("--retrain-epochs", type=float, default=None, metavar="E",
+    p.add_argument("--final-epochs", type=float, default=None, metavar="E",
                    help=f"retrain the family phi=0..phi-max for E epochs on train+val and test it (with "
                         f"--compare-single without this flag: {DEFAULT_RETRAIN_EPOCHS:g}, retrain's default)")
+    add_renamed(p, "--retrain-epochs", "--final-epochs", type=float)
     p.add_argument("--seeds", type=int, default=None, metavar="K",
                    help=f"seeds per retrained network (default {DEFAULT_SEEDS})")
     add_workers(p, "the grid and the retraining")
@@ -65,13 +67,13 @@ def _check(args: argparse.Namespace) -> None:
     if args.phi_max < 1:
         raise UserError(f"--phi-max must be >= 1, got {args.phi_max}")
     args.workers = workers_of(args)
-    if args.retrain_epochs is not None and not args.retrain_epochs > 0:
-        raise UserError(f"--retrain-epochs must be positive, got {args.retrain_epochs:g}")
+    if args.final_epochs is not None and not args.final_epochs > 0:
+        raise UserError(f"--final-epochs must be positive, got {args.final_epochs:g}")
     if args.seeds is not None:
         if args.seeds < 1:
             raise UserError(f"--seeds must be >= 1, got {args.seeds}")
-        if args.retrain_epochs is None and not args.compare_single:
-            raise UserError("--seeds applies to retraining: give --retrain-epochs E or --compare-single too")
+        if args.final_epochs is None and not args.compare_single:
+            raise UserError("--seeds applies to retraining: give --final-epochs E or --compare-single too")
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
@@ -87,13 +89,13 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
                          workers=args.workers, latency_on=args.latency_on,
                          workers_per_device=args.workers_per_device)
-    if args.compare_single or args.retrain_epochs is not None:
+    if args.compare_single or args.final_epochs is not None:
         _retrain_and_compare(args, search, base, grid, result)
     return 0
 
 
 def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result) -> None:  # noqa: ANN001 - ScalingResult
-    """Retrain the family (--retrain-epochs) and the comparison (--compare-single) in one
+    """Retrain the family (--final-epochs) and the comparison (--compare-single) in one
     ``retrain`` run, so that workers share them and a network in both trains once."""
     import pandas as pd
 
@@ -104,10 +106,10 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result) -
     from ..study.scale import scaled_dir
     from ..arch.genotype import Genotype
 
-    epochs = args.retrain_epochs if args.retrain_epochs is not None else DEFAULT_RETRAIN_EPOCHS
+    epochs = args.final_epochs if args.final_epochs is not None else DEFAULT_RETRAIN_EPOCHS
     seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS
     tables: dict[str, pd.DataFrame] = {}
-    if args.retrain_epochs is not None:
+    if args.final_epochs is not None:
         tables["family"] = result.family
     if args.compare_single:
         phis = list(range(1, args.phi_max + 1))

@@ -12,29 +12,32 @@ from .workers import add_workers, workers_of
 def add_search(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
     from ..study.budgets import OBJECTIVES, REWARD_ON
-    from ..train.rungs import FIDELITIES
-    from ..study.sampling.samplers import DEFAULT_SAMPLER, GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
+    from ..study.sampling.samplers import GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
+    from ..study.search_config import SearchConfig
+    from ..train.rungs import FIDELITIES, Rungs
+
+    defaults, rungs = SearchConfig(), Rungs()  # the one place each default is written
 
     p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
-    p.add_argument("--space", default="mobile", help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
-    p.add_argument("--dataset", default="mnist5k",
+    p.add_argument("--space", default=defaults.space, help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
+    p.add_argument("--dataset", default=defaults.dataset,
                    help="mnist5k | digits | cluttered | cifar10:PATH | folder:PATH | npz:PATH")
-    p.add_argument("--study", default="demo", help="study name; results go to results/<study>/")
-    p.add_argument("--trials", type=int, default=40, help="evaluated trials wanted in the study (resumes)")
-    p.add_argument("--epochs", type=float, default=None, help="training epochs per candidate (default 1; see BENCHMARKS.md §4)")
+    p.add_argument("--study", default=defaults.study, help="study name; results go to results/<study>/")
+    p.add_argument("--trials", type=int, default=defaults.trials, help="evaluated trials wanted in the study (resumes)")
+    p.add_argument("--epochs", type=float, default=None, help=f"training epochs per candidate (default {defaults.train.epochs:g}; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
     p.add_argument("--fidelity", default="single", choices=FIDELITIES,
                    help="single: every candidate trained --epochs; sh: asynchronous successive halving, "
                         "candidates trained --min-epochs x --eta^k up to --max-epochs, promoted by "
                         "Pareto rank (BENCHMARKS.md §11)")
-    p.add_argument("--eta", type=float, default=None, help="sh: keep the top 1/eta of each rung (default 3)")
-    p.add_argument("--min-epochs", type=float, default=None, help="sh: first rung's epochs (default 1)")
-    p.add_argument("--max-epochs", type=float, default=None, help="sh: top rung's epochs (default 9)")
+    p.add_argument("--eta", type=float, default=None, help=f"sh: keep the top 1/eta of each rung (default {rungs.eta:g})")
+    p.add_argument("--min-epochs", type=float, default=None, help=f"sh: first rung's epochs (default {rungs.min_epochs:g})")
+    p.add_argument("--max-epochs", type=float, default=None, help=f"sh: top rung's epochs (default {rungs.max_epochs:g})")
     p.add_argument("--checkpoint-dir", default=None,
                    help="sh: run checkpoints, shared by all workers (default results/<study>/checkpoints)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.2)")
+    p.add_argument("--batch-size", type=int, default=defaults.train.batch_size)
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {defaults.train.lr:g})")
     p.add_argument("--flops-max", default=None, help="hard FLOPs budget, e.g. 20M (k/M/G suffixes)")
     p.add_argument("--params-max", default=None, help="hard parameter budget, e.g. 500k")
     p.add_argument("--flops-target", default=None,
@@ -42,34 +45,34 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latency-target", default=None, metavar="TIME",
                    help="with --reward-on latency: MnasNet's reward ACC x (latency/T)^w with this T, e.g. 2ms "
                         "(latency measured as --latency-on says)")
-    p.add_argument("--reward-on", default="flops", choices=tuple(REWARD_ON),
+    p.add_argument("--reward-on", default=defaults.reward_on, choices=tuple(REWARD_ON),
                    help="what the reward mode weighs: fvcore FLOPs (--flops-target, default) or measured "
                         "latency (--latency-target), as MnasNet did")
-    p.add_argument("--reward-exponent", type=float, default=-0.07)
-    p.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
+    p.add_argument("--reward-exponent", type=float, default=defaults.reward_exponent)
+    p.add_argument("--sampler", default=defaults.sampler, choices=SAMPLERS,
                    help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
                         f"(BENCHMARKS.md sections 2 and 12)")
-    p.add_argument("--objectives", default=OBJECTIVES[0], choices=OBJECTIVES,
+    p.add_argument("--objectives", default=defaults.objectives, choices=OBJECTIVES,
                    help="what accuracy is traded against: fvcore FLOPs (default), measured latency "
                         "(--latency-on), or both")
     p.add_argument("--latency-max", default=None, metavar="TIME",
                    help="hard budget on measured latency, e.g. 2ms or 500us: measured once per architecture "
                         "before training (after the FLOPs check), and an architecture over it is never "
                         "trained; needs --workers 1")
-    p.add_argument("--latency-on", default="torch-cpu", choices=RUNTIMES,
+    p.add_argument("--latency-on", default=defaults.latency_on, choices=RUNTIMES,
                    help="where latency is measured, i.e. where you deploy (default torch-cpu: eager PyTorch, "
                         "1 thread); onnxruntime needs the export extra")
-    p.add_argument("--latency-batch", type=int, default=1, metavar="B", help="batch size of the latency measurement")
-    p.add_argument("--pruner", default="none", choices=PRUNERS, help="reward mode only")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency-batch", type=int, default=defaults.latency_batch, metavar="B", help="batch size of the latency measurement")
+    p.add_argument("--pruner", default=defaults.pruner, choices=PRUNERS, help="reward mode only")
+    p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--seed-archs", action="store_true",
                    help="evaluate the space's reference architectures first")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL or journal:FILE.log (default: results/<study>/journal.log, "
                         "or an older study's results/<study>/study.db)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--test-fraction", type=float, default=0.2,
+    p.add_argument("--device", default=defaults.device, help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    p.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
                    help="held-out test share carved before the train/val split, where the data has "
                         "no test set of its own (search never reads it; retrain scores on it)")
     add_workers(p, "the study (--trials is the study-wide total)")
@@ -78,7 +81,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                    help="ask the sampler for the next candidate while the current one trains "
                         "(default: on where the trials train on a GPU, off on the CPU; BENCHMARKS.md "
                         "sections 2 and 14)")
-    p.add_argument("--stale-after", type=float, default=60.0,
+    p.add_argument("--stale-after", type=float, default=defaults.stale_after,
                    help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true")
     add_storage_retry(p)
@@ -119,20 +122,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ..train.trainer import TrainConfig
     from ..units import parse_milliseconds, parse_quantity
 
-    train = TrainConfig(seed=args.seed, batch_size=args.batch_size)
-    if args.epochs is not None or args.time_budget is not None:
-        train.epochs = args.epochs
-        train.time_budget = args.time_budget
+    given = {"epochs": args.epochs, "time_budget": args.time_budget} if (
+        args.epochs is not None or args.time_budget is not None) else {}
     if args.lr is not None:
-        train.lr = args.lr
-    if (train.epochs is not None and train.epochs <= 0) or (train.time_budget is not None and train.time_budget <= 0):
-        raise UserError("--epochs and --time-budget must be positive")
+        given["lr"] = args.lr
+    train = TrainConfig(seed=args.seed, batch_size=args.batch_size, **given)
     rungs = _rungs(args)
     devices = _parse_devices(args.devices)
     workers = workers_of(args, devices)
-    if args.pruner != "none" and args.flops_target is None and args.latency_target is None:
-        raise UserError("--pruner needs the single-objective reward mode (--flops-target T or "
-                        "--reward-on latency --latency-target T)")
     cfg = SearchConfig(
         space=args.space, dataset=args.dataset, study=args.study, trials=args.trials, train=train,
         flops_max=parse_quantity(args.flops_max, "--flops-max"),

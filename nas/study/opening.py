@@ -14,7 +14,8 @@ from ..arch.space import PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, space_min_cost
-from ..train.data import DEFAULT_TEST_FRACTION, Dataset
+from ..train.config import DEFAULT_TEST_FRACTION
+from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..units import human
 from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
@@ -157,42 +158,9 @@ def check_latency_setup(cfg: SearchConfig) -> None:
                         f"and distort every latency; use --workers 1")
 
 
-def check_reward(cfg: SearchConfig) -> None:
-    """The reward mode weighs one cost against its own target: ``--reward-on flops`` with
-    ``--flops-target``, ``--reward-on latency`` with ``--latency-target``."""
-    if cfg.reward_on not in REWARD_ON:
-        raise UserError(f"--reward-on {cfg.reward_on!r}: allowed: {', '.join(REWARD_ON)}")
-    wanted = REWARD_ON[cfg.reward_on]
-    target = {"flops": cfg.flops_target, "latency": cfg.latency_target_ms}
-    for cost, flag in REWARD_ON.items():
-        if cost != cfg.reward_on and target[cost] is not None:
-            raise UserError(f"{flag} sets the target of --reward-on {cost}, but the reward is on "
-                            f"{cfg.reward_on}; give {wanted} (--reward-on {cfg.reward_on}) or change --reward-on")
-    if cfg.reward_on != "flops" and target[cfg.reward_on] is None:
-        raise UserError(f"--reward-on {cfg.reward_on} needs its target: {wanted}, e.g. {wanted} 2ms")
-
-
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
-    """Validate everything the user gave, then create or load the study (before any worker)."""
-    if cfg.trials < 1:
-        raise UserError(f"--trials must be >= 1, got {cfg.trials}")
-    if cfg.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {cfg.workers}")
-    check_reward(cfg)
-    if cfg.fidelity is not None and cfg.reward_mode:
-        raise UserError("--fidelity sh ranks candidates on (accuracy, cost); it does not combine with "
-                        "the single-objective reward mode (--flops-target, --latency-target)")
-    if cfg.fidelity is not None and cfg.train.time_budget is not None:
-        raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
-                        "drop --time-budget")
-    if cfg.objectives not in OBJECTIVES:
-        raise UserError(f"--objectives {cfg.objectives!r}: allowed: {', '.join(OBJECTIVES)}")
-    if cfg.objectives != OBJECTIVES[0] and cfg.reward_mode:
-        raise UserError(f"--objectives {cfg.objectives}: the reward mode searches one number, ACC x (cost/T)^w; "
-                        f"for latency use --reward-on latency --latency-target T, not --objectives")
-    if cfg.fidelity is not None and len(cfg.costs) > 1:
-        raise UserError(f"--fidelity sh ranks each rung on accuracy and one cost; allowed with it: --objectives "
-                        f"{' or '.join(o for o in OBJECTIVES if len(o.split(',')) == 2)}")
+    """Check what needs the data, the space or the runtime (the settings alone were checked when
+    ``cfg`` was made: SearchConfig.__post_init__), then create or load the study (before any worker)."""
     if cfg.measures_latency:
         check_latency_setup(cfg)
     space = load_space(cfg.space)

@@ -26,9 +26,10 @@ from ..train.trainer import TrainConfig, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import fail_stale_trials
-from .run.driver import Workers, drive
+from .run.driver import drive
+from .run.settings import LoopSettings, Workers
 from .run.placement import dataset_bytes
-from .run.steps import LoopSettings, Outcome, TrialContext, slots_taken
+from .run.steps import Outcome, TrialContext, slots_taken
 from .run.workload import Opened
 from .store.records import StudyRecord, TrialRecord
 from .opening import study_dataset

@@ -31,8 +31,9 @@ from .store.defaults import DEFAULT_STORAGE_RETRY
 from ..scaling.family import family_frame, scaled  # noqa: F401 - public here too
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
-from .run.driver import Workers, drive
-from .run.steps import LoopSettings, Outcome, TrialContext, evaluated_count
+from .run.driver import drive
+from .run.settings import LoopSettings, Workers
+from .run.steps import Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
 from .run.placement import dataset_bytes
 from .store.records import GridStudyRecord, ScalingRecord, StudyRecord, TrialRecord, record_scaling, records_frame

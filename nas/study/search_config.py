@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import UserError, allowed
 from ..model.latency_settings import LatencySettings
-from ..train.data import DEFAULT_TEST_FRACTION
-from ..train.trainer import TrainConfig
-from .budgets import OBJECTIVES, TOLD_AS
-from .store.defaults import DEFAULT_STORAGE_RETRY
-from .store.liveness import DEFAULT_STALE_AFTER
-from .run.steps import LoopSettings
-from .run.driver import Workers
+from ..train.config import DEFAULT_TEST_FRACTION, TrainConfig
 from ..train.rungs import Rungs
-from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, overlap_for
+from .budgets import OBJECTIVES, REWARD_ON, TOLD_AS
+from .run.settings import LoopSettings, Workers
+from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, PRUNERS, SAMPLERS, overlap_for
+from .store.defaults import DEFAULT_REWARD_EXPONENT, DEFAULT_STALE_AFTER, DEFAULT_STORAGE_RETRY
 
 
 @dataclass
@@ -32,7 +30,7 @@ class SearchConfig:
     flops_target: float | None = None  # MnasNet reward mode on FLOPs when set
     latency_target_ms: float | None = None  # MnasNet reward mode on measured latency when set
     reward_on: str = "flops"  # what the reward's cost is: "flops" (--flops-target) or "latency" (--latency-target)
-    reward_exponent: float = -0.07
+    reward_exponent: float = DEFAULT_REWARD_EXPONENT
     sampler: str = DEFAULT_SAMPLER
     pruner: str = "none"
     seed: int = 0
@@ -53,6 +51,55 @@ class SearchConfig:
     poll_interval: float = 1.0
     fidelity: Rungs | None = None  # successive halving over these rungs (nas.study.halving); None: single
     checkpoint_dir: str | None = None  # successive halving's run checkpoints (default results/<study>/checkpoints)
+
+    def __post_init__(self) -> None:
+        """Every setting that can be judged alone is checked here, once, with the one-line
+        message the CLI shows (its flags' names): for the CLI and Python callers alike. What needs
+        the data, the space or the storage is checked by nas.study.opening.prepare."""
+        if self.trials < 1:
+            raise UserError(f"--trials must be >= 1, got {self.trials}")
+        if self.workers < 1:
+            raise UserError(f"--workers must be >= 1, got {self.workers}")
+        if self.sampler not in SAMPLERS:
+            raise UserError(f"--sampler {self.sampler!r}: allowed: {allowed(SAMPLERS)}")
+        if self.pruner not in PRUNERS:
+            raise UserError(f"--pruner {self.pruner!r}: allowed: {allowed(PRUNERS)}")
+        if self.objectives not in OBJECTIVES:
+            raise UserError(f"--objectives {self.objectives!r}: allowed: {', '.join(OBJECTIVES)}")
+        if self.pruner != "none" and not self.reward_mode:
+            raise UserError("--pruner needs the single-objective reward mode (--flops-target T or "
+                            "--reward-on latency --latency-target T)")
+        self._check_reward()
+        if self.objectives != OBJECTIVES[0] and self.reward_mode:
+            raise UserError(f"--objectives {self.objectives}: the reward mode searches one number, ACC x (cost/T)^w; "
+                            f"for latency use --reward-on latency --latency-target T, not --objectives")
+        if self.fidelity is not None:
+            self._check_fidelity()
+
+    def _check_reward(self) -> None:
+        """The reward mode weighs one cost against its own target: ``--reward-on flops`` with
+        ``--flops-target``, ``--reward-on latency`` with ``--latency-target``."""
+        if self.reward_on not in REWARD_ON:
+            raise UserError(f"--reward-on {self.reward_on!r}: allowed: {', '.join(REWARD_ON)}")
+        wanted = REWARD_ON[self.reward_on]
+        target = {"flops": self.flops_target, "latency": self.latency_target_ms}
+        for cost, flag in REWARD_ON.items():
+            if cost != self.reward_on and target[cost] is not None:
+                raise UserError(f"{flag} sets the target of --reward-on {cost}, but the reward is on "
+                                f"{self.reward_on}; give {wanted} (--reward-on {self.reward_on}) or change --reward-on")
+        if self.reward_on != "flops" and target[self.reward_on] is None:
+            raise UserError(f"--reward-on {self.reward_on} needs its target: {wanted}, e.g. {wanted} 2ms")
+
+    def _check_fidelity(self) -> None:
+        if self.reward_mode:
+            raise UserError("--fidelity sh ranks candidates on (accuracy, cost); it does not combine with "
+                            "the single-objective reward mode (--flops-target, --latency-target)")
+        if self.train.time_budget is not None:
+            raise UserError("--fidelity sh trains to rungs of epochs (--min-epochs, --max-epochs); "
+                            "drop --time-budget")
+        if len(self.costs) > 1:
+            raise UserError(f"--fidelity sh ranks each rung on accuracy and one cost; allowed with it: --objectives "
+                            f"{' or '.join(o for o in OBJECTIVES if len(o.split(',')) == 2)}")
 
     @property
     def reward_mode(self) -> bool:

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
+# The held-out test share carved before the train/validation split, where the data has no test
+# set of its own (search never reads it; retrain scores on it).
+DEFAULT_TEST_FRACTION = 0.2
+
 
 class CandidateFailed(Exception):
     """The candidate could not be trained (NaN loss, out of memory, ...); the search goes on."""
@@ -42,6 +46,15 @@ class TrainConfig:
     cuda_graphs: bool = True
     seed: int = 0
     eval_batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        """Checked once, here, for the CLI and Python callers alike."""
+        from ..errors import UserError
+
+        if (self.epochs is not None and not self.epochs > 0) or (self.time_budget is not None and not self.time_budget > 0):
+            raise UserError("--epochs and --time-budget must be positive")
+        if self.epochs is None and self.time_budget is None:
+            raise UserError("training needs a budget: --epochs or --time-budget")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from .config import DEFAULT_TEST_FRACTION
 
 TEST_SPLIT_SEED = 20_241_125  # fixed: the test split must not move with --seed
-DEFAULT_TEST_FRACTION = 0.2
 
 
 @dataclass

@@ -12,25 +12,14 @@ loading a dataset again took ~1.2 s), so that each workload builds its evaluator
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .loop import run_loop
 from .placement import place_workers
 from .processes import check_codes, run_workers
 from .steps import LoopSummary
+from .settings import Workers
 from .workload import Workload
-
-
-@dataclass
-class Workers:
-    """Where the work runs: ``count`` processes (1: the command's own) on ``device`` (auto, cpu,
-    cuda, cuda:N), at most ``per_device`` on each GPU, on the GPUs ``gpu_ids`` (default all)."""
-
-    device: str = "auto"
-    count: int = 1
-    per_device: int | None = None
-    gpu_ids: list[int] | None = None
 
 
 def drive(workload: Workload, workers: Workers, setup: Callable[[list[str]], tuple[Any, str]], *,

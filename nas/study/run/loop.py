@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..store.storage import StudyHandle
 from .overlapped import OverlappedLoop
 from .serial import SerialLoop
-from .steps import Evaluate, LoopSettings, LoopSummary, OnTold, start_gp_early
+from .settings import LoopSettings
+from .steps import Evaluate, LoopSummary, OnTold, start_gp_early
 
 
 def run_loop(handle: StudyHandle, evaluate: Evaluate, settings: LoopSettings,

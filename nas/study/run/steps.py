@@ -28,13 +28,13 @@ import optuna
 from optuna.trial import TrialState
 
 from ..sampling.samplers import warm_up
-from ..store.defaults import DEFAULT_STALE_AFTER
 from ..store.liveness import fail_orphaned_trials, fail_stale_trials
 from ..store.records import INTERRUPTED, TrialRecord, counts_toward_total
 from ..store.recovery import StorageLost, claimed_elsewhere, reinsert, save_result
 from ..store.retrying import StorageUnavailable
 from ..store.storage import StudyHandle
 from .prefetch import Asked, Held, ask
+from .settings import LoopSettings
 
 SURPLUS = "surplus: the study total was reached by other workers"
 
@@ -85,15 +85,6 @@ class Evaluate(Protocol):
 
 
 OnTold = Callable[[int, TrialRecord, TrialState], None]
-
-
-@dataclass
-class LoopSettings:
-    total: int  # evaluated trials wanted in the study, counted study-wide
-    stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
-    poll_interval: float = 1.0  # seconds between looks while the last trials run elsewhere
-    max_asks: int | None = None  # stop after this many proposals (e.g. most over budget)
-    overlap_sampling: bool = False  # ask for the next trial while this one trains (run.overlapped)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..store.storage import StudyHandle
-from .steps import Evaluate, LoopSettings, OnTold
+from .settings import LoopSettings
+from .steps import Evaluate, OnTold
 
 
 @dataclass

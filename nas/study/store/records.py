@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from ...scaling.tolerance import DEFAULT_TOLERANCE
 from ...train.config import TrainConfig
 from ...train.rungs import Rungs
+from .defaults import DEFAULT_REWARD_EXPONENT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,7 +173,7 @@ class StudyRecord:
     flops_target: float | None = None
     latency_target_ms: float | None = None
     reward_on: str | None = None  # "flops" or "latency" in the reward mode (None: not, or before it existed)
-    reward_exponent: float = -0.07
+    reward_exponent: float = DEFAULT_REWARD_EXPONENT
     val_fraction: float = 0.2
     test_fraction: float | None = None  # None: made before held-out test splits existed
     test_split: str | None = None  # how the test split was made, with its fingerprint
