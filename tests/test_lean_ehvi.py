@@ -60,3 +60,13 @@ def test_the_sampler_scores_with_it(monkeypatch) -> None:  # noqa: ANN001
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=LeanGPSampler(seed=0, n_startup_trials=4))
     study.optimize(lambda t: (t.suggest_int("a", 0, 5) / 5, t.suggest_int("b", 0, 5) + t.params["a"]), n_trials=6)
     assert len(calls) >= 2 and calls[0] == LeanGPSampler.PRELIMINARY_POINTS
+
+
+def test_where_optuna_moved_its_gp_module_optunas_own_ehvi_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fence's other way: without Optuna's private GP module (a later release), nothing is
+    replaced and the acquisition is Optuna's own."""
+    from nas.study.sampling import lean_ehvi
+
+    acqf = gp_acquisition(2, True)
+    monkeypatch.setattr(lean_ehvi, "optuna_acqf", None)
+    assert lean(acqf) is acqf

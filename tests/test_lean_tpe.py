@@ -79,3 +79,13 @@ def test_lean_tpe_converts_each_finished_trial_once(monkeypatch: pytest.MonkeyPa
 def test_the_cli_tpe_is_the_lean_one() -> None:
     assert isinstance(make_sampler("tpe", 0), LeanTPESampler)
     assert isinstance(make_sampler("auto", 0).then, LeanTPESampler)
+
+
+def test_where_optuna_moved_what_it_reads_optunas_own_conversion_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fence's other way: with the capability check failing (as after a rename in Optuna),
+    LeanTPESampler is Optuna's TPE, proposals and all."""
+    kw = {"seed": 3, "n_startup_trials": 5, "multivariate": True}
+    fenced_off = LeanTPESampler(**kw)
+    fenced_off.lean = False
+    assert _objective_run(fenced_off) == _objective_run(optuna.samplers.TPESampler(**kw))
+    assert not fenced_off._rows  # nothing kept: Optuna's path ran

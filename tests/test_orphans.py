@@ -232,3 +232,31 @@ def test_ctrl_c_at_random_moments_and_resume_never_orphans_a_trial(tmp_path: Pat
     if os.environ.get("NAS_STRESS_LOG"):
         with open(os.environ["NAS_STRESS_LOG"], "a") as log:
             log.write(json.dumps({"kind": kind, "landed": landed}) + "\n")
+
+
+def test_a_dead_workers_pid_taken_by_another_task_still_reads_as_dead() -> None:
+    """Pids are reused, and a thread's id answers kill(pid, 0) too: with 2^15 ids and the threads
+    a search starts, a dead worker's pid can soon belong to another task. Its heartbeat carries its
+    process's start time, so the trial is still seen as lost at once, not after --stale-after."""
+    import socket
+
+    from nas.study.store.liveness import PROCESS_START, is_stale
+    from nas.study.store.records import HEARTBEAT_KEY
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)  # a task alive under some id
+    other.start()
+    try:
+        now = time.time()
+
+        def trial(pid: int, started: int | None) -> optuna.trial.FrozenTrial:
+            beat = {"host": socket.gethostname(), "pid": pid, "started": started, "time": now}
+            return optuna.trial.create_trial(state=TrialState.RUNNING, system_attrs={HEARTBEAT_KEY: beat})
+
+        if PROCESS_START is None:
+            pytest.skip("no /proc: start times are not known here")
+        assert is_stale(trial(other.native_id, PROCESS_START), stale_after=60, now=now)  # its id, not its process
+        assert not is_stale(trial(threading.get_native_id(), PROCESS_START), stale_after=60, now=now)
+        assert not is_stale(trial(other.native_id, None), stale_after=60, now=now)  # older heartbeats: pid only
+    finally:
+        stop.set()

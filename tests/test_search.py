@@ -292,3 +292,27 @@ def test_gp_start_up_is_paid_in_a_warm_up_thread_not_at_the_first_ask() -> None:
             "assert not thread.is_alive() and 'scipy.stats' in sys.modules\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
+
+
+def test_where_optuna_moved_gps_settings_its_own_search_runs(monkeypatch) -> None:
+    """The GP fence's other way (nas.study.sampling.lean_gp): where our settings did not take
+    (as after a rename in Optuna), the sampler is not lean and Optuna's own acquisition search runs
+    with Optuna's own settings."""
+    import optuna
+
+    from nas.study.sampling.samplers import make_sampler
+
+    seen: list[tuple[int, int]] = []
+
+    def optunas(real, acqf, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.append((kw["n_preliminary_samples"], kw["n_local_search"]))
+        return real(acqf, **kw)
+
+    _spy_on_acquisition_search(monkeypatch, optunas)
+    sampler = make_sampler("gp", 0)
+    sampler._n_preliminary_samples, sampler._n_local_search = 2048, 10  # Optuna's own, as if ours never applied
+    assert not sampler.lean
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.optimize(lambda t: (t.suggest_int("a", 0, 4), t.suggest_categorical("b", ["x", "y", "z"]) == "x"),
+                   n_trials=11)
+    assert seen == [(2048, 10)]

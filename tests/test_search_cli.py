@@ -53,9 +53,26 @@ def load(tmp_path: Path, study: str = "k") -> optuna.Study:
     return load_study(study, f"journal:{tmp_path / 'results' / study / 'journal.log'}")
 
 
+def run_or_dump(cmd: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    """``cmd`` run to its end; if it outlives ``timeout`` (under the suite's per-test limit), it
+    is stopped with SIGABRT, which makes Python print every thread's stack (PYTHONFAULTHANDLER),
+    and the test fails showing them: a hung search says where it hangs."""
+    import os
+
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=60)
+        raise AssertionError(f"{' '.join(cmd[2:])} ran over {timeout:g} s; its threads:\n{err[-6000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def test_real_search_end_to_end_prints_front_and_writes_csv(tmp_path):
     space = write_space(tmp_path)
-    out = subprocess.run(search_cmd(space, 4), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = run_or_dump(search_cmd(space, 4), tmp_path)
     assert out.returncode == 0, out.stderr
     assert "Pareto front" in out.stdout and "1 multiply-add = 1 flop" in out.stdout
     study = load(tmp_path)
@@ -83,7 +100,7 @@ def test_sigkill_loses_no_completed_trial_and_rerun_completes_total(tmp_path):
     after = completed(log)
     assert all(after[n] == v for n, v in before.items())  # nothing finished was lost
     total = len(after) + 2
-    out = subprocess.run(search_cmd(space, total), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = run_or_dump(search_cmd(space, total), tmp_path)
     assert out.returncode == 0, out.stderr
     study = load(tmp_path)
     assert evaluated_count(study) == total
@@ -104,7 +121,7 @@ def test_ctrl_c_marks_running_trial_failed_and_rerun_resumes(tmp_path):
     assert len(interrupted) <= 1
     assert all(completed(log)[n] == v for n, v in before.items())
     n_done = evaluated_count(study)
-    out = subprocess.run(search_cmd(space, n_done + 1), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = run_or_dump(search_cmd(space, n_done + 1), tmp_path)
     assert out.returncode == 0
     assert evaluated_count(load(tmp_path)) == n_done + 1
 

@@ -25,14 +25,18 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from optuna._gp import acqf as optuna_acqf
+
+try:  # the fence: Optuna's private GP module, where this release has it
+    from optuna._gp import acqf as optuna_acqf
+except ImportError:  # moved in a later release: Optuna's own EHVI runs (lean() changes nothing)
+    optuna_acqf = None
 
 READS = ("_gpr_list", "_fixed_samples", "_non_dominated_box_lower_bounds", "_non_dominated_box_intervals",
          "_stabilizing_noise")
 """What is read from Optuna's ``LogEHVI``: the GPs, the samples, the boxes and the jitter."""
 
 
-class LeanLogEHVI(optuna_acqf.BaseAcquisitionFunc):
+class LeanLogEHVI(optuna_acqf.BaseAcquisitionFunc if optuna_acqf is not None else object):  # type: ignore[misc]
     """Optuna's ``LogEHVI.eval_acqf``, one objective at a time (see the module)."""
 
     def __init__(self, estimate: Any) -> None:  # noqa: ANN401 - an optuna._gp.acqf.LogEHVI
@@ -68,6 +72,8 @@ def replace_ehvi(estimate: Any, make: Callable[[Any], Any], applies: Callable[[A
     """``estimate`` with its ``LogEHVI`` (itself, or the one inside a constrained ``LogCEHVI``)
     replaced by ``make(it)`` where ``applies(it)``: a copy, Optuna's own object stays as it was;
     anything else is returned as it is."""
+    if optuna_acqf is None or not hasattr(optuna_acqf, "LogCEHVI"):
+        return estimate
     if type(estimate) is optuna_acqf.LogEHVI:
         return make(estimate) if applies(estimate) else estimate
     inner = getattr(estimate, "_acqf", None)

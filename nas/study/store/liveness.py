@@ -29,14 +29,30 @@ from .storage import StudyHandle
 HEARTBEAT_INTERVAL = 5.0
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid: int, started: int | None = None) -> bool:
+    """Whether process ``pid`` lives and, where ``started`` is known, is the process that started
+    then: pids are reused, and a thread's id is one too (2^15 ids here; the suite's heartbeat and
+    worker threads wrap them within a run), so a dead worker's pid can answer for another task."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return started is None or process_start(pid) in (None, started)
+
+
+def process_start(pid: int | str = "self") -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat; fields[0] is field 3 (the state)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+PROCESS_START = process_start()  # this process's, written with every heartbeat
 
 
 class Heartbeat:
@@ -53,7 +69,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         self.storage.set_trial_system_attr(self.trial_id, HEARTBEAT_KEY, {
-            "host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+            "host": socket.gethostname(), "pid": os.getpid(), "started": PROCESS_START, "time": time.time()})
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -78,7 +94,7 @@ def is_stale(t: optuna.trial.FrozenTrial, stale_after: float, now: float | None 
     if beat is None:
         started = t.datetime_start.timestamp() if t.datetime_start else now
         return now - started > stale_after
-    if beat.get("host") == socket.gethostname() and not pid_alive(int(beat.get("pid", -1))):
+    if beat.get("host") == socket.gethostname() and not pid_alive(int(beat.get("pid", -1)), beat.get("started")):
         return True
     return by_age and now - float(beat.get("time", 0)) > stale_after
 

@@ -26,10 +26,11 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import optuna
 from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
+
+from . import optuna_journal, optuna_rdb
 
 
 @dataclass
@@ -192,27 +193,19 @@ class WriteBuffer(BaseStorage):
         return getattr(self.inner, name)
 
 
-def _rdb(storage: BaseStorage) -> optuna.storages.RDBStorage | None:
-    from optuna.storages._cached_storage import _CachedStorage
-
-    rdb = storage._backend if isinstance(storage, _CachedStorage) else storage
-    return rdb if isinstance(rdb, optuna.storages.RDBStorage) else None
-
-
 def _batches(storage: BaseStorage) -> bool:
     """Whether :func:`_write` writes in one transaction on this storage."""
-    from optuna.storages.journal import JournalStorage
-
-    return _rdb(storage) is not None or isinstance(storage, JournalStorage)
+    return optuna_rdb.batchable(storage) is not None or optuna_journal.batchable(storage)
 
 
 def _write(storage: BaseStorage, trial_id: int, held: _Held, checked: dict[str, BaseDistribution]) -> None:
-    """``held`` in one transaction where the storage allows it."""
-    rdb = _rdb(storage)
+    """``held`` in one transaction where the storage allows it (the fences around Optuna's
+    internals say where), else field by field through Optuna's public API."""
+    rdb = optuna_rdb.batchable(storage)
     if rdb is not None:
-        _write_rdb(rdb, trial_id, held, checked)
-    elif _batches(storage):
-        _write_journal(storage, trial_id, held)
+        optuna_rdb.write(rdb, trial_id, held.params, held.user_attrs, held.system_attrs, checked)
+    elif optuna_journal.batchable(storage):
+        optuna_journal.write(storage, trial_id, held.params, held.user_attrs, held.system_attrs)  # type: ignore[arg-type]
     else:
         for name, (value, dist) in held.params.items():
             storage.set_trial_param(trial_id, name, value, dist)
@@ -220,59 +213,6 @@ def _write(storage: BaseStorage, trial_id: int, held: _Held, checked: dict[str, 
             storage.set_trial_user_attr(trial_id, key, value)
         for key, value in held.system_attrs.items():
             storage.set_trial_system_attr(trial_id, key, value)
-
-
-def _write_rdb(rdb: optuna.storages.RDBStorage, trial_id: int, held: _Held,
-               checked: dict[str, BaseDistribution]) -> None:
-    """One session, one commit: the trial looked up once, its existing attributes read in one
-    query, then plain inserts and updates (RDBStorage's single writes look the trial up again for
-    every field, ~1 ms each on SQLite here)."""
-    import json
-
-    from optuna.distributions import check_distribution_compatibility, distribution_to_json
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    with _create_scoped_session(rdb.scoped_session, True) as session:
-        trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
-        rdb.check_trial_is_updatable(trial_id, trial.state)
-        for name, (value, dist) in held.params.items():
-            if name not in checked:  # the first time: checked against the study's by Optuna
-                rdb._set_trial_param_without_commit(session, trial_id, name, value, dist)
-                continue
-            check_distribution_compatibility(checked[name], dist)
-            session.add(models.TrialParamModel(trial_id=trial_id, param_name=name, param_value=value,
-                                               distribution_json=distribution_to_json(dist)))
-        for model, attrs in ((models.TrialUserAttributeModel, held.user_attrs),
-                             (models.TrialSystemAttributeModel, held.system_attrs)):
-            if not attrs:
-                continue
-            existing = {a.key: a for a in session.query(model).filter(
-                model.trial_id == trial_id, model.key.in_(list(attrs)))}
-            for key, value in attrs.items():
-                if key in existing:
-                    existing[key].value_json = json.dumps(value)
-                else:
-                    session.add(model(trial_id=trial_id, key=key, value_json=json.dumps(value)))
-
-
-def _write_journal(journal: Any, trial_id: int, held: _Held) -> None:  # noqa: ANN401 - JournalStorage
-    """One appended batch of the lines JournalStorage's single writes would append one by one."""
-    from optuna.distributions import distribution_to_json
-    from optuna.storages.journal._storage import JournalOperation
-
-    with journal._thread_lock:
-        worker = journal._replay_result.worker_id
-        logs = [{"op_code": JournalOperation.SET_TRIAL_PARAM, "worker_id": worker, "trial_id": trial_id,
-                 "param_name": name, "param_value_internal": value,
-                 "distribution": distribution_to_json(dist)} for name, (value, dist) in held.params.items()]
-        # One line per attribute: the journal's replay takes one key per line.
-        logs += [{"op_code": JournalOperation.SET_TRIAL_USER_ATTR, "worker_id": worker, "trial_id": trial_id,
-                  "user_attr": {key: value}} for key, value in held.user_attrs.items()]
-        logs += [{"op_code": JournalOperation.SET_TRIAL_SYSTEM_ATTR, "worker_id": worker, "trial_id": trial_id,
-                  "system_attr": {key: value}} for key, value in held.system_attrs.items()]
-        journal._backend.append_logs(logs)
-        journal._sync_with_backend()
 
 
 def _passthrough(name: str) -> Any:  # noqa: ANN401 - a method
