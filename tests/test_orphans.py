@@ -260,3 +260,23 @@ def test_a_dead_workers_pid_taken_by_another_task_still_reads_as_dead() -> None:
         assert not is_stale(trial(other.native_id, None), stale_after=60, now=now)  # older heartbeats: pid only
     finally:
         stop.set()
+
+
+def test_ctrl_c_during_a_storage_call_lands_after_the_call() -> None:
+    """A Ctrl-C inside a database driver's commit once broke the connection, and the error raised
+    while closing the session replaced the KeyboardInterrupt: the search went on and the candidate
+    was recorded as failed. Every storage call now finishes first; the Ctrl-C lands right after."""
+    from nas.study.store.retrying import RetryingStorage
+
+    finished: list[str] = []
+
+    class Committing(optuna.storages.InMemoryStorage):
+        def get_all_studies(self):  # noqa: ANN202
+            _thread.interrupt_main()  # Ctrl-C arrives mid-call
+            time.sleep(0.05)
+            finished.append("committed")
+            return super().get_all_studies()
+
+    with pytest.raises(KeyboardInterrupt):
+        RetryingStorage(Committing(), window=1.0).get_all_studies()
+    assert finished == ["committed"]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import UserError
-from . import describe, export, retrain, scale, search
+from . import calibrate, describe, export, retrain, scale, search
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_search(sub)
     search.add_pareto(sub)
     search.add_studies(sub)
+    calibrate.add_calibrate(sub)
     scale.add_scale(sub)
     retrain.add_retrain(sub)
     export.add_export(sub)

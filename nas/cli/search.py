@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from .signal import signal_of
 from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 
@@ -15,6 +16,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     from ..study.sampling.samplers import GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
     from ..study.search_config import SearchConfig
     from ..train.rungs import FIDELITIES, Rungs
+    from ..train.signals import SIGNALS
 
     defaults, rungs = SearchConfig(), Rungs()  # the one place each default is written
 
@@ -27,6 +29,13 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=defaults.trials, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help=f"training epochs per candidate (default {defaults.train.epochs:g}; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
+    p.add_argument("--signal", default=defaults.signal, metavar="NAME[@EPOCHS]|auto",
+                   help=f"what candidates are ranked by: {', '.join(SIGNALS)} (NAME@E trains E epochs; "
+                        f"a signal at initialisation trains nothing), or auto: what `nas calibrate` recommended "
+                        f"for this space and dataset (default {defaults.signal})")
+    p.add_argument("--calibration", default=None, metavar="STUDY",
+                   help="with --signal auto: the calibration study to follow (default "
+                        "calibrate-<space>-<dataset>; without one, --signal auto keeps the default)")
     p.add_argument("--fidelity", default="single", choices=FIDELITIES,
                    help="single: every candidate trained --epochs; sh: asynchronous successive halving, "
                         "candidates trained --min-epochs x --eta^k up to --max-epochs, promoted by "
@@ -122,8 +131,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ..train.trainer import TrainConfig
     from ..units import parse_milliseconds, parse_quantity
 
+    signal, signal_epochs = signal_of(args)
+    if signal_epochs is not None and (args.epochs is not None or args.time_budget is not None):
+        raise UserError(f"--signal {args.signal} sets the budget ({signal_epochs:g} epochs); drop --epochs/--time-budget")
     given = {"epochs": args.epochs, "time_budget": args.time_budget} if (
         args.epochs is not None or args.time_budget is not None) else {}
+    if signal_epochs:
+        given["epochs"] = signal_epochs
     if args.lr is not None:
         given["lr"] = args.lr
     train = TrainConfig(seed=args.seed, batch_size=args.batch_size, **given)
@@ -145,7 +159,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         workers=workers,
         devices=devices, workers_per_device=args.workers_per_device, stale_after=args.stale_after,
         **({} if args.overlap_sampling is None else {"overlap_sampling": args.overlap_sampling}),
-        fidelity=rungs, checkpoint_dir=args.checkpoint_dir,
+        fidelity=rungs, checkpoint_dir=args.checkpoint_dir, signal=signal,
         command=" ".join(["run_search.py", *sys.argv[1:]]))
     study = run_search(cfg)
     report_search(study, write_files=cfg.write_files)
@@ -242,7 +256,7 @@ def _cmd_studies(args: argparse.Namespace) -> int:
             study = optuna.load_study(study_name=summary.study_name, storage=storage)
             frame = trials_frame(study)
             front = pareto_frame(frame)
-            best = front.sort_values("accuracy").iloc[-1] if not front.empty else None
+            best = front.sort_values("score").iloc[-1] if not front.empty else None
             rows.append((summary.study_name, len(frame), len(front),
                          f"{best['accuracy']:.4f} @ {best['flops'] / 1e6:.2f}M" if best is not None else "-",
                          url))

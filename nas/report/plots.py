@@ -48,17 +48,17 @@ def plot_final(search: pd.DataFrame, final: pd.DataFrame, path: str | Path, titl
     _check_suffix(path)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharex=True)
     brief = pareto_frame(search)
-    done = search[(search["state"] == "COMPLETE") & search["accuracy"].notna() & search["feasible"]]
-    left.scatter(done["flops"], done["accuracy"], s=14, color="tab:blue", alpha=0.5, label="trained (brief)")
+    done = search[(search["state"] == "COMPLETE") & search["score"].notna() & search["feasible"]]
+    left.scatter(done["flops"], done["score"], s=14, color="tab:blue", alpha=0.5, label="trained (brief)")
     knee_key = None
     if not brief.empty:
-        left.step(brief["flops"], brief["accuracy"], where="post", color="tab:red", lw=1.2)
-        left.scatter(brief["flops"], brief["accuracy"], s=30, color="tab:red", label="brief front", zorder=3)
+        left.step(brief["flops"], brief["score"], where="post", color="tab:red", lw=1.2)
+        left.scatter(brief["flops"], brief["score"], s=30, color="tab:red", label="brief front", zorder=3)
         k = knee(brief)
         knee_key = k["key"]
-        left.scatter([k["flops"]], [k["accuracy"]], s=160, facecolors="none", edgecolors="black", lw=1.5,
+        left.scatter([k["flops"]], [k["score"]], s=160, facecolors="none", edgecolors="black", lw=1.5,
                      label=f"knee (trial {int(k['number'])})", zorder=4)
-    left.set_ylabel("validation accuracy (brief training)")
+    left.set_ylabel("score of brief training (validation accuracy, or the --signal searched)")
     left.set_title("search: brief training, validation split")
     front = final_front(final)
     right.errorbar(final["flops"], final["test_acc_mean"], yerr=final["test_acc_sd"], fmt="o", ms=4,
@@ -96,16 +96,16 @@ def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "", by: str =
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     x = cost_column(by)
     frame = frame[frame[x].notna()] if x in frame else frame.iloc[:0]
-    done = frame[(frame["state"] == "COMPLETE") & frame["accuracy"].notna()]
+    done = frame[(frame["state"] == "COMPLETE") & frame["score"].notna()]
     feasible = done[done["feasible"]]
     over = frame[~frame["feasible"]] if "feasible" in frame else frame.iloc[:0]
     failed = frame[frame["state"] == "FAIL"]
-    ax.scatter(feasible[x], feasible["accuracy"], s=18, color="tab:blue", alpha=0.6, label="trained")
+    ax.scatter(feasible[x], feasible["score"], s=18, color="tab:blue", alpha=0.6, label="trained")
     front = pareto_frame(frame, by)
     if not front.empty:
-        ax.step(front[x], front["accuracy"], where="post", color="tab:red", lw=1.2)
-        ax.scatter(front[x], front["accuracy"], s=36, color="tab:red", label="Pareto front", zorder=3)
-    floor = (feasible["accuracy"].min() if not feasible.empty else 0.0)
+        ax.step(front[x], front["score"], where="post", color="tab:red", lw=1.2)
+        ax.scatter(front[x], front["score"], s=36, color="tab:red", label="Pareto front", zorder=3)
+    floor = (feasible["score"].min() if not feasible.empty else 0.0)
     if not over.empty:
         ax.scatter(over[x], [floor] * len(over), marker="|", s=60, color="grey",
                    label="over budget (not trained)")
@@ -114,9 +114,9 @@ def plot_front(frame: pd.DataFrame, path: str | Path, title: str = "", by: str =
     ax.set_xscale("log")
     ax.set_xlabel(f"FLOPs — {FLOPS_CONVENTION}" if by == "flops"
                   else f"latency (ms) — {latency_convention or 'measured'}")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel("score (validation accuracy, or the --signal searched)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path, title, front, ["number", "accuracy", "flops", "params"]
+    return _save(fig, path, title, front, ["number", "score", "accuracy", "flops", "params"]
                  + (["latency_ms"] if by == "latency" else []) + ["arch"])

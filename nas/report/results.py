@@ -19,6 +19,7 @@ from ..arch.fields import FIELD_NAMES, STAGE_FIELDS
 from ..errors import UserError
 from ..pareto import front_hypervolume, non_dominated  # noqa: F401 - public here too
 from ..study.store.records import TrialRecord
+from ..train.signals import SIGNALS
 from ..study.store import storage as _storage
 
 ARCH_COLUMNS = FIELD_NAMES  # s{i}_<field> columns: the same names as the sampled parameters
@@ -51,6 +52,12 @@ def _rung_columns(r: TrialRecord) -> dict[str, Any]:
             **{f"accuracy_e{k}": v for k, v in r.rung_accuracies.items()}}
 
 
+def _signal_columns(r: TrialRecord) -> dict[str, Any]:
+    """Every cheap signal of the brief run (nas.train.signals), as recorded; None where not."""
+    return {name: r.signals.value(name) if r.signals is not None else None for name in SIGNALS} | {
+        "zero_cost_seconds": r.signals.zero_cost_seconds if r.signals is not None else None}
+
+
 def is_halving(frame: pd.DataFrame) -> bool:
     """True for a study searched with successive halving (its trials carry rungs)."""
     return "top_rung" in frame and bool(frame["top_rung"].notna().any())
@@ -72,12 +79,14 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "train_time": r.train_time, "images_per_sec": r.images_per_sec,
             "epochs": r.epochs, "device": r.device,
             "fail_reason": r.fail_reason, "arch": r.arch, "key": r.key,
+            "score": r.score if r.score is not None else r.accuracy,
+            **_signal_columns(r),
             **_rung_columns(r),
             **_arch_columns(r.genotype),
         })
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["number", "state", "accuracy", "flops", "params", "feasible"])
+        return pd.DataFrame(columns=["number", "state", "accuracy", "score", "flops", "params", "feasible"])
     return frame.set_index("number", drop=False).rename_axis(None)
 
 
@@ -107,7 +116,7 @@ def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame, by: str = "flops")
     frame = trials_frame(study_or_frame) if isinstance(study_or_frame, optuna.Study) else study_or_frame
     if frame.empty:
         return frame
-    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
+    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["score"].notna()]
     if is_halving(frame):
         ok = ok[ok["top_rung"].fillna(False).astype(bool)]
     if "reused_from" in ok:
@@ -116,8 +125,8 @@ def pareto_frame(study_or_frame: optuna.Study | pd.DataFrame, by: str = "flops")
     ok = ok[ok[column].notna()] if column in ok else ok.iloc[:0]
     if ok.empty:
         return ok
-    mask = non_dominated(ok["accuracy"].to_numpy(float), ok[column].to_numpy(float))
-    return ok[mask].sort_values([column, "accuracy"], ascending=[True, False])
+    mask = non_dominated(ok["score"].to_numpy(float), ok[column].to_numpy(float))
+    return ok[mask].sort_values([column, "score"], ascending=[True, False])
 
 
 def has_latency(frame: pd.DataFrame) -> bool:
@@ -134,16 +143,19 @@ def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str
     budget = (f", top rung of successive halving: {front['epochs'].max():g} epochs" if is_halving(front)
               else "")
     latency = has_latency(front)
+    scored = "score" in front and not front["score"].equals(front["accuracy"])  # ranked by another --signal
     heading = title or f"Pareto front{' by latency' if by == 'latency' else ''}"
     lines = [f"{heading} ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
              f"eval mode, batch 1" + (f"; latency = {latency_convention}" if latency and latency_convention else "")
-             + "):",
-             f"{'trial':>5}  {'val acc':>7}  {'FLOPs':>8}  {'params':>8}  " + ("latency  " if latency else "") + "arch"]
+             + ("; score = the signal searched, higher is better" if scored else "") + "):",
+             f"{'trial':>5}  " + (f"{'score':>9}  " if scored else "") + f"{'val acc':>7}  {'FLOPs':>8}  {'params':>8}  "
+             + ("latency  " if latency else "") + "arch"]
     for _, r in front.iterrows():
         arch = "/".join(str(r["arch"]).split("/")[1:-2])
         ms = (f"{r['latency_ms']:>5.3f}ms  " if pd.notna(r["latency_ms"]) else f"{'-':>7}  ") if latency else ""
-        lines.append(f"{int(r['number']):>5}  {r['accuracy']:>7.4f}  {r['flops'] / 1e6:>7.2f}M  "
-                     f"{r['params'] / 1e3:>7.1f}k  {ms}{arch}")
+        acc = f"{r['accuracy']:>7.4f}" if pd.notna(r["accuracy"]) else f"{'-':>7}"
+        lines.append(f"{int(r['number']):>5}  " + (f"{r['score']:>9.4g}  " if scored else "") + f"{acc}  "
+                     f"{r['flops'] / 1e6:>7.2f}M  {r['params'] / 1e3:>7.1f}k  {ms}{arch}")
     return "\n".join(lines)
 
 
@@ -154,11 +166,13 @@ def _frame(study_or_frame: optuna.Study | pd.DataFrame) -> pd.DataFrame:
 
 
 def default_reference(frame: pd.DataFrame, by: str = "flops") -> tuple[float, float]:
-    """(accuracy 0, 1.1 x the largest FLOPs, or latency, among completed feasible trials)."""
+    """(score 0, or the lowest score where one is negative (a negated loss), 1.1 x the largest
+    FLOPs, or latency, among completed feasible trials)."""
     column = cost_column(by)
-    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["accuracy"].notna()]
+    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"] & frame["score"].notna()]
     largest = ok[column].max() if column in ok else float("nan")
-    return 0.0, float(largest) * 1.1 if pd.notna(largest) else 1.0
+    lowest = min(0.0, float(ok["score"].min())) if not ok.empty else 0.0
+    return lowest, float(largest) * 1.1 if pd.notna(largest) else 1.0
 
 
 def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
@@ -174,7 +188,7 @@ def hypervolume(study_or_frame: optuna.Study | pd.DataFrame,
     if front.empty:
         return 0.0
     reference = reference if reference is not None else default_reference(_frame(study_or_frame), by)
-    return front_hypervolume(front["accuracy"].to_numpy(float), front[cost_column(by)].to_numpy(float), reference)
+    return front_hypervolume(front["score"].to_numpy(float), front[cost_column(by)].to_numpy(float), reference)
 
 
 def hypervolume_history(study_or_frame: optuna.Study | pd.DataFrame,
@@ -218,9 +232,9 @@ def knee(study_or_frame: optuna.Study | pd.DataFrame, by: str = "flops") -> pd.S
     if front.empty:
         raise ValueError("the study has no completed feasible trials")
     if len(front) < 3:
-        return front.sort_values("accuracy").iloc[-1]
+        return front.sort_values("score").iloc[-1]
     x = np.log10(front[cost_column(by)].to_numpy(float))
-    y = front["accuracy"].to_numpy(float)
+    y = front["score"].to_numpy(float)
     x = (x - x.min()) / (np.ptp(x) or 1.0)
     y = (y - y.min()) / (np.ptp(y) or 1.0)
     # Distance to the chord from (x0, y0) to (x1, y1); above the chord is the useful side.
@@ -255,7 +269,7 @@ def resolve_trial(study: optuna.Study, spec: str | int,
             say(f"{text}: {basis}")
         if front.empty:
             raise UserError(f"study {study.study_name!r} has no completed feasible trials to pick from")
-        row = knee(front) if text == "knee" else front.sort_values("accuracy").iloc[-1]
+        row = knee(front) if text == "knee" else front.sort_values("score").iloc[-1]
         number = int(row["number"])
     else:
         try:

@@ -42,7 +42,7 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
         python=platform.python_version(),
-        fidelity=cfg.fidelity)
+        fidelity=cfg.fidelity, signal=cfg.signal)
 
 
 def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:

@@ -32,8 +32,10 @@ from ..model.cost import estimate_cost
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
-from ..train.config import Trainer
+from ..train.config import CandidateFailed, Trainer, TrainResult
+from ..train.signals import DEFAULT_SIGNAL, SIGNALS
 from ..train.trainer import train_candidate
+from ..train.zero_cost import signals_at_init
 from .halving import Halving, RunFactory
 from .latency_book import LatencyBook, recorded_in
 from .run.steps import Outcome, TrialContext, evaluated_count
@@ -83,7 +85,8 @@ class CandidateEvaluator:
             over |= violation > 0
         if over:
             record.over_budget = True
-            return Outcome(TrialState.COMPLETE, self.values(0.0, cost.flops, record.latency_ms), record)
+            return Outcome(TrialState.COMPLETE, self.values(self.worst_score(context.snapshot), cost.flops,
+                                                            record.latency_ms), record)
 
         previous = self.duplicates.find(context.snapshot, record.key, trial.number)
         if previous is not None:
@@ -96,6 +99,12 @@ class CandidateEvaluator:
             self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
             return self.completed(trial.number, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
                                   record)
+        if SIGNALS[cfg.signal].at_init:  # scored before any training: nothing is trained
+            record.signals = signals_at_init(g, self.data, cfg.train, self.device)
+            record.score = record.signals.oriented(cfg.signal)
+            if record.score is None:
+                raise CandidateFailed(f"{cfg.signal} could not be computed for this network")
+            return self.completed(trial.number, self.values(record.score, cost.flops, record.latency_ms), record)
         report = self.reporter(trial, cost.flops, record.latency_ms) if cfg.reward_mode else None
         result = self.trainer(g, self.data, cfg.train, self.device, report)
         record.trained = True
@@ -103,9 +112,29 @@ class CandidateEvaluator:
         record.train_time, record.total_time = result.train_time, result.total_time
         record.images_per_sec, record.epochs, record.device = result.images_per_sec, result.epochs, result.device
         record.epoch_accuracies = result.epoch_accuracies or None
+        record.signals = result.signals
+        record.score = self.score(result)
         if cfg.reward_mode and cfg.pruner != "none" and trial.should_prune():
             return Outcome(TrialState.PRUNED, None, record)
-        return self.completed(trial.number, self.values(result.val_accuracy, cost.flops, record.latency_ms), record)
+        return self.completed(trial.number, self.values(record.score, cost.flops, record.latency_ms), record)
+
+    def score(self, result: TrainResult) -> float:
+        """The signal the search optimises (``--signal``), higher is better: the validation
+        accuracy by default (a trainer that records no other signal gives that too)."""
+        if self.cfg.signal == DEFAULT_SIGNAL or result.signals is None:
+            return result.val_accuracy
+        value = result.signals.oriented(self.cfg.signal)
+        if value is None:
+            raise CandidateFailed(f"{self.cfg.signal} could not be computed for this network")
+        return value
+
+    def worst_score(self, snapshot: list[optuna.trial.FrozenTrial]) -> float:
+        """What an over-budget candidate is told: 0 for accuracy; for another signal, as bad as
+        the worst recorded so far (a far-off floor would distort a model-based sampler's fit)."""
+        if self.cfg.signal == DEFAULT_SIGNAL:
+            return 0.0
+        scores = [TrialRecord.from_trial(t).score for t in snapshot if t.state == TrialState.COMPLETE]
+        return min((s for s in scores if s is not None), default=0.0)
 
     def completed(self, number: int, values: list[float], record: TrialRecord) -> Outcome:
         """A trained candidate's outcome, known to :attr:`duplicates` from now on."""
@@ -127,7 +156,8 @@ class CandidateEvaluator:
         return report
 
     def values(self, accuracy: float, flops: int, latency_ms: float | None = None) -> list[float]:
-        """Objectives told to the sampler: accuracy and log10 of each cost (``--objectives``).
+        """Objectives told to the sampler: the score (``--signal``: validation accuracy by default,
+        higher is better) and log10 of each cost (``--objectives``).
 
         The log leaves the Pareto front unchanged (it is monotone) but gives a model-based
         sampler an objective it can fit: FLOPs span two orders of magnitude across a space and

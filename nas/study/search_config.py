@@ -8,6 +8,7 @@ from ..errors import UserError, allowed
 from ..model.latency_settings import LatencySettings
 from ..train.config import DEFAULT_TEST_FRACTION, TrainConfig
 from ..train.rungs import Rungs
+from ..train.signals import DEFAULT_SIGNAL, SIGNALS, objective_name
 from .budgets import OBJECTIVES, REWARD_ON, TOLD_AS
 from .run.settings import LoopSettings, Workers
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, PRUNERS, SAMPLERS, overlap_for
@@ -50,6 +51,9 @@ class SearchConfig:
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
     fidelity: Rungs | None = None  # successive halving over these rungs (nas.study.halving); None: single
+    # What candidates are ranked by (nas.train.signals; `nas calibrate` measures which ranks best):
+    # a signal after the brief run of train.epochs, or one at initialisation (nothing trained).
+    signal: str = DEFAULT_SIGNAL
     checkpoint_dir: str | None = None  # successive halving's run checkpoints (default results/<study>/checkpoints)
 
     def __post_init__(self) -> None:
@@ -75,6 +79,11 @@ class SearchConfig:
                             f"for latency use --reward-on latency --latency-target T, not --objectives")
         if self.fidelity is not None:
             self._check_fidelity()
+        if self.signal not in SIGNALS:
+            raise UserError(f"--signal {self.signal!r}: allowed: {allowed(tuple(SIGNALS))}")
+        if self.signal != DEFAULT_SIGNAL and (self.reward_mode or self.fidelity is not None):
+            raise UserError(f"--signal {self.signal}: the reward mode and --fidelity sh rank on validation "
+                            f"accuracy; use --signal val_accuracy with them")
 
     def _check_reward(self) -> None:
         """The reward mode weighs one cost against its own target: ``--reward-on flops`` with
@@ -112,7 +121,7 @@ class SearchConfig:
 
     @property
     def objective_names(self) -> list[str]:
-        return ["reward"] if self.reward_mode else ["accuracy"] + [TOLD_AS[c] for c in self.costs]
+        return ["reward"] if self.reward_mode else [objective_name(self.signal)] + [TOLD_AS[c] for c in self.costs]
 
     @property
     def n_objectives(self) -> int:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from .signals import Signals
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -44,6 +46,9 @@ class TrainConfig:
     # On CUDA, one captured step replayed (nas.train.cuda_graph): the demo's candidates x3.2 faster in
     # the trainer on an H100, same accuracy (BENCHMARKS.md §14, python -m bench.gpu graphs).
     cuda_graphs: bool = True
+    # The zero-cost signals at initialisation (nas.train.zero_cost), recorded for every brief
+    # candidate; final training (retrain, scale, export) turns them off.
+    zero_cost: bool = True
     seed: int = 0
     eval_batch_size: int = 1000
 
@@ -77,6 +82,7 @@ class TrainResult:
     device: str
     epoch_accuracies: list[float] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False, compare=False)  # when asked for
+    signals: Signals | None = None  # every signal of the run (nas.train.signals)
 
 
 Trainer = Callable[..., TrainResult]

@@ -25,6 +25,8 @@ from .config import CandidateFailed, TrainConfig, TrainResult  # noqa: F401 - pu
 from .data import Dataset
 from .device_data import DeviceData, augment  # noqa: F401 - public here too
 from .cuda_graph import GraphedSteps
+from .signals import Signals, loss_signals
+from .zero_cost import zero_cost_signals
 from .thread_loan import TrainingThreads
 from ..arch.genotype import Genotype
 
@@ -72,6 +74,24 @@ def predict(model: nn.Module, dd: DeviceData, cfg: TrainConfig, autocast: Callab
 def evaluate(model: nn.Module, dd: DeviceData, cfg: TrainConfig, autocast: Callable) -> float:
     """Validation accuracy (one host sync)."""
     return (predict(model, dd, cfg, autocast) == dd.y_val).sum().item() / len(dd.y_val)
+
+
+def evaluate_with_loss(model: nn.Module, dd: DeviceData, cfg: TrainConfig, autocast: Callable) -> tuple[float, float]:
+    """Validation accuracy and mean cross-entropy (one host sync)."""
+    model.eval()
+    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    correct = torch.zeros((), device=dd.y_val.device)
+    loss = torch.zeros((), device=dd.y_val.device, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(dd.y_val), cfg.eval_batch_size):
+            xb = dd.normalise(dd.x_val[start:start + cfg.eval_batch_size]).contiguous(memory_format=memory)
+            yb = dd.y_val[start:start + cfg.eval_batch_size]
+            with autocast():
+                logits = model(xb)
+            correct += (logits.argmax(1) == yb).sum()
+            loss += F.cross_entropy(logits.float(), yb, reduction="sum").double()
+    both = torch.stack([correct.double(), loss]).tolist()
+    return both[0] / len(dd.y_val), both[1] / len(dd.y_val)
 
 
 def autocast_for(device: torch.device, cfg: TrainConfig, cache: bool = True) -> Callable[[], torch.autocast]:
@@ -147,6 +167,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = build_model(genotype).to(device=device, memory_format=memory)
     autocast = autocast_for(device, cfg)
+    at_init = zero_cost_signals(model, dd, cfg.seed, memory) if cfg.zero_cost else {}
 
     n = len(dd.y_train)
     bs = min(cfg.batch_size, n)
@@ -157,6 +178,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
 
     step, epoch, seen = 0, 0, 0
     loss_sum = torch.zeros((), device=device)
+    step_losses: list[torch.Tensor] = []  # every step's loss, read once at the end (TSE signals)
     epoch_losses: list[float] = []
     epoch_accs: list[float] = []
     t0 = time.perf_counter()
@@ -185,11 +207,13 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
                 threads.follow()  # one thread fewer while the next trial is sampled beside us
                 idx = perm[b * bs:(b + 1) * bs]
                 if graphs is None:
-                    loss_sum += sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)
+                    loss = sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)
                 elif graphs.warming:
-                    loss_sum += graphs.warmup(lambda: sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast))
+                    loss = graphs.warmup(lambda: sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast))
                 else:
-                    loss_sum += graphs(*training_batch(dd, idx, gen, memory))
+                    loss = graphs(*training_batch(dd, idx, gen, memory)).clone()  # the graph reuses its output
+                loss_sum += loss
+                step_losses.append(loss)
                 step += 1
                 batches_this_epoch += 1
                 seen += len(idx)
@@ -218,15 +242,17 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
         torch.cuda.synchronize(device)
     train_time = time.perf_counter() - t0
     recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
-    acc = evaluate(model, dd, cfg, autocast)
+    acc, val_loss = evaluate_with_loss(model, dd, cfg, autocast)
     if report is not None and (not epoch_accs or epoch_accs[-1] != acc):
         epoch_accs.append(acc)
+    signals = Signals.from_dict({**at_init, "val_accuracy": acc, "val_loss": val_loss,
+                                 **loss_signals(torch.stack(step_losses).tolist() if step_losses else [])})
     return TrainResult(
         val_accuracy=acc, train_loss=epoch_losses[-1] if epoch_losses else float("nan"),
         train_time=train_time, total_time=time.perf_counter() - start_total,
         images_per_sec=seen / train_time if train_time > 0 else 0.0,
         epochs=step / steps_per_epoch, device=str(device), epoch_accuracies=epoch_accs,
-        model=model if keep_model else None)
+        model=model if keep_model else None, signals=signals)
 
 
 def recalibrate_from_training_data(model: nn.Module, dd: DeviceData, cfg: TrainConfig,

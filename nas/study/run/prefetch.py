@@ -40,7 +40,7 @@ from typing import TypeVar
 import optuna
 
 from ...train.thread_loan import lend_thread
-from .interrupts import interrupts_held
+from ..store.interrupts import interrupts_held
 from ..store.liveness import Heartbeat
 from ..store.records import TrialRecord
 from ..store.storage import StudyHandle

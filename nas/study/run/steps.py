@@ -206,6 +206,8 @@ class Loop:
             return self.evaluate(asked.trial, context)
         except (KeyboardInterrupt, SystemExit, StorageUnavailable):
             raise
+        except optuna.exceptions.StorageInternalError as exc:  # the storage's, not the candidate's: a rerun replaces it
+            return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=f"storage error: {exc}"[:500]))
         except Exception as exc:  # noqa: BLE001 - one bad candidate must not stop the work
             return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=failure_reason(exc)[:500]))
 

@@ -18,15 +18,16 @@ from optuna.trial import TrialState
 from ...scaling.tolerance import DEFAULT_TOLERANCE
 from ...train.config import TrainConfig
 from ...train.rungs import Rungs
+from ...train.signals import DEFAULT_SIGNAL, Signals
 from .defaults import DEFAULT_REWARD_EXPONENT
 
 if TYPE_CHECKING:
     import pandas as pd
 
 # Failures that say nothing about the candidate: it is not counted toward the study total and is
-# trained again (interrupted, lost with its worker, orphaned by its loop) or was never to be
-# trained (surplus).
-UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus", "orphaned")
+# trained again (interrupted, lost with its worker, orphaned by its loop, a storage error during
+# its evaluation) or was never to be trained (surplus).
+UNCOUNTED_REASONS = ("interrupted", "worker lost", "surplus", "orphaned", "storage error")
 INTERRUPTED = "interrupted (Ctrl-C)"
 RECORD_WRITTEN = "record_written"  # StudyRecord.write's last attribute
 HEARTBEAT_KEY = "nas:heartbeat"  # a running trial's liveness (nas.study.store.liveness), a system attribute
@@ -60,6 +61,8 @@ class TrialRecord:
     epochs: float | None = None
     device: str | None = None
     epoch_accuracies: list[float] | None = None
+    signals: Signals | None = None  # every cheap signal of the brief run (nas.train.signals)
+    score: float | None = None  # the signal the search optimises, higher is better (StudyRecord.signal)
     # successive halving (search --fidelity sh; nas.study.halving): accuracy per rung reached
     # (keys: the rung's epochs, "1", "3", "9"), [rank, results ranked among] per promotion decision
     rung_accuracies: dict[str, float] | None = None
@@ -87,7 +90,8 @@ class TrialRecord:
     weights: str | None = None  # state_dict file of the trained model
 
     RESULT_FIELDS = ("accuracy", "train_loss", "train_time", "total_time", "images_per_sec",
-                     "epochs", "device", "epoch_accuracies", "rung_accuracies", "rung", "top_rung")
+                     "epochs", "device", "epoch_accuracies", "signals", "score", "rung_accuracies", "rung",
+                     "top_rung")
     # What a trial was asked to do when that is not in its parameters (an enqueued final
     # training): a retry of a lost trial carries these over.
     JOB_FIELDS = ("genotype", "arch", "key", "params", "flops", "reference", "label", "source_trial",
@@ -97,14 +101,21 @@ class TrialRecord:
         return TrialRecord(**{name: getattr(self, name) for name in self.JOB_FIELDS})
 
     def to_attrs(self) -> dict[str, Any]:
-        """The user attributes to store: every field that differs from its default."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) != (f.default if f.default is not MISSING else None)}
+        """The user attributes to store: every field that differs from its default (the signals as
+        a plain dict, readable in any Optuna tool)."""
+        attrs = {f.name: getattr(self, f.name) for f in fields(self)
+                 if getattr(self, f.name) != (f.default if f.default is not MISSING else None)}
+        if self.signals is not None:
+            attrs["signals"] = self.signals.to_dict()
+        return attrs
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> "TrialRecord":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in attrs.items() if k in known})
+        record = cls(**{k: v for k, v in attrs.items() if k in known})
+        if isinstance(record.signals, dict):
+            record.signals = Signals.from_dict(record.signals)
+        return record
 
     @classmethod
     def from_trial(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
@@ -137,7 +148,7 @@ def records_frame(study: optuna.Study, columns: tuple[str, ...]) -> "pd.DataFram
 
 def counts_toward_total(t: optuna.trial.FrozenTrial) -> bool:
     """Evaluated trials count; running ones, over-budget rejections and failures that say nothing
-    about the candidate (interrupted, worker lost, surplus, orphaned) do not."""
+    about the candidate (interrupted, worker lost, surplus, orphaned, storage error) do not."""
     if t.state in (TrialState.RUNNING, TrialState.WAITING):
         return False
     # The loop calls this for every trial several times an iteration: read the two fields it
@@ -185,6 +196,7 @@ class StudyRecord:
     python: str | None = None
     scaling: ScalingRecord | None = None  # the chosen compound scaling, once `scale` ran
     fidelity: Rungs | None = None  # successive halving's rungs (stored as Rungs.to_dict); None: single
+    signal: str = DEFAULT_SIGNAL  # what the search optimised (nas.train.signals); older studies: accuracy
 
     def to_attrs(self) -> dict[str, Any]:
         """The study's user attributes: plain JSON (nested records as dicts, as ever)."""

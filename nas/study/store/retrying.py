@@ -25,6 +25,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from .defaults import DEFAULT_STORAGE_RETRY
+from .interrupts import interrupts_held
 
 DEFAULT_WINDOW = DEFAULT_STORAGE_RETRY  # why 180 s: nas/study/store/defaults.py
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0
@@ -83,7 +84,8 @@ class RetryingStorage(BaseStorage):
         started, delay, attempt = time.time(), FIRST_DELAY, 0
         while True:
             try:
-                result = method(*args, **kwargs)
+                with interrupts_held():  # Ctrl-C inside a driver's commit can break the connection
+                    result = method(*args, **kwargs)
             except optuna.exceptions.UpdateFinishedTrialError:
                 if attempt > 0 and name == "set_trial_state_values" and _tell_landed(self.inner, args[0], args[1]):
                     result = True  # the first attempt committed before its connection dropped

@@ -3,9 +3,13 @@
 A ``KeyboardInterrupt`` can land between any two bytecodes of the main thread. Inside Optuna's
 ``study.ask()`` it would leave a trial created in the storage, RUNNING, with no heartbeat and
 in no loop's hands: a rerun then waits ``--stale-after`` seconds for it to turn stale (issue 36).
-:func:`interrupts_held` delays the signal to the end of such a block, where the loop's own
-handling (fail what it holds, keep what finished) takes over. Only the main thread receives
-signals; elsewhere the block runs as it is.
+Inside a database driver's commit it can leave the connection mid-transaction, and the error the
+driver then raises while closing the session replaces the ``KeyboardInterrupt``: the search went
+on, and the candidate was recorded as failed with a storage error (seen in the Ctrl-C stress
+test on PostgreSQL). :func:`interrupts_held` delays the signal to the end of such a block (every
+storage call, nas.study.store.retrying; an ask), where the loop's own handling (fail what it
+holds, keep what finished) takes over. Only the main thread receives signals; elsewhere the block
+runs as it is.
 """
 
 from __future__ import annotations
