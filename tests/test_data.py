@@ -178,3 +178,25 @@ def test_clutter_draws_the_whole_digit_among_fragments_of_other_digits():
         assert any((w >= x[i]).all() for w in windows)
         others = {int(v) for j in range(3) if j != i for v in np.unique(x[j])}
         assert set(np.unique(out[i]).tolist()) <= others | {int(v) for v in np.unique(x[i])}
+
+
+def test_pairs_is_deterministic_balanced_and_labels_which_side_is_larger():
+    from nas.train.pairs import CANVAS, CROP, pairs
+
+    a, b = load_dataset("pairs"), load_dataset("pairs")
+    assert torch.equal(a.x_train, b.x_train) and a.test_split == b.test_split
+    assert a.x_train.shape[1:] == (1, 40, 40) and a.num_classes == 2 and a.n_test == 1000
+    share = float(a.y_train.float().mean())
+    assert 0.4 < share < 0.6  # the sides are drawn at random: neither answer is a shortcut
+    # small digits of known labels, each a distinct intensity: the label says which side is larger
+    x = np.zeros((6, 28, 28), np.uint8)
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    for i in range(6):
+        x[i, 10:18, 10:18] = 40 * (i + 1)
+    out, y = pairs(x, labels, seed=7)
+    assert out.shape == (6, CANVAS, CANVAS) and np.array_equal(out, pairs(x, labels, seed=7)[0])
+    for image, label in zip(out, y):
+        left = {int(v) for v in np.unique(image[:, :CROP])} - {0}
+        right = {int(v) for v in np.unique(image[:, CROP:])} - {0}
+        assert len(left) == len(right) == 1  # one digit on each side, never the same one
+        assert int(label) == int(left.pop() > right.pop())

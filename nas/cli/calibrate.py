@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from ..train.dataset_names import DATASET_HELP
 from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
 
@@ -19,7 +20,7 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
                                          "training on your data, and record the one a search should use",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--space", default=d.space, help="search-space YAML file or shipped name")
-    p.add_argument("--dataset", default=d.dataset, help="mnist5k | digits | cluttered | cifar10:PATH | folder:PATH | npz:PATH")
+    p.add_argument("--dataset", default=d.dataset, help=DATASET_HELP)
     p.add_argument("--study", default=None, help="calibration study name (default calibrate-<space>-<dataset>)")
     p.add_argument("--samples", type=int, default=d.samples, help="random architectures (besides the references)")
     p.add_argument("--budgets", default=",".join(f"{b:g}" for b in d.budgets), help="brief budgets in epochs")

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from ..train.dataset_names import DATASET_HELP
 from .signal import signal_of
 from .storage_retry import add_storage_retry, storage_retry_of
 from .workers import add_workers, workers_of
@@ -24,7 +25,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
     p.add_argument("--space", default=defaults.space, help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
     p.add_argument("--dataset", default=defaults.dataset,
-                   help="mnist5k | digits | cluttered | cifar10:PATH | folder:PATH | npz:PATH")
+                   help=DATASET_HELP)
     p.add_argument("--study", default=defaults.study, help="study name; results go to results/<study>/")
     p.add_argument("--trials", type=int, default=defaults.trials, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help=f"training epochs per candidate (default {defaults.train.epochs:g}; see BENCHMARKS.md §4)")
@@ -134,6 +135,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
     signal, signal_epochs = signal_of(args)
     if signal_epochs is not None and (args.epochs is not None or args.time_budget is not None):
         raise UserError(f"--signal {args.signal} sets the budget ({signal_epochs:g} epochs); drop --epochs/--time-budget")
+    if signal_epochs is not None and args.fidelity == "sh" and args.signal == "auto":
+        signal_epochs = None  # the calibration's budget gives way to the rungs'
+    if signal_epochs is not None and args.fidelity == "sh":
+        raise UserError(f"--signal {args.signal}: with --fidelity sh the rungs set the budgets "
+                        f"(--min-epochs .. --max-epochs); give --signal {signal} without @EPOCHS")
     given = {"epochs": args.epochs, "time_budget": args.time_budget} if (
         args.epochs is not None or args.time_budget is not None) else {}
     if signal_epochs:

