@@ -105,7 +105,9 @@ def test_cli_calibrate_then_search_signal_auto_follows_it(tmp_path: Path, monkey
     (["--signal", "tse@2", "--epochs", "1"], "sets the budget (2 epochs); drop --epochs"),
     (["--signal", "auto", "--calibration", "nope"], "--calibration 'nope': no such calibration study"),
     (["--signal", "tse", "--calibration", "cal"], "--calibration goes with --signal auto"),
-    (["--signal", "tse", "--flops-target", "1M"], "the reward mode and --fidelity sh rank on validation accuracy"),
+    (["--signal", "tse", "--flops-target", "1M"], "the reward mode weighs validation accuracy"),
+    (["--signal", "synflow", "--fidelity", "sh"], "measured at initialisation, the same at every rung"),
+    (["--signal", "tse@2", "--fidelity", "sh"], "with --fidelity sh the rungs set the budgets"),
 ])
 def test_signal_refusals_exit_2_with_one_line_and_write_nothing(tmp_path: Path, monkeypatch, args, message) -> None:
     monkeypatch.chdir(tmp_path)

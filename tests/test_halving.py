@@ -11,7 +11,7 @@ import torch
 
 from nas import Genotype, UserError
 from nas.report.results import knee, pareto_frame, resolve_trial, trials_frame
-from nas.study.halving import promotion
+from nas.study.halving import promotion, rung_results
 from nas.study.run.steps import evaluated_count
 from nas.pareto import crowding_distance, front_ranks, promotion_order
 from nas.study.store.records import TrialRecord
@@ -101,6 +101,24 @@ def test_search_promotes_by_rank_and_the_front_is_made_of_top_rung_trials(in_tmp
                     f"halving (9 epochs)"]
 
 
+def test_rungs_rank_on_the_searchs_signal(in_tmp):
+    study = run_search(sh_config(in_tmp, signal="tse"), out=io.StringIO(), trainer=FakeTrainer(), run_factory=FakeRun)
+    assert study.metric_names == ["-tse", "log10_flops"]
+    records = [(t, TrialRecord.from_trial(t)) for t in study.trials]
+    differs = 0
+    for t, r in records:
+        if r.reused_from is not None:
+            continue
+        top = f"{[1, 3, 9][r.rung]:g}"
+        assert r.rung_scores[top] == -r.signals.tse == r.score == t.values[0]  # what the sampler sees
+        differs += r.rung_scores[top] != r.rung_accuracies[top]
+        for key, decision in r.rung_ranks.items():  # each decision: this score among the earlier ones
+            earlier = [u for u, _ in records if u.number < t.number]  # serial: every earlier trial had finished
+            others = rung_results(earlier, key, r.key)
+            assert list(promotion(r.rung_scores[key], r.flops, others, 3)[1:]) == decision
+    assert differs > 0
+
+
 def test_resume_refuses_other_rungs_and_sh_refuses_the_reward_mode(in_tmp):
     run_search(sh_config(in_tmp, trials=2), out=io.StringIO(), run_factory=FakeRun)
     with pytest.raises(UserError, match="successive halving .*--max-epochs 9.*not successive halving .*--max-epochs 3"):
@@ -135,6 +153,11 @@ def test_continuing_a_run_equals_training_it_from_scratch(digits):
     acc = continued.train_to(3).accuracy
     scratch = ExtendableRun(small_net(), digits, TrainConfig(seed=3), "cpu", schedule)
     assert scratch.train_to(3).accuracy == acc  # tolerance 0 on CPU: the same trajectory
+    # every signal of a rung, TSE over the rung's whole trajectory included, is the same too
+    assert continued.results["3"].signals == scratch.results["3"].signals
+    signals = continued.results["3"].signals
+    assert all(math.isfinite(v) for v in (signals.val_loss, signals.tse, signals.tse_late, signals.tse_ema))
+    assert signals.tse_late < signals.tse  # the loss fell over the run
     for (name, a), b in zip(continued.model.state_dict().items(), scratch.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert acc > first and acc > 0.8
@@ -192,6 +215,7 @@ def test_a_run_lost_mid_rung_resumes_from_its_last_epoch(in_tmp):
     whole = ExtendableRun(Genotype.from_json(r.genotype), load_dataset("digits"), cfg.train, "cpu",
                           StableDecay(0.15, 0.2))
     assert r.rung_accuracies == {"1": whole.train_to(1).accuracy, "3": whole.train_to(3).accuracy}
+    assert r.signals == whole.results["3"].signals  # the step losses before the kill came back too
     assert not any((in_tmp / "results/t/checkpoints").iterdir())  # discarded once finished
 
 

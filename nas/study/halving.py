@@ -2,14 +2,16 @@
 
 A candidate is trained to the first rung (``min_epochs``) and scored. It goes on to the next
 rung only if it ranks in the top ``1/eta`` of every result that rung has so far (all trials of
-the study, any worker; one result per genotype), ranked by non-dominated sorting on (accuracy at
-that rung, FLOPs, or the measured latency with ``--objectives accuracy,latency``) with NSGA-II crowding distance as the tie-break, so that the promoted ones
+the study, any worker; one result per genotype), ranked by non-dominated sorting on (the score at
+that rung: validation accuracy, or the ``--signal`` the search optimises, e.g. TSE; and FLOPs, or
+the measured latency with ``--objectives accuracy,latency``) with NSGA-II crowding distance as the
+tie-break, so that the promoted ones
 spread along the front instead of crowding at its accurate end. Nothing waits for a rung to
 fill (ASHA): the first result of a rung is always promoted, as in Optuna's
 ``SuccessiveHalvingPruner``, and later decisions see whatever has arrived. Every rung result is
 written to the trial as soon as it exists, which is what other workers' decisions read.
 
-What the sampler is told (the trial's values): accuracy at the highest rung the candidate
+What the sampler is told (the trial's values): the score at the highest rung the candidate
 reached, and log10(FLOPs). A candidate stopped at a low rung therefore looks to GP or TPE like a
 point of lower accuracy, which is what the promotion decision said about it (it ranked in the
 lower part of its rung), and the sampler's model is pulled towards architectures that earned
@@ -29,7 +31,9 @@ import optuna
 
 from ..arch.genotype import Genotype
 from ..train.data import Dataset
-from ..train.extendable import ExtendableRun, StableDecay
+from ..train.config import CandidateFailed
+from ..train.extendable import ExtendableRun, RungResult, StableDecay
+from ..train.signals import DEFAULT_SIGNAL
 from ..train.trainer import TrainConfig
 from ..pareto import promotion_order
 from .store.records import TrialRecord
@@ -48,17 +52,19 @@ def cost_of(record: TrialRecord, cost: str) -> float:
 
 def rung_results(trials: list[optuna.trial.FrozenTrial], rung: str, exclude_key: str | None,
                  cost: str = "flops") -> tuple[list[float], list[float]]:
-    """(accuracies, costs) at ``rung`` of every other genotype in the study, once per genotype."""
+    """(scores, costs) at ``rung`` of every other genotype in the study, once per genotype: the
+    score the study ranks on (``rung_scores``; a study from before signals ranked accuracy)."""
     seen: set[str | None] = {exclude_key}
-    acc, costs = [], []
+    scores, costs = [], []
     for t in sorted(trials, key=lambda t: t.number):
         r = TrialRecord.from_trial(t)
-        if r.rung_accuracies is None or rung not in r.rung_accuracies or r.key in seen:
+        by_rung = r.rung_scores if r.rung_scores is not None else r.rung_accuracies
+        if by_rung is None or rung not in by_rung or r.key in seen:
             continue
         seen.add(r.key)
-        acc.append(float(r.rung_accuracies[rung]))
+        scores.append(float(by_rung[rung]))
         costs.append(cost_of(r, cost))
-    return acc, costs
+    return scores, costs
 
 
 def promotion(own_accuracy: float, own_flops: float, others: tuple[list[float], list[float]],
@@ -82,9 +88,19 @@ class Halving:
     """Trains one candidate through the rungs; fills the trial's record as it goes."""
 
     def __init__(self, rungs: Rungs, checkpoint_dir: Path, run_factory: RunFactory = ExtendableRun,
-                 cost: str = "flops") -> None:
+                 cost: str = "flops", signal: str = DEFAULT_SIGNAL) -> None:
         self.rungs, self.checkpoint_dir, self.run_factory = rungs, checkpoint_dir, run_factory
-        self.cost = cost  # what accuracy is traded against when a rung ranks its results
+        self.cost = cost  # what the score is traded against when a rung ranks its results
+        self.signal = signal  # what a rung ranks on (search --signal): a signal of the trained run
+
+    def score(self, result: RungResult) -> float:
+        """The rung's score, higher is better: validation accuracy, or ``--signal`` oriented."""
+        if self.signal == DEFAULT_SIGNAL or result.signals is None:
+            return result.accuracy
+        value = result.signals.oriented(self.signal)
+        if value is None:
+            raise CandidateFailed(f"{self.signal} could not be computed at the rung of {result.epochs:g} epochs")
+        return value
 
     def __call__(self, trial: optuna.Trial, save: Callable[[TrialRecord], None], genotype: Genotype,
                  record: TrialRecord, data: Dataset, train: TrainConfig, device: object) -> TrialRecord:
@@ -93,21 +109,24 @@ class Halving:
                                checkpoint_path(self.checkpoint_dir, genotype, train.seed))
         if run.resumed_from_epochs:
             record.resumed_from_epochs = run.resumed_from_epochs
-        record.rung_accuracies, record.rung_ranks = {}, {}
+        record.rung_accuracies, record.rung_scores, record.rung_ranks = {}, {}, {}
         budgets = self.rungs.epochs
         for index, epochs in enumerate(budgets):
             result = run.train_to(epochs)
             key = rung_key(epochs)
+            score = self.score(result)
             record.rung_accuracies = {**record.rung_accuracies, key: result.accuracy}
+            record.rung_scores = {**record.rung_scores, key: score}
             record.rung, record.top_rung = index, index == len(budgets) - 1
             record.accuracy, record.train_loss, record.epochs = result.accuracy, result.train_loss, epochs
+            record.signals, record.score = result.signals, score
             save(record)  # other workers' promotion decisions read this
             if record.top_rung:
                 break
             if run.continued_past(epochs):  # promoted before this trial's worker was lost
                 continue
             others = rung_results(trial.study.get_trials(deepcopy=False), key, record.key, self.cost)
-            promoted, rank, n = promotion(result.accuracy, cost_of(record, self.cost), others, self.rungs.eta)
+            promoted, rank, n = promotion(score, cost_of(record, self.cost), others, self.rungs.eta)
             record.rung_ranks = {**record.rung_ranks, key: [rank, n]}
             if not promoted:
                 break

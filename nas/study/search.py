@@ -59,7 +59,7 @@ class CandidateEvaluator:
     def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device,
                  trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun) -> None:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
-        self.halving = (Halving(cfg.fidelity, checkpoint_dir(cfg), run_factory, cfg.costs[0])
+        self.halving = (Halving(cfg.fidelity, checkpoint_dir(cfg), run_factory, cfg.costs[0], cfg.signal)
                         if cfg.fidelity is not None else None)
         self.latencies = LatencyBook(cfg.latency_settings())
         self.duplicates = DuplicateIndex()
@@ -97,8 +97,8 @@ class CandidateEvaluator:
         context.save(record)  # a running trial shows its candidate; a failed one keeps it
         if self.halving is not None:
             self.halving(trial, context.save, g, record, self.data, cfg.train, self.device)
-            return self.completed(trial.number, self.values(record.accuracy or 0.0, cost.flops, record.latency_ms),
-                                  record)
+            score = record.score if record.score is not None else (record.accuracy or 0.0)
+            return self.completed(trial.number, self.values(score, cost.flops, record.latency_ms), record)
         if SIGNALS[cfg.signal].at_init:  # scored before any training: nothing is trained
             record.signals = signals_at_init(g, self.data, cfg.train, self.device)
             record.score = record.signals.oriented(cfg.signal)

@@ -81,9 +81,13 @@ class SearchConfig:
             self._check_fidelity()
         if self.signal not in SIGNALS:
             raise UserError(f"--signal {self.signal!r}: allowed: {allowed(tuple(SIGNALS))}")
-        if self.signal != DEFAULT_SIGNAL and (self.reward_mode or self.fidelity is not None):
-            raise UserError(f"--signal {self.signal}: the reward mode and --fidelity sh rank on validation "
-                            f"accuracy; use --signal val_accuracy with them")
+        if self.signal != DEFAULT_SIGNAL and self.reward_mode:
+            raise UserError(f"--signal {self.signal}: the reward mode weighs validation accuracy against its "
+                            f"target; use --signal val_accuracy with it")
+        if self.fidelity is not None and SIGNALS[self.signal].at_init:
+            raise UserError(f"--signal {self.signal} is measured at initialisation, the same at every rung: "
+                            f"--fidelity sh ranks on a signal of training "
+                            f"({', '.join(s for s in SIGNALS if not SIGNALS[s].at_init)})")
 
     def _check_reward(self) -> None:
         """The reward mode weighs one cost against its own target: ``--reward-on flops`` with

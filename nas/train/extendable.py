@@ -34,7 +34,8 @@ from ..arch.genotype import Genotype
 from ..model.builder import build_model
 from .data import Dataset
 from .device_data import DeviceData
-from .trainer import (CandidateFailed, TrainConfig, autocast_for, evaluate, make_optimizer,
+from .signals import Signals, loss_signals
+from .trainer import (CandidateFailed, TrainConfig, autocast_for, evaluate_with_loss, make_optimizer,
                       recalibrate_from_training_data, select_device, sgd_step)
 
 
@@ -61,6 +62,9 @@ class RungResult:
     accuracy: float  # validation accuracy after the rung's cool-down
     train_loss: float
     resumed: bool = False  # read back from the checkpoint, not trained by this process
+    # the signals after the rung (nas.train.signals: validation accuracy and loss, TSE over every
+    # step of the rung's trajectory, its cool-down included): what a rung can rank on
+    signals: Signals | None = None
 
 
 class ExtendableRun:
@@ -84,6 +88,7 @@ class ExtendableRun:
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.warmup_steps = max(1, round(schedule.warmup_epochs * self.steps_per_epoch))
         self.step = 0  # position on the stable trajectory
+        self.step_losses: list[float] = []  # the stable trajectory's, one per step (TSE signals)
         self.perm: torch.Tensor | None = None  # this epoch's data order
         self.results: dict[str, RungResult] = {}
         self.steps_trained = 0  # by this process, cool-downs included: what this run cost
@@ -124,9 +129,10 @@ class ExtendableRun:
         loss = self._advance(end, stable_end, end, checkpoint_each_epoch=False)
         recalibrate_from_training_data(self.model, self.dd, self.cfg, self._eval_generator(),
                                        self.memory, self.autocast)
-        accuracy = evaluate(self.model, self.dd, self.cfg, self.autocast)
+        accuracy, val_loss = evaluate_with_loss(self.model, self.dd, self.cfg, self.autocast)
+        signals = Signals(val_accuracy=accuracy, val_loss=val_loss, **loss_signals(self.step_losses))
         self._restore(stable)
-        self.results[key] = RungResult(epochs, accuracy, loss)
+        self.results[key] = RungResult(epochs, accuracy, loss, signals=signals)
         self._save()
         return self.results[key]
 
@@ -134,6 +140,7 @@ class ExtendableRun:
         """Train steps up to ``until`` under the schedule of the rung (``stable_end``, ``end``)."""
         cfg, spe, bs = self.cfg, self.steps_per_epoch, self.batch_size
         loss_sum = torch.zeros((), device=self.device)
+        losses: list[torch.Tensor] = []  # read once at the end: no sync per step
         count = 0
         t0 = time.perf_counter()
         self.model.train()
@@ -145,7 +152,9 @@ class ExtendableRun:
             for group in self.opt.param_groups:
                 group["lr"] = lr
             idx = self.perm[b * bs:(b + 1) * bs]
-            loss_sum += sgd_step(self.model, self.opt, self.dd, idx, cfg, self.gen, self.memory, self.autocast)
+            loss = sgd_step(self.model, self.opt, self.dd, idx, cfg, self.gen, self.memory, self.autocast)
+            loss_sum += loss
+            losses.append(loss.detach().float())
             self.step += 1
             self.steps_trained += 1
             count += 1
@@ -153,14 +162,22 @@ class ExtendableRun:
             if count % 25 == 0 and not torch.isfinite(loss_sum):
                 raise CandidateFailed(f"non-finite training loss at step {self.step}")
             if checkpoint_each_epoch and self.step % spe == 0 and self.step < until:
+                self._keep_losses(losses)  # the checkpoint carries every step's loss so far
                 self._save()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.train_time += time.perf_counter() - t0
+        self._keep_losses(losses)
         mean = (loss_sum / count).item() if count else float("nan")
         if count and not math.isfinite(mean):
             raise CandidateFailed(f"non-finite training loss at step {self.step}")
         return mean
+
+    def _keep_losses(self, losses: list[torch.Tensor]) -> None:
+        """Move the steps' losses (device tensors) to :attr:`step_losses` with one host sync."""
+        if losses:
+            self.step_losses += torch.stack(losses).tolist()
+            losses.clear()
 
     def _eval_generator(self) -> torch.Generator:
         """BN recalibration draws from its own stream, so scoring leaves training's untouched."""
@@ -178,6 +195,7 @@ class ExtendableRun:
             "cpu_rng": torch.get_rng_state(),
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizer": copy.deepcopy(self.opt.state_dict()),
+            "step_losses": torch.tensor(self.step_losses, dtype=torch.float64),
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -192,12 +210,15 @@ class ExtendableRun:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
+        # a checkpoint from before the signals has none: TSE then covers the steps trained since
+        self.step_losses = state["step_losses"].tolist() if "step_losses" in state else []
 
     def _save(self) -> None:
         if self.checkpoint is None:
             return
         state = self._state()
         state["results"] = {k: [r.epochs, r.accuracy, r.train_loss] for k, r in self.results.items()}
+        state["result_signals"] = {k: r.signals.to_dict() for k, r in self.results.items() if r.signals is not None}
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint.with_name(f"{self.checkpoint.name}.{os.getpid()}.tmp")
         torch.save(state, tmp)
@@ -206,7 +227,9 @@ class ExtendableRun:
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         self._restore(state)
-        self.results = {k: RungResult(float(e), float(a), float(l), resumed=True)
+        signals = state.get("result_signals", {})
+        self.results = {k: RungResult(float(e), float(a), float(l), resumed=True,
+                                      signals=Signals.from_dict(signals[k]) if k in signals else None)
                         for k, (e, a, l) in state.get("results", {}).items()}
 
     def discard_checkpoint(self) -> None:

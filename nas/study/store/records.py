@@ -66,6 +66,7 @@ class TrialRecord:
     # successive halving (search --fidelity sh; nas.study.halving): accuracy per rung reached
     # (keys: the rung's epochs, "1", "3", "9"), [rank, results ranked among] per promotion decision
     rung_accuracies: dict[str, float] | None = None
+    rung_scores: dict[str, float] | None = None  # the score each rung ranked on (StudyRecord.signal)
     rung_ranks: dict[str, list[int]] | None = None
     rung: int | None = None  # index of the highest rung reached
     top_rung: bool | None = None  # trained to the last rung: the front is made of these
@@ -90,7 +91,7 @@ class TrialRecord:
     weights: str | None = None  # state_dict file of the trained model
 
     RESULT_FIELDS = ("accuracy", "train_loss", "train_time", "total_time", "images_per_sec",
-                     "epochs", "device", "epoch_accuracies", "signals", "score", "rung_accuracies", "rung",
+                     "epochs", "device", "epoch_accuracies", "signals", "score", "rung_accuracies", "rung_scores", "rung",
                      "top_rung")
     # What a trial was asked to do when that is not in its parameters (an enqueued final
     # training): a retry of a lost trial carries these over.
