@@ -24,7 +24,7 @@ def run(workers: int, trials: int) -> dict[str, float]:
     shutil.rmtree(f"results/{name}", ignore_errors=True)
     cfg = SearchConfig(space="search_spaces/mobile.yaml", dataset="mnist5k", study=name, trials=trials,
                        train=TrainConfig(), flops_max=20e6, progress=False, write_files=False,
-                       workers=workers, storage=None if workers > 1 else f"journal:results/{name}/journal.log")
+                       workers=workers, signal="val_accuracy", storage=None if workers > 1 else f"journal:results/{name}/journal.log")
     if workers == 1:
         import pathlib
         pathlib.Path(f"results/{name}").mkdir(parents=True, exist_ok=True)

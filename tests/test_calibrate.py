@@ -102,6 +102,8 @@ def test_cli_calibrate_then_search_signal_auto_follows_it(tmp_path: Path, monkey
     (["--signal", "bogus"], "--signal 'bogus': allowed:"),
     (["--signal", "tse@soon"], "the budget after @ must be a number"),
     (["--signal", "tse@0"], "the budget must be positive"),
+    (["--signal", "naswot@2"], "naswot is measured at initialisation, before any training"),
+    (["--signal", "synflow", "--epochs", "2"], "--signal synflow is measured at initialisation: nothing is trained"),
     (["--signal", "tse@2", "--epochs", "1"], "sets the budget (2 epochs); drop --epochs"),
     (["--signal", "auto", "--calibration", "nope"], "--calibration 'nope': no such calibration study"),
     (["--signal", "tse", "--calibration", "cal"], "--calibration goes with --signal auto"),

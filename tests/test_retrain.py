@@ -101,3 +101,27 @@ def test_retrain_refuses_a_study_made_before_test_splits(tmp_path, monkeypatch):
         study.set_user_attr(key, None)
     code, _, err = run_cli("retrain", "--study", "t", "--trials", "best")
     assert code == 2 and "before held-out test splits existed" in err and err.count("\n") == 1
+
+
+def test_cli_retrain_knee_against_nearest_reference_prints_the_demos_comparison(tmp_path, monkeypatch):
+    """What `make search` ends with: the knee of a small real search beside the space's
+    reference nearest in FLOPs, both retrained with 2 seeds and scored on the test split."""
+    monkeypatch.chdir(tmp_path)
+    space = tmp_path / "tiny.yaml"
+    config(tmp_path)  # writes the tiny space file (one reference: "small")
+    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "4",
+                           "--epochs", "0.2", "--study", "d", "--no-progress", "--sampler", "random")
+    assert code == 0, err
+    code, out, err = run_cli("retrain", "--study", "d", "--trials", "knee", "nearest-reference",
+                             "--final-epochs", "0.3", "--seeds", "2")
+    assert code == 0, err
+    assert "Found against hand-designed" in out and "held-out test split" in out
+    table = [line for line in out.splitlines() if "+/-" in line and line.rstrip().endswith("k")]
+    labels = [line.split("  ")[0].strip() for line in table]
+    assert len(table) == 2 and labels[0].startswith("knee, trial ") and labels[1] == "reference small"
+    final = final_frame(load_retrain(load_handle(None, "d")))
+    assert len(final) == 2 and (final["seeds"] == 2).all()
+    for line, (_, row) in zip(table, final.set_index("label").loc[labels].reset_index().iterrows()):
+        assert f"{100 * row['test_acc_mean']:.2f} +/- {100 * row['test_acc_sd']:.2f} %" in line
+    verdict = [line for line in out.splitlines() if " against reference small: " in line]
+    assert len(verdict) == 1 and verdict[0].startswith("knee, trial ") and "points of test accuracy" in verdict[0]

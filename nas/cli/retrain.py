@@ -19,7 +19,9 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", required=True, help="the search study (its data, split and training settings are reused)")
     p.add_argument("--storage", default=None)
     p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
-                   help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json (several allowed)")
+                   help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json | nearest-reference "
+                        "(the space's hand-designed reference nearest in FLOPs to the knee) | references "
+                        "(every reference of the space); several allowed")
     p.add_argument("--final-epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS, metavar="E",
                    help=f"training epochs of each run (default {DEFAULT_RETRAIN_EPOCHS:g}; see BENCHMARKS.md §9)")
     add_renamed(p, "--epochs", "--final-epochs", type=float)
@@ -33,18 +35,23 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
 
 def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
     """``--trials`` values in order, each architecture once."""
+    import math
+    from dataclasses import replace
     from pathlib import Path
 
     from ..arch.genotype import Genotype
     from ..report.describe import resolve_arch
     from ..report.results import front_basis, pareto_frame, resolve_trial, trials_frame
     from ..study.store.records import TrialRecord
+    from ..model.cost import estimate_cost
+    from ..study.opening import study_references
     from ..study.retrain import Candidate
 
     def of_trial(spec: str | int) -> Candidate:
         t = resolve_trial(study, spec, say=print)
         g = Genotype.from_json(TrialRecord.from_trial(t).genotype, source=f"trial {t.number}")
-        return Candidate(f"trial {t.number}", g, t.number)
+        label = f"knee, trial {t.number}" if spec == "knee" else f"trial {t.number}"
+        return Candidate(label, g, t.number)
 
     chosen: list[Candidate] = []
     for spec in specs:
@@ -59,22 +66,28 @@ def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 -
             chosen += [of_trial(int(n)) for n in front["number"]]
         elif spec in ("knee", "best"):
             chosen.append(of_trial(spec))
+        elif spec in ("nearest-reference", "references"):
+            refs = [Candidate(f"reference {g.name}", g) for g in study_references(study)]
+            if spec == "nearest-reference":
+                knee_flops = estimate_cost(of_trial("knee").genotype).flops
+                refs = [min(refs, key=lambda c: abs(math.log(estimate_cost(c.genotype).flops / knee_flops)))]
+            chosen += refs
         elif spec.endswith(".json") or Path(spec).is_file():
             chosen.append(Candidate(Path(spec).name, resolve_arch(spec, limit)))
         else:
             chosen += [of_trial(part) for part in spec.split(",") if part.strip()]
-    seen: set[str] = set()
-    unique = []
+    unique: dict[str, Candidate] = {}
     for c in chosen:
-        if c.genotype.key() not in seen:
-            seen.add(c.genotype.key())
-            unique.append(c)
-    return unique
+        first = unique.setdefault(c.genotype.key(), c)
+        if first is not c and c.label.startswith("reference") and not first.label.startswith("reference"):
+            # the search found a hand-designed reference itself: one row, saying so
+            unique[c.genotype.key()] = replace(first, label=f"{first.label} = {c.label}")
+    return list(unique.values())
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
     storage_retry = storage_retry_of(args)
-    from ..report.final import final_frame, final_front, format_final
+    from ..report.final import comparison_frame, final_frame, final_front, format_comparison, format_final
     from ..study.retrain import run_retrain
     from ..study.store.storage import load_handle, study_dir
 
@@ -88,7 +101,11 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     retrain = run_retrain(search, chosen, args.final_epochs, args.seeds, workers, args.device,
                           workers_per_device=args.workers_per_device)
     final = final_frame(retrain.study)
-    print(format_final(final_front(final)))
+    if any(c.label.startswith("reference") for c in chosen):  # found against hand-designed
+        asked = [(c.label, c.genotype.key()) for c in chosen]
+        print(format_comparison(comparison_frame(final, asked, args.final_epochs)))
+    else:
+        print(format_final(final_front(final)))
     folder = study_dir(args.study)
     folder.mkdir(parents=True, exist_ok=True)
     final.to_csv(folder / "retrain.csv", index=False)

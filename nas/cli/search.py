@@ -17,7 +17,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     from ..study.sampling.samplers import GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
     from ..study.search_config import SearchConfig
     from ..train.rungs import FIDELITIES, Rungs
-    from ..train.signals import SIGNALS
+    from ..train.signals import ACCURACY, DEFAULT_SIGNAL, SIGNALS
 
     defaults, rungs = SearchConfig(), Rungs()  # the one place each default is written
 
@@ -30,10 +30,12 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=defaults.trials, help="evaluated trials wanted in the study (resumes)")
     p.add_argument("--epochs", type=float, default=None, help=f"training epochs per candidate (default {defaults.train.epochs:g}; see BENCHMARKS.md §4)")
     p.add_argument("--time-budget", type=float, default=None, help="training seconds per candidate")
-    p.add_argument("--signal", default=defaults.signal, metavar="NAME[@EPOCHS]|auto",
+    p.add_argument("--signal", default=None, metavar="NAME[@EPOCHS]|auto",
                    help=f"what candidates are ranked by: {', '.join(SIGNALS)} (NAME@E trains E epochs; "
                         f"a signal at initialisation trains nothing), or auto: what `nas calibrate` recommended "
-                        f"for this space and dataset (default {defaults.signal})")
+                        f"for this space and dataset (default {DEFAULT_SIGNAL}, which ranked best on both "
+                        f"embedded harder tasks, BENCHMARKS.md §4b; with --epochs or --time-budget, "
+                        f"--fidelity sh or the reward mode: {ACCURACY})")
     p.add_argument("--calibration", default=None, metavar="STUDY",
                    help="with --signal auto: the calibration study to follow (default "
                         "calibrate-<space>-<dataset>; without one, --signal auto keeps the default)")
@@ -130,9 +132,17 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ..report.summary import report_search
     from ..study.search import SearchConfig, run_search
     from ..train.trainer import TrainConfig
+    from ..train.signals import ACCURACY, SIGNALS
     from ..units import parse_milliseconds, parse_quantity
 
     signal, signal_epochs = signal_of(args)
+    budget_given = args.epochs is not None or args.time_budget is not None
+    if signal is None and budget_given and args.fidelity == "single":
+        signal = ACCURACY  # a training budget given: rank by what the candidates reached
+    if signal is not None and SIGNALS[signal].at_init and budget_given:
+        raise UserError(f"--signal {signal} is measured at initialisation: nothing is trained, so --epochs and "
+                        f"--time-budget do not apply; drop them, or rank trained candidates (e.g. --signal "
+                        f"{ACCURACY})")
     if signal_epochs is not None and (args.epochs is not None or args.time_budget is not None):
         raise UserError(f"--signal {args.signal} sets the budget ({signal_epochs:g} epochs); drop --epochs/--time-budget")
     if signal_epochs is not None and args.fidelity == "sh" and args.signal == "auto":

@@ -8,11 +8,16 @@ import sys
 from ..errors import UserError
 
 
-def signal_of(args: argparse.Namespace) -> tuple[str, float | None]:
+def signal_of(args: argparse.Namespace) -> tuple[str | None, float | None]:
     """``--signal``: a signal (and its budget, where given), or ``auto``: the one the calibration
-    of this space and dataset recommended (nas.report.calibration), else the default."""
+    of this space and dataset recommended (nas.report.calibration), else the default (None: the
+    search's default, nas.study.search_config)."""
     from ..train.signals import DEFAULT_SIGNAL, parse_signal
 
+    if args.signal is None:
+        if args.calibration:
+            raise UserError("--calibration goes with --signal auto")
+        return None, None
     if args.signal != "auto":
         if args.calibration:
             raise UserError("--calibration goes with --signal auto")
@@ -28,9 +33,9 @@ def signal_of(args: argparse.Namespace) -> tuple[str, float | None]:
         if args.calibration:
             raise UserError(f"--calibration {name!r}: no such calibration study (run `nas calibrate --space "
                             f"{args.space} --dataset {args.dataset}` first)") from None
-        print(f"--signal auto: no calibration {name!r} (see `nas calibrate`); ranking by {DEFAULT_SIGNAL}",
-              file=sys.stderr)
-        return DEFAULT_SIGNAL, None
+        print(f"--signal auto: no calibration {name!r} (see `nas calibrate`); ranking by the default "
+              f"({DEFAULT_SIGNAL}; validation accuracy with successive halving or the reward mode)", file=sys.stderr)
+        return None, None
     record = CalibrationRecord.from_study(study)
     settings = study.user_attrs.get("calibration_settings", {})
     if record is None:

@@ -71,3 +71,37 @@ def format_final(front: pd.DataFrame) -> str:
         lines.append(f"{str(r['label']):>12}  {r['test_acc_mean']:.4f} +/- {r['test_acc_sd']:.4f}  "
                      f"{int(r['seeds']):>5}  {r['epochs']:>6g}  {r['flops'] / 1e6:>7.2f}M  {r['params'] / 1e3:>7.1f}k")
     return "\n".join(lines)
+
+
+def comparison_frame(final: pd.DataFrame, labels: list[tuple[str, str]], epochs: float) -> pd.DataFrame:
+    """The rows of ``final`` for the (label, genotype key) pairs asked for, in that order, at
+    ``epochs``: what ``retrain --trials knee nearest-reference`` compares."""
+    at = final[final["epochs"] == epochs].set_index("key")
+    rows = [{**at.loc[key].to_dict(), "key": key, "label": label} for label, key in labels if key in at.index]
+    return pd.DataFrame(rows, columns=FINAL_COLUMNS)
+
+
+def format_comparison(rows: pd.DataFrame) -> str:
+    """Found against hand-designed: each architecture's held-out test accuracy (mean +/- sd over
+    seeds), FLOPs and parameters, then the knee's difference to each reference."""
+    if rows.empty:
+        return "comparison: no completed retrain runs yet"
+    first = rows.iloc[0]
+    lines = [f"Found against hand-designed ({int(first['seeds'])} seed(s), {first['epochs']:g} epochs each, trained "
+             f"on train+val, scored on the held-out test split the search never read; FLOPs = fvcore, "
+             f"1 multiply-add = 1 flop, eval mode, batch 1):",
+             f"{'architecture':<24}  {'test accuracy':>17}  {'FLOPs':>8}  {'params':>8}"]
+    for _, r in rows.iterrows():
+        lines.append(f"{str(r['label']):<24}  {100 * r['test_acc_mean']:>6.2f} +/- {100 * r['test_acc_sd']:.2f} %  "
+                     f"{r['flops'] / 1e6:>7.2f}M  {r['params'] / 1e3:>7.1f}k")
+    found = rows[~rows["label"].astype(str).str.startswith("reference")]
+    refs = rows[rows["label"].astype(str).str.startswith("reference")]
+    for _, f in found.head(1).iterrows():
+        for _, r in refs.iterrows():
+            diff = 100 * (f["test_acc_mean"] - r["test_acc_mean"])
+            noise = 100 * (f["test_acc_sd"] + r["test_acc_sd"])
+            verdict = "within the seeds' spread" if abs(diff) <= noise else ("better" if diff > 0 else "worse")
+            lines.append(f"{f['label']} against {r['label']}: {diff:+.2f} points of test accuracy "
+                         f"({verdict}: sd {100 * f['test_acc_sd']:.2f} and {100 * r['test_acc_sd']:.2f}) at "
+                         f"{f['flops'] / r['flops']:.2f}x its FLOPs")
+    return "\n".join(lines)

@@ -134,9 +134,10 @@ def has_latency(frame: pd.DataFrame) -> bool:
 
 
 def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str | None = None,
-                 title: str | None = None) -> str:
+                 title: str | None = None, score: str | None = None) -> str:
     """The front (or, with a ``title``, other trials) as a small text table (FLOPs in fvcore's
-    convention; latency, where measured, in the study's)."""
+    convention; latency, where measured, in the study's; ``score``: what the score column is,
+    nas.train.signals.describe_signal)."""
     if front.empty:
         return (f"Pareto front{' by latency' if by == 'latency' else ''}: empty (no completed feasible "
                 f"trials{' with a measured latency' if by == 'latency' else ''} yet)")
@@ -147,7 +148,7 @@ def format_front(front: pd.DataFrame, by: str = "flops", latency_convention: str
     heading = title or f"Pareto front{' by latency' if by == 'latency' else ''}"
     lines = [f"{heading} ({len(front)} architectures{budget}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
              f"eval mode, batch 1" + (f"; latency = {latency_convention}" if latency and latency_convention else "")
-             + ("; score = the signal searched, higher is better" if scored else "") + "):",
+             + (f"; score = {score or 'the signal searched'}, higher is better" if scored else "") + "):",
              f"{'trial':>5}  " + (f"{'score':>9}  " if scored else "") + f"{'val acc':>7}  {'FLOPs':>8}  {'params':>8}  "
              + ("latency  " if latency else "") + "arch"]
     for _, r in front.iterrows():

@@ -8,6 +8,7 @@ import optuna
 
 from ..study.store.records import StudyRecord
 from ..study.store.storage import study_dir
+from ..train.signals import describe_signal
 from .results import format_front, pareto_frame, study_cost, trials_frame
 
 
@@ -24,9 +25,10 @@ def report_search(study: optuna.Study, out: TextIO | None = None, write_files: b
                  f"T = {record.reward_target()}, w = {record.reward_exponent:g}")
         print(format_front(best, on, record.latency, title=title), file=out)
     else:
-        print(format_front(front, by, record.latency), file=out)
+        score = describe_signal(record.signal, None if record.fidelity else record.train_config.epochs)
+        print(format_front(front, by, record.latency, score=score), file=out)
         if not front.empty:
-            print(f"these accuracies come from brief training and only rank the candidates; "
+            print(f"these scores ({score}) only rank the candidates; "
                   f"`retrain --study {study.study_name} --trials knee` (or front) trains them for real "
                   f"and scores them on the held-out test split", file=out)
     if write_files:

@@ -33,7 +33,7 @@ from ..arch.genotype import Genotype
 from ..train.data import Dataset
 from ..train.config import CandidateFailed
 from ..train.extendable import ExtendableRun, RungResult, StableDecay
-from ..train.signals import DEFAULT_SIGNAL
+from ..train.signals import ACCURACY
 from ..train.trainer import TrainConfig
 from ..pareto import promotion_order
 from .store.records import TrialRecord
@@ -88,14 +88,14 @@ class Halving:
     """Trains one candidate through the rungs; fills the trial's record as it goes."""
 
     def __init__(self, rungs: Rungs, checkpoint_dir: Path, run_factory: RunFactory = ExtendableRun,
-                 cost: str = "flops", signal: str = DEFAULT_SIGNAL) -> None:
+                 cost: str = "flops", signal: str = ACCURACY) -> None:
         self.rungs, self.checkpoint_dir, self.run_factory = rungs, checkpoint_dir, run_factory
         self.cost = cost  # what the score is traded against when a rung ranks its results
         self.signal = signal  # what a rung ranks on (search --signal): a signal of the trained run
 
     def score(self, result: RungResult) -> float:
         """The rung's score, higher is better: validation accuracy, or ``--signal`` oriented."""
-        if self.signal == DEFAULT_SIGNAL or result.signals is None:
+        if self.signal == ACCURACY or result.signals is None:
             return result.accuracy
         value = result.signals.oriented(self.signal)
         if value is None:

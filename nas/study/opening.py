@@ -10,6 +10,7 @@ import warnings
 import optuna
 import torch
 
+from ..arch.genotype import Genotype
 from ..arch.space import PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..errors import UserError
@@ -108,6 +109,9 @@ def _join(cfg: SearchConfig, space: SearchSpace, directions: list[str], storage:
 
 def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace, directions: list[str]) -> None:
     rec = StudyRecord.from_study(study)
+    if rec.signal != cfg.signal and not cfg.reward_mode:
+        raise UserError(f"study {cfg.study!r} was searched ranking candidates by {rec.signal}; resume it with "
+                        f"--signal {rec.signal}, or use another --study name")
     if [d.name.lower() for d in study.directions] != directions or rec.objectives != cfg.objective_names:
         raise UserError(f"study {cfg.study!r} exists with objectives {rec.objectives}; "
                         f"use another --study name for a different objective")
@@ -168,3 +172,22 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     check_budget(cfg, space, data)
     cfg.storage = resolve_storage_url(cfg.storage, cfg.study, cfg.workers)
     return space, data, open_study(cfg, space, data)
+
+
+def study_references(study: optuna.Study) -> list[Genotype]:
+    """The hand-designed reference architectures of the space a study searched, built for its
+    data (channels, classes), from the space text the study recorded (the file may have changed)."""
+    import yaml
+
+    from ..arch.space_file import parse_space
+
+    record = StudyRecord.from_study(study)
+    if record.space_text:
+        space = parse_space(yaml.safe_load(record.space_text), record.space_source or "the study's space",
+                            record.space_text)
+    else:
+        space = load_space(record.space_source or "mobile")
+    refs = space.reference_genotypes(record.in_channels, record.num_classes)
+    if not refs:
+        raise UserError(f"the space of study {study.study_name!r} ({space.source}) names no reference_archs")
+    return refs

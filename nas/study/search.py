@@ -33,7 +33,7 @@ from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.extendable import ExtendableRun
 from ..train.config import CandidateFailed, Trainer, TrainResult
-from ..train.signals import DEFAULT_SIGNAL, SIGNALS
+from ..train.signals import ACCURACY, SIGNALS
 from ..train.trainer import train_candidate
 from ..train.zero_cost import signals_at_init
 from .halving import Halving, RunFactory
@@ -121,7 +121,7 @@ class CandidateEvaluator:
     def score(self, result: TrainResult) -> float:
         """The signal the search optimises (``--signal``), higher is better: the validation
         accuracy by default (a trainer that records no other signal gives that too)."""
-        if self.cfg.signal == DEFAULT_SIGNAL or result.signals is None:
+        if self.cfg.signal == ACCURACY or result.signals is None:
             return result.val_accuracy
         value = result.signals.oriented(self.cfg.signal)
         if value is None:
@@ -131,7 +131,7 @@ class CandidateEvaluator:
     def worst_score(self, snapshot: list[optuna.trial.FrozenTrial]) -> float:
         """What an over-budget candidate is told: 0 for accuracy; for another signal, as bad as
         the worst recorded so far (a far-off floor would distort a model-based sampler's fit)."""
-        if self.cfg.signal == DEFAULT_SIGNAL:
+        if self.cfg.signal == ACCURACY:
             return 0.0
         scores = [TrialRecord.from_trial(t).score for t in snapshot if t.state == TrialState.COMPLETE]
         return min((s for s in scores if s is not None), default=0.0)

@@ -8,7 +8,7 @@ from ..errors import UserError, allowed
 from ..model.latency_settings import LatencySettings
 from ..train.config import DEFAULT_TEST_FRACTION, TrainConfig
 from ..train.rungs import Rungs
-from ..train.signals import DEFAULT_SIGNAL, SIGNALS, objective_name
+from ..train.signals import ACCURACY, DEFAULT_SIGNAL, SIGNALS, objective_name
 from .budgets import OBJECTIVES, REWARD_ON, TOLD_AS
 from .run.settings import LoopSettings, Workers
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, PRUNERS, SAMPLERS, overlap_for
@@ -53,7 +53,11 @@ class SearchConfig:
     fidelity: Rungs | None = None  # successive halving over these rungs (nas.study.halving); None: single
     # What candidates are ranked by (nas.train.signals; `nas calibrate` measures which ranks best):
     # a signal after the brief run of train.epochs, or one at initialisation (nothing trained).
-    signal: str = DEFAULT_SIGNAL
+    # None: DEFAULT_SIGNAL (NASWOT at initialisation, BENCHMARKS.md §4b), or validation accuracy
+    # for successive halving and the reward mode, which rank trained candidates. To train every
+    # candidate for train.epochs and rank by what it reached, name a signal of training
+    # (signal="val_accuracy"; the CLI does so when --epochs or --time-budget is given).
+    signal: str | None = None
     checkpoint_dir: str | None = None  # successive halving's run checkpoints (default results/<study>/checkpoints)
 
     def __post_init__(self) -> None:
@@ -79,9 +83,11 @@ class SearchConfig:
                             f"for latency use --reward-on latency --latency-target T, not --objectives")
         if self.fidelity is not None:
             self._check_fidelity()
+        if self.signal is None:
+            self.signal = ACCURACY if (self.reward_mode or self.fidelity is not None) else DEFAULT_SIGNAL
         if self.signal not in SIGNALS:
             raise UserError(f"--signal {self.signal!r}: allowed: {allowed(tuple(SIGNALS))}")
-        if self.signal != DEFAULT_SIGNAL and self.reward_mode:
+        if self.signal != ACCURACY and self.reward_mode:
             raise UserError(f"--signal {self.signal}: the reward mode weighs validation accuracy against its "
                             f"target; use --signal val_accuracy with it")
         if self.fidelity is not None and SIGNALS[self.signal].at_init:

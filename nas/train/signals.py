@@ -41,7 +41,14 @@ SIGNALS: dict[str, SignalKind] = {s.name: s for s in (
     SignalKind("grad_norm", True, True, "norm of the loss gradient at initialisation"),
     SignalKind("snip", True, True, "sum of |weight x gradient| at initialisation (log10)"),
 )}
-DEFAULT_SIGNAL = "val_accuracy"
+ACCURACY = "val_accuracy"  # what every study optimised before signals: its objective keeps the name "accuracy"
+# NASWOT at initialisation: `nas calibrate`'s rule on both embedded harder tasks (35 mobile
+# genotypes each, FLOPs <= 20M, against two 10-epoch seeds) picks it: Kendall tau +0.59 on
+# cluttered and +0.58 on pairs, the best signal on both, where validation accuracy after 1 epoch
+# (the earlier default) ranks at +0.37 and +0.47, and it costs ~0.1 s a candidate instead of a
+# ~1 s epoch (BENCHMARKS.md §4b, python -m bench.signals). A search given a training budget
+# (--epochs, --time-budget), successive halving and the reward mode rank on ACCURACY instead.
+DEFAULT_SIGNAL = "naswot"
 
 
 @dataclass
@@ -81,7 +88,7 @@ def objective_name(signal: str) -> str:
     """The name a study gives its first objective for ``signal`` (what dashboards show): the
     validation accuracy keeps the name studies always gave it; a lower-is-better signal is told
     negated, and says so."""
-    if signal == DEFAULT_SIGNAL:
+    if signal == ACCURACY:
         return "accuracy"
     return signal if SIGNALS[signal].higher_is_better else f"-{signal}"
 
@@ -113,7 +120,20 @@ def parse_signal(text: str) -> tuple[str, float | None]:
         epochs = float(budget)
     except ValueError:
         raise UserError(f"--signal {text!r}: the budget after @ must be a number of epochs") from None
+    if SIGNALS[name].at_init and epochs != 0:
+        raise UserError(f"--signal {text!r}: {name} is measured at initialisation, before any training; "
+                        f"give --signal {name} (no budget)")
     if epochs < 0 or (epochs == 0 and not SIGNALS[name].at_init):
         raise UserError(f"--signal {text!r}: the budget must be positive (0 only for a signal at "
                         f"initialisation: {', '.join(s for s in SIGNALS if SIGNALS[s].at_init)})")
     return name, epochs
+
+
+def describe_signal(signal: str, epochs: float | None) -> str:
+    """What a score means, for headers and reports: "naswot at initialisation (nothing trained)",
+    "val_accuracy after 1 epoch", "tse (negated) after 2 epochs"."""
+    kind = SIGNALS[signal]
+    name = signal if kind.higher_is_better else f"{signal} (negated)"
+    if kind.at_init:
+        return f"{name} at initialisation (nothing trained)"
+    return name if epochs is None else f"{name} after {epochs:g} epoch{'s' if epochs != 1 else ''}"

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from ...scaling.tolerance import DEFAULT_TOLERANCE
 from ...train.config import TrainConfig
 from ...train.rungs import Rungs
-from ...train.signals import DEFAULT_SIGNAL, Signals
+from ...train.signals import ACCURACY, Signals
 from .defaults import DEFAULT_REWARD_EXPONENT
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class StudyRecord:
     python: str | None = None
     scaling: ScalingRecord | None = None  # the chosen compound scaling, once `scale` ran
     fidelity: Rungs | None = None  # successive halving's rungs (stored as Rungs.to_dict); None: single
-    signal: str = DEFAULT_SIGNAL  # what the search optimised (nas.train.signals); older studies: accuracy
+    signal: str = ACCURACY  # what the search optimised (nas.train.signals); older studies: accuracy
 
     def to_attrs(self) -> dict[str, Any]:
         """The study's user attributes: plain JSON (nested records as dicts, as ever)."""
