@@ -25,13 +25,13 @@ test: $(STAMP)
 
 # The demo searches the harder embedded task (cluttered MNIST), where architecture matters,
 # ranking candidates by the default signal (NASWOT at initialisation: BENCHMARKS.md §4b), then
-# retrains the knee of its front beside the hand-designed reference nearest in FLOPs (2 seeds,
+# retrains the knee of its front beside the hand-designed reference nearest in FLOPs (3 seeds,
 # 20 epochs each) and scores both on the held-out test split: found against hand-designed.
 search: $(STAMP)
 	$(BIN)/python run_search.py search --space mobile --dataset cluttered \
 		--trials 60 --flops-max 20M --study demo
 	$(BIN)/python run_search.py retrain --study demo --trials knee nearest-reference \
-		--final-epochs 20 --seeds 2
+		--final-epochs 20 --seeds 3
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -18,6 +18,7 @@ best on *both* tasks, the cheapest; it must not rank worse than today's (validat
 
     python -m bench.signals              # ~40 min on 2 cores the first time; resumes
     python -m bench.signals default      # only step 1 (the timed default calibrations)
+    python -m bench.signals cost         # what the signals cost in a search (share of a trial)
 """
 
 from __future__ import annotations
@@ -121,8 +122,43 @@ def choose_default(tables: dict[str, pd.DataFrame], margin: float) -> dict[str, 
             "table": merged.reset_index().round(4).to_dict("records")}
 
 
+def signal_cost() -> dict[str, object]:
+    """What the signals cost in a search, as a share of a trial's wall time (issue 31's goal: <= 5%):
+    the demo's search (NASWOT: the signal is the whole evaluation) and the same search trained 1
+    epoch a candidate (validation accuracy; the zero-cost signals are recorded on the side)."""
+    import shutil
+
+    from nas.report.results import trials_frame
+    from nas.study.search import SearchConfig, run_search
+    from nas.train.config import TrainConfig
+
+    out: dict[str, object] = {}
+    for name, signal, trials in (("naswot", None, 60), ("val_accuracy@1", "val_accuracy", 40)):
+        study_name = f"bench-signal-cost-{signal or 'default'}"
+        shutil.rmtree(f"results/{study_name}", ignore_errors=True)
+        cfg = SearchConfig(space="mobile", dataset="cluttered", study=study_name, trials=8 if quick() else trials,
+                           flops_max=FLOPS_MAX, progress=False, write_files=False, signal=signal,
+                           train=TrainConfig(epochs=1.0), device="cpu")
+        study = run_search(cfg, out=io.StringIO())
+        frame = trials_frame(study)
+        done = frame[frame["state"] == "COMPLETE"]
+        walls = [(t.datetime_complete - t.datetime_start).total_seconds() for t in study.trials
+                 if t.datetime_complete and t.datetime_start and t.state.name == "COMPLETE"]
+        wall = sum(walls) / len(walls)
+        zero_cost = float(done["zero_cost_seconds"].mean())
+        out[name] = {"trials": len(walls), "trial_wall_s": round(wall, 4), "zero_cost_s": round(zero_cost, 4),
+                     "share": round(zero_cost / wall, 4), "train_s": round(float(done["train_time"].mean()), 4)
+                     if done["train_time"].notna().any() else None}
+        print(f"{name}: a trial {wall * 1000:.0f} ms (start to tell), zero-cost signals {zero_cost * 1000:.0f} ms "
+              f"= {100 * zero_cost / wall:.1f}% of it")
+    return out
+
+
 def main() -> None:
-    parts = parts_asked(("default", "extended"))
+    parts = parts_asked(("default", "extended", "cost"))
+    if parts == ["cost"]:
+        save("signals_cost", signal_cost())
+        return
     out: dict[str, object] = {"flops_max": FLOPS_MAX, "tasks": {}}
     tables: dict[str, pd.DataFrame] = {}
     margin = CalibrateConfig().margin
@@ -160,6 +196,8 @@ def main() -> None:
     print(f"default by the calibrate rule on both tasks: {out['default']['signal']}@"  # type: ignore[index]
           f"{out['default']['budget_epochs']:g}")  # type: ignore[index]
     save("signals", out)
+    if "cost" in parts:
+        save("signals_cost", signal_cost())
 
 
 if __name__ == "__main__":

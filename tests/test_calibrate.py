@@ -129,3 +129,37 @@ def test_calibrate_refusals(tmp_path: Path, monkeypatch) -> None:
         code, _, err = run_cli("calibrate", "--space", space, "--dataset", "digits", *args)
         assert code == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "results").exists()
+
+
+def test_the_default_signal_and_when_training_ranks_instead(tmp_path: Path, monkeypatch) -> None:
+    """Without --signal a search ranks by NASWOT and trains nothing; a training budget, successive
+    halving or the reward mode rank by validation accuracy; a resume keeps the study's signal."""
+    from nas.study.search_config import SearchConfig
+    from nas.study.store.records import TrialRecord
+    from nas.study.store.storage import load_handle
+    from nas.train.rungs import Rungs
+    from nas.train.signals import DEFAULT_SIGNAL
+
+    assert DEFAULT_SIGNAL == "naswot" and SearchConfig().signal == "naswot"
+    assert SearchConfig(fidelity=Rungs()).signal == SearchConfig(flops_target=1e6).signal == "val_accuracy"
+    monkeypatch.chdir(tmp_path)
+    space = str(write_space(tmp_path))
+    code, out, err = run_cli("search", "--space", space, "--dataset", "digits", "--trials", "3", "--study", "z",
+                             "--no-progress", "--sampler", "random")
+    assert code == 0, err
+    study = load_handle(None, "z").study
+    assert study.user_attrs["signal"] == "naswot" and study.metric_names == ["naswot", "log10_flops"]
+    for t in study.trials:
+        r = TrialRecord.from_trial(t)
+        assert not r.trained and r.accuracy is None and r.score == r.signals.naswot == t.values[0]
+    assert "score = naswot at initialisation (nothing trained)" in out
+    code, _, err = run_cli("search", "--space", space, "--dataset", "digits", "--trials", "4", "--study", "z",
+                           "--no-progress", "--epochs", "0.2")
+    assert code == 2 and "was searched ranking candidates by naswot; resume it with --signal naswot" in err
+    assert err.count("\n") == 1 and len(load_handle(None, "z").study.trials) == 3  # nothing written
+    code, _, err = run_cli("search", "--space", space, "--dataset", "digits", "--trials", "2", "--study", "e",
+                           "--no-progress", "--epochs", "0.2", "--sampler", "random")
+    assert code == 0, err
+    trained = load_handle(None, "e").study
+    assert trained.user_attrs["signal"] == "val_accuracy" and trained.metric_names[0] == "accuracy"
+    assert all(TrialRecord.from_trial(t).trained for t in trained.trials)

@@ -47,6 +47,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..study.opening import study_dataset
     from ..study.store.storage import load_study
     from ..train.trainer import train_candidate
+    from ..train.signals import describe_signal
 
     formats = parse_formats(args.format)
     study = load_study(args.storage, args.study)
@@ -75,7 +76,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         t = resolve_trial(study, args.trial, say=print)
         r = TrialRecord.from_trial(t)
         g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
-        source, accuracy = f"study {args.study}, trial {t.number}", f"{r.accuracy} (search, brief training)"
+        source = f"study {args.study}, trial {t.number}"
+        accuracy = (f"{r.accuracy} (search, brief training)" if r.accuracy is not None else
+                    f"not measured: the search scored it by {describe_signal(record.signal, None)} ({r.score:.4g})"
+                    if r.score is not None else "not measured")
     check_size(g, source, max_params(args))  # a tampered study is input too: refuse before building
     model = None
     if args.retrained and args.final_epochs is not None:

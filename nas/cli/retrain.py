@@ -98,7 +98,10 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     workers = workers_of(args)
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
     chosen = candidates(search.study, args.trials, max_params(args))
+    import sys
+
     retrain = run_retrain(search, chosen, args.final_epochs, args.seeds, workers, args.device,
+                          out=sys.stdout if workers == 1 else None,  # a line per run (workers: their own)
                           workers_per_device=args.workers_per_device)
     final = final_frame(retrain.study)
     if any(c.label.startswith("reference") for c in chosen):  # found against hand-designed

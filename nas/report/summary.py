@@ -28,7 +28,7 @@ def report_search(study: optuna.Study, out: TextIO | None = None, write_files: b
         score = describe_signal(record.signal, None if record.fidelity else record.train_config.epochs)
         print(format_front(front, by, record.latency, score=score), file=out)
         if not front.empty:
-            print(f"these scores ({score}) only rank the candidates; "
+            print(f"the score ({score}) only ranks the candidates; "
                   f"`retrain --study {study.study_name} --trials knee` (or front) trains them for real "
                   f"and scores them on the held-out test split", file=out)
     if write_files:

@@ -111,7 +111,8 @@ class CalibrationEvaluator:
                          images_per_sec=result.images_per_sec, epochs=result.epochs, device=result.device,
                          signals=result.signals)
         if self.out is not None:
-            print(f"  {job.label}: {job.budget_epochs:g} epochs, seed {job.seed}: validation accuracy "
+            unit = "epoch" if job.budget_epochs == 1 else "epochs"
+            print(f"  {job.label}: {job.budget_epochs:g} {unit}, seed {job.seed}: validation accuracy "
                   f"{result.val_accuracy:.4f} ({result.total_time:.1f}s)", file=self.out, flush=True)
         return Outcome(TrialState.COMPLETE, [result.val_accuracy], record)
 

@@ -18,10 +18,14 @@ class CalibrateConfig:
     space: str = "mobile"
     dataset: str = "mnist5k"
     study: str | None = None  # default: calibrate-<space>-<dataset>
-    # 16 random genotypes + the space's references, brief budgets 1 and 2 epochs, a 10-epoch
-    # target with 2 seeds: ~13 min on this 2-core machine for `mobile` on `cluttered` with
-    # --flops-max 20M (BENCHMARKS.md §4b), inside issue 31's 15 minutes.
-    samples: int = 16
+    # 24 random genotypes + the space's references, brief budgets 1 and 2 epochs, a 10-epoch
+    # target with 2 seeds: for `mobile` on `cluttered` with --flops-max 20M, 24 genotypes (27
+    # architectures) took 10 min 8 s on this 2-core machine (16 took 7 min 21 s), inside issue
+    # 31's 15 minutes, and gave NASWOT's tau a 95% interval of +/-0.17 (19 architectures: +/-0.25;
+    # BENCHMARKS.md §4b).
+    # Budget 4 is left out: at 2 epochs the trained signals already cost 20x NASWOT's and ranked
+    # no better on either task (§4b).
+    samples: int = 24
     budgets: tuple[float, ...] = (1.0, 2.0)
     target_epochs: float = 10.0
     seeds: int = 2

@@ -1,4 +1,5 @@
-"""What a search prints while it runs: trials done, best accuracy, size of the Pareto front.
+"""What a search prints while it runs: trials done, best score (accuracy, or the --signal searched),
+size of the Pareto front.
 
 A tqdm bar on a terminal, otherwise one line per trial (logs and CI stay readable). Kept
 incrementally from what the loop reports: no storage reads per trial.
@@ -32,8 +33,9 @@ class Progress:
                             dynamic_ncols=True, leave=True)
 
     def _add(self, r: TrialRecord) -> None:
-        if r.accuracy is not None and r.reused_from is None and r.flops is not None:
-            self.points.append((r.accuracy, r.flops))
+        score = _score(r)
+        if score is not None and r.reused_from is None and r.flops is not None:
+            self.points.append((score, r.flops))
 
     def update(self, number: int, r: TrialRecord, state: TrialState) -> None:
         if r.uncounted_failure:  # surplus or interrupted: nothing happened to the study total
@@ -47,7 +49,8 @@ class Progress:
         best = max((p[0] for p in self.points), default=float("nan"))
         front = int(non_dominated(np.array([p[0] for p in self.points], float),
                                   np.array([p[1] for p in self.points], float)).sum()) if self.points else 0
-        summary = f"best acc {best:.4f}, front {front}"
+        name = "acc" if r.score is None or r.score == r.accuracy else "score"  # --signal other than accuracy
+        summary = f"best {name} {best:.4g}, front {front}"
         if self.bar is not None:
             self.bar.set_postfix_str(summary)
             self.bar.update(1) if counted else self.bar.refresh()
@@ -55,7 +58,8 @@ class Progress:
         what = (f"failed: {r.fail_reason}" if state == TrialState.FAIL else
                 "over budget, not trained" if r.over_budget else
                 f"reused trial {r.reused_from}" if r.reused_from is not None else
-                f"acc {r.accuracy if r.accuracy is not None else float('nan'):.4f} in {r.train_time or 0:.1f}s"
+                f"{name} {_score(r) if _score(r) is not None else float('nan'):.4g} in "
+                f"{r.train_time or (r.signals.zero_cost_seconds if r.signals else None) or 0:.2f}s"
                 + (f" after {r.epochs:g} epochs ({'top rung' if r.top_rung else 'stopped'})" if r.rung is not None else ""))
         print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(r.flops or 0)} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
@@ -63,3 +67,8 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _score(r: TrialRecord) -> float | None:
+    """What the search ranks by (``--signal``), else the accuracy (studies from before signals)."""
+    return r.score if r.score is not None else r.accuracy
