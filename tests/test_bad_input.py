@@ -130,7 +130,22 @@ def cases(tmp_path):
           "npz:" + str(tmp_path / "oneclass.npz")], "one class"),  # no results/fresh/ left behind
         (["inspect", "--arch", str(tmp_path / "newer.json")], "newer than this toolkit reads"),
         (["pareto", "--study", "t", "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
+        ([*searching, "--device", "tpu"], "--device 'tpu': allowed: auto, cpu, cuda, cuda:N"),
+        (["search", "--study", "fresh", "--trials", "2", "--device", "cuda:x"], "--device 'cuda:x': allowed"),
+        (["retrain", "--study", "t", "--device", "gpu"], "--device 'gpu': allowed"),
+        (["export", "--study", "t", "--trial", "0", "--out", "x", "--device", "gpu"], "--device 'gpu': allowed"),
+        (["calibrate", "--dataset", "digits", "--device", "gpu"], "--device 'gpu': allowed"),
     ]
+    import torch
+
+    if not torch.cuda.is_available():  # a device that is not there: before anything is written
+        missing = "CPU only" if torch.version.cuda is None else "no CUDA GPU is visible"
+        rows += [(["search", "--study", "fresh", "--trials", "2", "--device", "cuda"], missing),
+                 ([*searching, "--device", "cuda:1"], missing),
+                 (["scale", "--study", "t", "--device", "cuda"], missing),
+                 (["retrain", "--study", "t", "--device", "cuda"], missing),
+                 (["calibrate", "--dataset", "digits", "--device", "cuda"], missing),
+                 (["export", "--study", "t", "--trial", "0", "--out", "x", "--device", "cuda"], missing)]
     return rows
 
 

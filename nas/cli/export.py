@@ -26,7 +26,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                    help="export the weights `retrain` trained for this architecture (lowest seed, "
                         "largest budget) instead of training again")
     p.add_argument("--format", default="json,state_dict,torchscript,onnx")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     p.add_argument("--latency-on", default=None, choices=RUNTIMES,
                    help="measure the architecture's latency on this runtime for the model card (default: "
                         "where the search measured latency, if it did; its figure is reused)")
@@ -49,6 +49,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..train.trainer import train_candidate
     from ..train.signals import describe_signal
 
+    from ..train.devices import check_device
+
+    check_device(args.device)
     formats = parse_formats(args.format)
     study = load_study(args.storage, args.study)
     record = StudyRecord.from_study(study)

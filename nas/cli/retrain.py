@@ -27,7 +27,7 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     add_renamed(p, "--epochs", "--final-epochs", type=float)
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     add_workers(p, "the runs")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     add_max_params(p)
     add_storage_retry(p)
     p.set_defaults(handler=_cmd_retrain)

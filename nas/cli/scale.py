@@ -29,7 +29,7 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
                         "points that cannot land within it are skipped")
     p.add_argument("--phi-max", type=int, default=3)
     p.add_argument("--trials", type=int, default=None, help="grid points wanted in the scaling study in all (default: every point; resumes)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     p.add_argument("--compare-single", action="store_true",
                    help="also scale depth, width and resolution alone to the same measured FLOPs at each "
                         "phi, retrain all and compare them on the test split")

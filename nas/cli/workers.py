@@ -18,7 +18,9 @@ def add_workers(p: argparse.ArgumentParser, shared: str) -> None:
 def workers_of(args: argparse.Namespace, gpu_ids: list[int] | None = None) -> int:
     """How many workers to start: ``--workers``, or K per device from ``--workers-per-device K``."""
     from ..study.run.placement import workers_wanted
+    from ..train.devices import check_device
 
+    check_device(args.device)  # a device that is not there: refused before anything is written
     for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be >= 1, got {value}")

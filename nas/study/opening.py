@@ -16,6 +16,7 @@ from ..arch.space_file import load_space
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, space_min_cost
 from ..train.config import DEFAULT_TEST_FRACTION
+from ..train.devices import check_device
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..units import human
@@ -165,6 +166,7 @@ def check_latency_setup(cfg: SearchConfig) -> None:
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     """Check what needs the data, the space or the runtime (the settings alone were checked when
     ``cfg`` was made: SearchConfig.__post_init__), then create or load the study (before any worker)."""
+    check_device(cfg.device)  # before the study is created
     if cfg.measures_latency:
         check_latency_setup(cfg)
     space = load_space(cfg.space)

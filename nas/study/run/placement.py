@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ...errors import UserError
+from ...train.devices import check_device
 
 GIB = 1024 ** 3
 # A worker's CUDA context and allocator reserve before any tensor: an estimate (PyTorch's
@@ -93,6 +94,7 @@ def place_workers(device: str, workers: int, per_device: int | None = None, gpu_
     """Each worker's device (:func:`assign_devices`), refused before anything starts where the GPU
     workers cannot fit (:func:`check_gpu_memory`); ``data_bytes`` (asked only on a GPU) is what a
     worker keeps on its device."""
+    check_device(device)
     devices = assign_devices(device, workers, gpu_ids, per_device)
     if any(d.startswith("cuda") for d in devices):
         check_gpu_memory(devices, worker_floor_bytes(data_bytes()))
