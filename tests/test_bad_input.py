@@ -70,6 +70,7 @@ def world(tmp_path, monkeypatch):
     huge_input["resolution"] = 100_000
     (tmp_path / "huge_input.json").write_text(json.dumps(huge_input))
     np.savez(tmp_path / "oneclass.npz", x=np.zeros((20, 4, 4), np.uint8), y=np.zeros(20, np.int64))
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07\x12\x07pytorch\xff\xfe")  # binary, not UTF-8
     return tmp_path
 
 
@@ -131,6 +132,11 @@ def cases(tmp_path):
         (["inspect", "--arch", str(tmp_path / "newer.json")], "newer than this toolkit reads"),
         (["pareto", "--study", "t", "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
         ([*searching, "--device", "tpu"], "--device 'tpu': allowed: auto, cpu, cuda, cuda:N"),
+        (["export", "--study", "t", "--trial", "0", "--out", "x", "--format", "json,onnx"],
+         "--format onnx needs trained weights: add --retrained"),
+        (["export", "--study", "t", "--trial", "0", "--out", "x", "--format", "state_dict"], "needs trained weights"),
+        (["inspect", "--arch", str(tmp_path / "missing_dir")], "a folder without genotype.json"),
+        (["inspect", "--arch", str(tmp_path / "model.onnx")], "a binary file (a model or weights?), not a genotype"),
         (["search", "--study", "fresh", "--trials", "2", "--device", "cuda:x"], "--device 'cuda:x': allowed"),
         (["retrain", "--study", "t", "--device", "gpu"], "--device 'gpu': allowed"),
         (["export", "--study", "t", "--trial", "0", "--out", "x", "--device", "gpu"], "--device 'gpu': allowed"),

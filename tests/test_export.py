@@ -87,3 +87,18 @@ def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
         assert code == 2 and err.count("\n") == 1, err
     code, _, err = run_cli("export", "--study", "missing", "--out", str(tmp_path / "e3"))
     assert code == 2 and "not found" in err
+
+
+def test_inspect_reads_what_export_wrote_the_folder_its_genotype_and_arch_txt(tmp_path, monkeypatch):
+    """Every artefact of an export names the architecture for `inspect --arch`; without weights,
+    export writes the genotype and says how to get the trained formats."""
+    monkeypatch.chdir(tmp_path)
+    search(config(tmp_path, trials=2), FakeTrainer())
+    code, out, err = run_cli("export", "--study", "t", "--trial", "0", "--out", str(tmp_path / "e"))
+    assert code == 0, err
+    assert (tmp_path / "e/genotype.json").is_file() and not (tmp_path / "e/model.onnx").exists()
+    expected = json.loads((tmp_path / "e/genotype.json").read_text())
+    for arch in (tmp_path / "e", tmp_path / "e/genotype.json", tmp_path / "e/arch.txt"):
+        code, out, err = run_cli("inspect", "--arch", str(arch), "--json")
+        assert code == 0, (arch, err)
+        assert json.loads(out)["key"] == Genotype.from_dict(expected).key()

@@ -25,7 +25,10 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrained", action="store_true",
                    help="export the weights `retrain` trained for this architecture (lowest seed, "
                         "largest budget) instead of training again")
-    p.add_argument("--format", default="json,state_dict,torchscript,onnx")
+    p.add_argument("--format", default=None,
+                   help="comma-separated: json, state_dict, torchscript, onnx (default: json, and with trained "
+                        "weights, --retrained or --final-epochs, all four); a format asked for that cannot be "
+                        "written is refused before anything is")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     p.add_argument("--latency-on", default=None, choices=RUNTIMES,
                    help="measure the architecture's latency on this runtime for the model card (default: "
@@ -39,7 +42,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from ..arch.genotype import Genotype
     from ..model.limits import check_size
-    from ..report.export import export_model, parse_formats
+    from ..report.export import export_model
     from ..report.results import resolve_trial
     from ..study.latency_book import settings_for
     from ..study.store.records import StudyRecord, TrialRecord
@@ -52,7 +55,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..train.devices import check_device
 
     check_device(args.device)
-    formats = parse_formats(args.format)
+    formats = _formats(args)
     study = load_study(args.storage, args.study)
     record = StudyRecord.from_study(study)
     latency_settings = settings_for(record, args.latency_on)  # a missing runtime: refused before any work
@@ -110,7 +113,31 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {path}{diff}")
     for name, why in report.skipped.items():
         print(f"skipped {name}: {why}")
+    if model is None and args.format is None:
+        print("no weights written: add --retrained (the weights `retrain` trained) or --final-epochs E for "
+              "state_dict, torchscript and onnx")
     return 0
+
+
+def _formats(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--format``, checked before anything is written: a trained format asked for without weights,
+    or ONNX without its package, is refused (exit 2); the default asks for what can be written."""
+    from ..report.export import TRAINED_FORMATS, parse_formats
+
+    trained = args.retrained or args.final_epochs is not None
+    if args.format is None:
+        return parse_formats("json,state_dict,torchscript,onnx" if trained else "json")
+    formats = parse_formats(args.format)
+    untrained = [f for f in formats if f in TRAINED_FORMATS]
+    if untrained and not trained:
+        raise UserError(f"--format {','.join(untrained)} needs trained weights: add --retrained (the weights "
+                        f"`retrain` trained) or --final-epochs E, or ask for --format json")
+    if "onnx" in formats:
+        import importlib.util
+
+        if importlib.util.find_spec("onnx") is None:
+            raise UserError("--format onnx: the onnx package is not installed (pip install 'nas-toolkit[export]')")
+    return formats
 
 
 def _retrained(args: argparse.Namespace, g):  # noqa: ANN001, ANN202 - Genotype -> (model, accuracy text)

@@ -26,10 +26,22 @@ def resolve_arch(arch: str, max_params: float = DEFAULT_MAX_PARAMS) -> Genotype:
 
 def _read_arch(arch: str) -> Genotype:
     path = Path(arch)
+    if path.is_dir():  # an export folder: its genotype
+        if not (path / "genotype.json").is_file():
+            raise UserError(f"{arch}: a folder without genotype.json; give an export folder, a genotype .json "
+                            f"file, a zoo name or an arch string")
+        path, arch = path / "genotype.json", str(path / "genotype.json")
     if path.suffix == ".json" or path.exists():
         if not path.exists():
             raise UserError(f"{arch}: genotype file not found")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{arch}: a binary file (a model or weights?), not a genotype; give the export "
+                            f"folder or its genotype.json") from None
+        if path.suffix != ".json" and text.strip().startswith("stem") and "/" in text:
+            from ..arch.arch_string import parse_arch_string  # an arch string in a file (export's arch.txt)
+            return parse_arch_string(text.strip())
         import json
         try:
             data = json.loads(text)
