@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from nas import get_reference
 
 from conftest import run_cli
@@ -45,3 +47,13 @@ def test_inspect_user_errors_exit_2_with_one_line(tmp_path):
         assert err.startswith("error: ") and err.count("\n") == 1, err
     code, _, err = run_cli("inspect")
     assert code == 2 and "--arch" in err
+
+
+def test_bare_nas_lists_the_commands_and_version_says_which_toolkit():
+    code, out, err = run_cli()
+    assert code == 2 and "commands:" in out
+    for command in ("inspect", "search", "calibrate", "retrain", "scale", "export", "pareto", "studies"):
+        assert f"    {command}" in out
+    with pytest.raises(SystemExit) as exited:
+        run_cli("--version")
+    assert exited.value.code == 0

@@ -24,7 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nas", description="Neural architecture search and compound scaling.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"nas-toolkit {_version()}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", parser_class=_Parser)
     describe.add_inspect(sub)
     describe.add_space(sub)
     search.add_search(sub)
@@ -37,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nas-toolkit")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
@@ -47,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A scheduler's SIGTERM ends a search as cleanly as Ctrl-C.
         signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # bare `nas`: what it can do
+            parser.print_help()
+            return 2
         return int(args.handler(args))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

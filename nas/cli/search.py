@@ -21,7 +21,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
 
     defaults, rungs = SearchConfig(), Rungs()  # the one place each default is written
 
-    p = sub.add_parser("search", help="multi-objective search: validation accuracy up, FLOPs down",
+    p = sub.add_parser("search", help="multi-objective search: a score that ranks like real training up (NASWOT by default), FLOPs down",
                        description="FLOPs are fvcore's count (1 multiply-add = 1 flop, eval mode, batch 1).")
     p.add_argument("--space", default=defaults.space, help="search-space YAML file or shipped name (mobile, mixed, resnet, efficientnetv2)")
     p.add_argument("--dataset", default=defaults.dataset,
