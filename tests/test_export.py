@@ -2,6 +2,7 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,3 +103,35 @@ def test_inspect_reads_what_export_wrote_the_folder_its_genotype_and_arch_txt(tm
         code, out, err = run_cli("inspect", "--arch", str(arch), "--json")
         assert code == 0, (arch, err)
         assert json.loads(out)["key"] == Genotype.from_dict(expected).key()
+
+
+def test_exported_onnx_and_torchscript_score_raw_images_as_the_model_card_says(tmp_path, monkeypatch):
+    """Issue 33: an exported model carries its preprocessing. digits (8 x 8) searched at 16 px: the
+    exported files take the raw uint8 validation images, resize and normalise them themselves,
+    and score what the card says (the training run's validation accuracy) within 0.005."""
+    import onnxruntime as ort
+
+    from nas.export import load_data_config
+    from nas.train.sources import load_dataset
+
+    monkeypatch.chdir(tmp_path)
+    search(config(tmp_path, trials=2), FakeTrainer())
+    code, out, err = run_cli("export", "--study", "t", "--trial", "0", "--final-epochs", "2", "--device", "cpu",
+                             "--out", str(tmp_path / "e"))
+    assert code == 0, err
+    card = (tmp_path / "e/model_card.md").read_text()
+    accuracy = float(card.split("- Accuracy: ")[1].split()[0])
+    cfg = load_data_config(tmp_path / "e")
+    assert cfg.input_size == (8, 8) and cfg.resolution == 16 and cfg.class_names == tuple("0123456789")
+    assert "Preprocessing: resize 8 x 8 -> 16 x 16" in card and "Outputs (logits, in this order): 0: 0" in card
+    data = load_dataset("digits")  # the study's split (seed 0): the validation images, raw
+    x, y = data.x_val.numpy(), data.y_val.numpy()
+    assert x.dtype == np.uint8 and x.shape[2:] == (8, 8)
+    session = ort.InferenceSession(str(tmp_path / "e/model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_accuracy = float((session.run(None, {"input": x})[0].argmax(1) == y).mean())
+    with torch.no_grad():
+        ts_accuracy = float((torch.jit.load(str(tmp_path / "e/model.ts"))(torch.from_numpy(x)).argmax(1).numpy()
+                             == y).mean())
+    assert abs(onnx_accuracy - accuracy) <= 0.005 and abs(ts_accuracy - accuracy) <= 0.005
+    bare = load_exported(tmp_path / "e")  # the state_dict stays the bare network
+    assert bare(torch.zeros(1, 1, 16, 16)).shape == (1, 10)

@@ -30,6 +30,10 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                         "weights, --retrained or --final-epochs, all four); a format asked for that cannot be "
                         "written is refused before anything is")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
+    p.add_argument("--include-preprocessing", action=argparse.BooleanOptionalAction, default=True,
+                   help="model.ts and model.onnx take raw uint8 images at the data's size and resize and "
+                        "normalise them as training did (data_config.json says how); on by default, so that "
+                        "a deployment needs nothing but the file")
     p.add_argument("--latency-on", default=None, choices=RUNTIMES,
                    help="measure the architecture's latency on this runtime for the model card (default: "
                         "where the search measured latency, if it did; its figure is reused)")
@@ -50,6 +54,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..study.opening import study_dataset
     from ..study.store.storage import load_study
     from ..train.trainer import train_candidate
+    from ..train.device_data import data_config
     from ..train.signals import describe_signal
 
     from ..train.devices import check_device
@@ -93,21 +98,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
                         "`retrain` trained, the second trains again")
     if args.retrained:
         model, accuracy = _retrained(args, g)
+        from ..study.retrain import final_data
+        from ..study.store.storage import load_handle
+
+        trained_on = final_data(load_handle(args.storage, args.study))[0]  # train + validation
+    else:
+        trained_on = study_dataset(record)  # the training split
     if args.final_epochs is not None:
         if args.final_epochs <= 0:
             raise UserError("--final-epochs must be positive")
-        data = study_dataset(record)
+        data = trained_on
         cfg = replace(record.train_config, epochs=args.final_epochs, time_budget=None)
         result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.final_epochs:g} epochs on the training split)"
+    data_cfg = data_config(trained_on, g.resolution)  # what the weights were trained to expect
     card = {"title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
-            "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]])}
+            "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]]),
+            "data": data_cfg}
     latency = _latency(study, latency_settings, g)
     if latency is not None:
         card["latency"] = latency
         print(f"latency: {latency}")
-    report = export_model(g, model, args.out, formats, card=card)
+    report = export_model(g, model, args.out, formats, card=card, data=data_cfg,
+                          include_preprocessing=args.include_preprocessing)
     for name, path in report.files.items():
         diff = f" (reloaded, max |diff| {report.max_abs_diff[name]:.1e})" if name in report.max_abs_diff else ""
         print(f"wrote {path}{diff}")

@@ -43,6 +43,7 @@ class Dataset:
     x_test: torch.Tensor | None = None  # only when loaded with_test=True
     y_test: torch.Tensor | None = None
     scored_on: str = "val"  # what x_val holds: the validation split, or the test split (final training)
+    class_names: tuple[str, ...] = ()  # what each output index means (an exported model's data config)
     _resized: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
     # Device copies (nas.train.trainer.DeviceData) live and die with this object: a cache keyed
     # by id() could hand a new dataset, allocated at a freed one's address, the old tensors.
@@ -74,7 +75,7 @@ class Dataset:
         return Dataset(f"{self.name} (train+val, scored on test)",
                        torch.cat([self.x_train, self.x_val]), torch.cat([self.y_train, self.y_val]),
                        self.x_test, self.y_test, self.num_classes, self.flip, self.test_split, self.n_test,
-                       scored_on="test")
+                       scored_on="test", class_names=self.class_names)
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -111,6 +112,7 @@ class Arrays:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     test_source: str = ""
+    class_names: tuple[str, ...] | None = None  # what each label means, in label order (None: "0".."K-1")
 
 
 def as_images(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -178,4 +180,6 @@ def make_dataset(name: str, arrays: Arrays, flip: bool, val_fraction: float, see
                    test_split=f"{how}: {len(y_test)} images, fingerprint {fingerprint(x_test, y_test)}",
                    n_test=len(y_test),
                    x_test=torch.from_numpy(x_test) if with_test else None,
-                   y_test=torch.from_numpy(y_test) if with_test else None)
+                   y_test=torch.from_numpy(y_test) if with_test else None,
+                   class_names=tuple(arrays.class_names) if arrays.class_names and len(arrays.class_names) == num_classes
+                   else tuple(str(i) for i in range(num_classes)))

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import Dataset
+from .data_config import DataConfig
 
 
 class DeviceData:
@@ -21,8 +22,7 @@ class DeviceData:
         self.y_train = data.y_train.to(device)
         self.x_val = x_val.to(device)
         self.y_val = data.y_val.to(device)
-        mean = x_train.float().mean(dim=(0, 2, 3)) / 255.0
-        std = x_train.float().std(dim=(0, 2, 3)).clamp_min(1.0) / 255.0
+        mean, std = statistics(x_train)
         self.scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(device)
         self.shift = (-mean / std).view(1, -1, 1, 1).to(device)
         self.flip = data.flip
@@ -38,6 +38,22 @@ class DeviceData:
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return x.float() * self.scale + self.shift
+
+
+def statistics(x_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 training images, in pixel / 255 (std at least 1/255):
+    what training normalises by, and what an exported model's data config carries."""
+    return x_train.float().mean(dim=(0, 2, 3)) / 255.0, x_train.float().std(dim=(0, 2, 3)).clamp_min(1.0) / 255.0
+
+
+def data_config(data: Dataset, resolution: int) -> DataConfig:
+    """What a network trained on ``data``'s training images at ``resolution`` expects of its input."""
+    mean, std = statistics(data.at_resolution(resolution)[0])
+    return DataConfig(mean=tuple(mean.tolist()), std=tuple(std.tolist()),
+                      input_size=(int(data.x_train.shape[2]), int(data.x_train.shape[3])), resolution=resolution,
+                      channels=data.in_channels,
+                      class_names=data.class_names or tuple(str(i) for i in range(data.num_classes)),
+                      trained_on=data.name)
 
 
 def augment(x: torch.Tensor, pad: int, flip: bool, gen: torch.Generator) -> torch.Tensor:

@@ -44,7 +44,8 @@ def _builtin(kind: str) -> tuple[Arrays, str]:
         from .pairs import pairs
 
         x, y = _mnist()
-        return Arrays(*pairs(x, y)), "pairs (made from mnist5k: is the left digit the larger?)"
+        return (Arrays(*pairs(x, y), class_names=("right digit larger", "left digit larger")),
+                "pairs (made from mnist5k: is the left digit the larger?)")
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -72,7 +73,17 @@ def _cifar10(path: Path) -> Arrays:
     parts = [_cifar_batch(b) for b in batches]
     x_test, y_test = _cifar_batch(path / "test_batch")
     return Arrays(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                  x_test, y_test, "CIFAR-10 test_batch")
+                  x_test, y_test, "CIFAR-10 test_batch", class_names=_cifar_names(path))
+
+
+def _cifar_names(path: Path) -> tuple[str, ...] | None:
+    """CIFAR-10's label names from ``batches.meta``, where the folder has it."""
+    try:
+        with open(path / "batches.meta", "rb") as fh:
+            meta = pickle.load(fh, encoding="bytes")
+        return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"])
+    except Exception:  # noqa: BLE001 - the names are a courtesy: "0".."9" without them
+        return None
 
 
 def _read_images(root: Path, classes: list[str], size: int | None,
@@ -110,13 +121,13 @@ def _folder(path: Path, size: int | None) -> Arrays:
         raise UserError(f"{root}: expected at least 2 class sub-folders, found {len(classes)}")
     x, y, size, mode = _read_images(root, classes, size)
     if not split:
-        return Arrays(x, y)
+        return Arrays(x, y, class_names=tuple(classes))
     test_classes = sorted(p.name for p in (path / "test").iterdir() if p.is_dir())
     if test_classes != classes:
         raise UserError(f"{path / 'test'}: class folders {allowed(test_classes)} differ from "
                         f"{path / 'train'}'s {allowed(classes)}")
     x_test, y_test, _, _ = _read_images(path / "test", classes, size, mode)
-    return Arrays(x, y, x_test, y_test, f"{path / 'test'}")
+    return Arrays(x, y, x_test, y_test, f"{path / 'test'}", class_names=tuple(classes))
 
 
 def _npz(path: Path) -> Arrays:
