@@ -57,3 +57,18 @@ def test_bare_nas_lists_the_commands_and_version_says_which_toolkit():
     with pytest.raises(SystemExit) as exited:
         run_cli("--version")
     assert exited.value.code == 0
+
+
+def test_every_commands_help_states_its_defaults():
+    from nas.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse keeps them here
+    for name, sub in commands.items():
+        for action in sub._actions:  # noqa: SLF001
+            if not action.option_strings or action.help == "==SUPPRESS==" or action.dest == "help":
+                continue
+            assert action.help, f"nas {name} {action.option_strings[0]} has no help text"
+            if action.default not in (None, False):
+                text = sub.formatter_class("nas")._get_help_string(action)  # noqa: SLF001
+                assert "default" in text, f"nas {name} {action.option_strings[0]}: default not stated"

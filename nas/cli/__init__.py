@@ -15,8 +15,25 @@ from ..errors import UserError
 from . import calibrate, describe, export, retrain, scale, search
 
 
+class DefaultsHelp(argparse.HelpFormatter):
+    """``--help`` states every default: appended where the help text does not already say it
+    (a default of None or False means "not given" and is not shown)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (not action.option_strings or "default" in text or action.default in (None, False, argparse.SUPPRESS)
+                or text == argparse.SUPPRESS):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad flags as a UserError (one line, exit 2) like every other mistake."""
+    """argparse that reports bad flags as a UserError (one line, exit 2) like every other mistake,
+    and whose ``--help`` states the defaults."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelp)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UserError(f"{self.prog}: {message}")

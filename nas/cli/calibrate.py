@@ -17,8 +17,7 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
 
     d = CalibrateConfig()
     p = sub.add_parser("calibrate", help="measure how well each cheap signal ranks architectures against long "
-                                         "training on your data, and record the one a search should use",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                         "training on your data, and record the one a search should use")
     p.add_argument("--space", default=d.space, help="search-space YAML file or shipped name")
     p.add_argument("--dataset", default=d.dataset, help=DATASET_HELP)
     p.add_argument("--study", default=None, help="calibration study name (default calibrate-<space>-<dataset>)")

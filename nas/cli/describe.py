@@ -13,11 +13,11 @@ def add_inspect(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("inspect", help="per-stage params and FLOPs of an architecture")
     p.add_argument("--arch", required=True, help="zoo name, genotype JSON file, or arch string")
-    p.add_argument("--width-mult", type=float, default=1.0)
-    p.add_argument("--depth-mult", type=float, default=1.0)
-    p.add_argument("--resolution", type=int, default=None)
-    p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--in-channels", type=int, default=None)
+    p.add_argument("--width-mult", type=float, default=1.0, help="scale every width (rounded to multiples of 8)")
+    p.add_argument("--depth-mult", type=float, default=1.0, help="scale every stage's depth (rounded up)")
+    p.add_argument("--resolution", type=int, default=None, help="input resolution (default: the architecture's)")
+    p.add_argument("--num-classes", type=int, default=None, help="classes (default: the architecture's)")
+    p.add_argument("--in-channels", type=int, default=None, help="input channels (default: the architecture's)")
     p.add_argument("--analytic", action="store_true",
                    help="use the analytic estimate instead of building the model for fvcore")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -63,7 +63,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def add_space(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("space", help="validate a search-space file and summarise it")
     p.add_argument("--space", required=True, help="YAML file, or the name of a shipped space")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_cmd_space)
 
 

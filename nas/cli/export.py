@@ -13,8 +13,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     from ..model.latency_settings import RUNTIMES
 
     p = sub.add_parser("export", help="write a chosen architecture: genotype JSON, weights, TorchScript, ONNX")
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None)
+    p.add_argument("--study", required=True, help="the search study the architecture comes from")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
     p.add_argument("--trial", default="knee", help="trial number, best or knee")
     p.add_argument("--scaled", type=int, default=None, metavar="PHI",
                    help="export the compound-scaled member phi of the family (run `scale` first)")

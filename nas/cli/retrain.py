@@ -17,7 +17,8 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retrain", help="train chosen architectures for a real budget and score them on "
                                        "the held-out test split")
     p.add_argument("--study", required=True, help="the search study (its data, split and training settings are reused)")
-    p.add_argument("--storage", default=None)
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
     p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
                    help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json | nearest-reference "
                         "(the space's hand-designed reference nearest in FLOPs to the knee) | references "

@@ -19,7 +19,8 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("scale", help="grid-search EfficientNet compound scaling for a chosen architecture")
     p.add_argument("--study", required=True, help="the search study (its dataset and training settings are reused)")
-    p.add_argument("--storage", default=None)
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
     p.add_argument("--base", default="knee", help="TRIAL number, best, knee, or a genotype FILE.json")
     p.add_argument("--flops-factor", type=float, default=2.0,
                    help="measured FLOPs ratio per step (alpha*beta^2*gamma^2; default 2, as EfficientNet)")
@@ -27,7 +28,7 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                    help=f"relative tolerance on the measured FLOPs ratio (default {DEFAULT_TOLERANCE:g}); "
                         "points that cannot land within it are skipped")
-    p.add_argument("--phi-max", type=int, default=3)
+    p.add_argument("--phi-max", type=int, default=3, help="the family is built for phi = 1 .. PHI_MAX")
     p.add_argument("--trials", type=int, default=None, help="grid points wanted in the scaling study in all (default: every point; resumes)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     p.add_argument("--compare-single", action="store_true",

@@ -48,7 +48,8 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-epochs", type=float, default=None, help=f"sh: top rung's epochs (default {rungs.max_epochs:g})")
     p.add_argument("--checkpoint-dir", default=None,
                    help="sh: run checkpoints, shared by all workers (default results/<study>/checkpoints)")
-    p.add_argument("--batch-size", type=int, default=defaults.train.batch_size)
+    p.add_argument("--batch-size", type=int, default=defaults.train.batch_size,
+                   help="training batch size (BENCHMARKS.md §6)")
     p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {defaults.train.lr:g})")
     p.add_argument("--flops-max", default=None, help="hard FLOPs budget, e.g. 20M (k/M/G suffixes)")
     p.add_argument("--params-max", default=None, help="hard parameter budget, e.g. 500k")
@@ -60,7 +61,8 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward-on", default=defaults.reward_on, choices=tuple(REWARD_ON),
                    help="what the reward mode weighs: fvcore FLOPs (--flops-target, default) or measured "
                         "latency (--latency-target), as MnasNet did")
-    p.add_argument("--reward-exponent", type=float, default=defaults.reward_exponent)
+    p.add_argument("--reward-exponent", type=float, default=defaults.reward_exponent,
+                   help="w in the reward ACC x (cost/T)^w (MnasNet's -0.07)")
     p.add_argument("--sampler", default=defaults.sampler, choices=SAMPLERS,
                    help=f"auto (default): GP for the first {GP_TRIALS_IN_AUTO} trials, then TPE "
                         f"(BENCHMARKS.md sections 2 and 12)")
@@ -76,14 +78,16 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                         "1 thread); onnxruntime needs the export extra")
     p.add_argument("--latency-batch", type=int, default=defaults.latency_batch, metavar="B", help="batch size of the latency measurement")
     p.add_argument("--pruner", default=defaults.pruner, choices=PRUNERS, help="reward mode only")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="seed of the sampler, the train/validation split and training")
     p.add_argument("--seed-archs", action="store_true",
                    help="evaluate the space's reference architectures first")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL or journal:FILE.log (default: results/<study>/journal.log, "
                         "or an older study's results/<study>/study.db)")
     p.add_argument("--device", default=defaults.device, help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
+                   help="share of the non-test images held out for validation (stratified)")
     p.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
                    help="held-out test share carved before the train/val split, where the data has "
                         "no test set of its own (search never reads it; retrain scores on it)")
@@ -95,7 +99,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                         "sections 2 and 14)")
     p.add_argument("--stale-after", type=float, default=defaults.stale_after,
                    help="seconds without a heartbeat before a running trial counts as lost")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or per-trial lines")
     add_storage_retry(p)
     p.set_defaults(handler=_cmd_search)
 
@@ -184,8 +188,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def add_pareto(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pareto", help="print a study's Pareto front; write CSV and a plot")
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None)
+    p.add_argument("--study", required=True, help="the study to show")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
     p.add_argument("--csv", default=None, help="write the front as CSV here")
     p.add_argument("--plot", default=None, help="FILE.png|.svg|.pdf|.html")
     p.add_argument("--final", action="store_true",
