@@ -116,6 +116,8 @@ def test_cli_retrain_knee_against_nearest_reference_prints_the_demos_comparison(
                              "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
     assert "Found against hand-designed" in out and "held-out test split" in out
+    runs = [line for line in out.splitlines() if ": test accuracy " in line]  # a line per run, counted down
+    assert len(runs) == 4 and "[1/4, ~" in runs[0] and " left]" in runs[0] and runs[-1].endswith("[4/4]")
     table = [line for line in out.splitlines() if "+/-" in line and line.rstrip().endswith("k")]
     labels = [line.split("  ")[0].strip() for line in table]
     assert len(table) == 2 and labels[0].startswith("knee, trial ") and labels[1] == "reference small"

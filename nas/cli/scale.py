@@ -118,7 +118,10 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result) -
         tables["compare_single"] = variants_frame(base, variants, grid.tolerance)
     rows = pd.concat([t[t["within_tolerance"]] for t in tables.values()])
     candidates = [Candidate(str(r["label"]), Genotype.from_json(r["genotype"])) for _, r in rows.iterrows()]
+    import sys
+
     retrain = run_retrain(search, candidates, epochs, seeds, args.workers, args.device,
+                          out=sys.stdout if (args.workers or 1) == 1 else None,  # a line per run
                           workers_per_device=args.workers_per_device)
     folder = scaled_dir(search.name)
     titles = {"family": "compound-scaled family", "compare_single": "compound versus single-dimension scaling"}

@@ -33,6 +33,7 @@ from ..train.trainer import train_candidate
 from .retrain import enqueue_missing
 from .run.driver import drive
 from .run.placement import dataset_bytes
+from .run.progress import Countdown
 from .run.settings import LoopSettings, Workers
 from .run.steps import Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
@@ -94,9 +95,10 @@ class CalibrationEvaluator:
     computed once, in the smallest budget's run."""
 
     def __init__(self, data: Dataset, cfg: TrainConfig, device: torch.device, smallest: float,
-                 trainer: Trainer = train_candidate, out: TextIO | None = None) -> None:
+                 trainer: Trainer = train_candidate, out: TextIO | None = None,
+                 countdown: Countdown | None = None) -> None:
         self.data, self.cfg, self.device, self.smallest = data, cfg, device, smallest
-        self.trainer, self.out = trainer, out
+        self.trainer, self.out, self.countdown = trainer, out, countdown
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         job = TrialRecord.from_attrs(trial.user_attrs).job()
@@ -113,7 +115,9 @@ class CalibrationEvaluator:
         if self.out is not None:
             unit = "epoch" if job.budget_epochs == 1 else "epochs"
             print(f"  {job.label}: {job.budget_epochs:g} {unit}, seed {job.seed}: validation accuracy "
-                  f"{result.val_accuracy:.4f} ({result.total_time:.1f}s)", file=self.out, flush=True)
+                  f"{result.val_accuracy:.4f} ({result.total_time:.1f}s)"
+                  + (f" {self.countdown.tick(result.total_time)}" if self.countdown is not None else ""),
+                  file=self.out, flush=True)
         return Outcome(TrialState.COMPLETE, [result.val_accuracy], record)
 
 
@@ -134,6 +138,7 @@ class CalibrateJob:
     storage_url: str | None
     total: int
     trainer: Trainer = train_candidate
+    done_at_start: int = 0  # runs finished or running elsewhere when this command began (its countdown)
 
     def open(self, index: int, device: str, ready: CalibrateReady | None = None) -> Opened:
         cfg = self.cfg
@@ -141,7 +146,7 @@ class CalibrateJob:
             handle = load_handle(self.storage_url, cfg.study_name, retry_window=cfg.storage_retry)
             ready = CalibrateReady(handle, _data(cfg), out=None)
         evaluate = CalibrationEvaluator(ready.data, cfg.train, torch.device(device), min(cfg.budgets), self.trainer,
-                                        ready.out)
+                                        ready.out, Countdown(self.total, self.done_at_start))
         return Opened(ready.handle, evaluate, LoopSettings(total=self.total))
 
 
@@ -167,6 +172,7 @@ def run_calibration(cfg: CalibrateConfig, out: TextIO | None = None, trainer: Tr
         opened.append(handle := open_calibration(url, cfg))
         wanted = jobs(cfg, genotypes)
         job.total, waiting = enqueue_missing(handle, wanted)  # the job crosses to the workers after this
+        job.done_at_start = job.total - waiting
         epochs = sum(j.budget_epochs or 0 for j in wanted) / len(genotypes)
         return CalibrateReady(handle, data, out), (
             f"calibrating {len(genotypes)} architectures of {space.source} on {data.describe()}: brief budgets "

@@ -29,6 +29,7 @@ from .store.liveness import fail_stale_trials
 from .run.driver import drive
 from .run.settings import LoopSettings, Workers
 from .run.placement import dataset_bytes
+from .run.progress import Countdown
 from .run.steps import Outcome, TrialContext, slots_taken
 from .run.workload import Opened
 from .store.records import StudyRecord, TrialRecord
@@ -98,9 +99,10 @@ class RetrainEvaluator:
     """Trains one job on train + validation and scores it on the test split."""
 
     def __init__(self, data: Dataset, cfg: TrainConfig, device: torch.device, folder: Path,
-                 trainer: Trainer = train_candidate, out: TextIO | None = None) -> None:
+                 trainer: Trainer = train_candidate, out: TextIO | None = None,
+                 countdown: Countdown | None = None) -> None:
         self.data, self.cfg, self.device, self.folder = data, cfg, device, folder
-        self.trainer, self.out = trainer, out
+        self.trainer, self.out, self.countdown = trainer, out, countdown
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         job = TrialRecord.from_attrs(trial.user_attrs).job()
@@ -119,8 +121,9 @@ class RetrainEvaluator:
             torch.save(model.state_dict(), path)
             record.weights = str(path)
         if self.out is not None:
+            left = f" {self.countdown.tick(result.total_time)}" if self.countdown is not None else ""
             print(f"  {job.label} seed {job.seed}: test accuracy {result.val_accuracy:.4f} after "
-                  f"{job.budget_epochs:g} epochs ({result.total_time:.1f}s)", file=self.out, flush=True)
+                  f"{job.budget_epochs:g} epochs ({result.total_time:.1f}s){left}", file=self.out, flush=True)
         return Outcome(TrialState.COMPLETE, [result.val_accuracy], record)
 
 
@@ -148,6 +151,7 @@ class RetrainJob:
     total: int
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
+    done_at_start: int = 0  # runs finished or running elsewhere when this command began (its countdown)
 
     def open(self, index: int, device: str, ready: RetrainReady | None = None) -> Opened:
         if ready is None:  # a worker process
@@ -155,7 +159,7 @@ class RetrainJob:
             handle = load_handle(self.storage_url, retrain_study_name(self.search_study), retry_window=self.storage_retry)
             ready = RetrainReady(handle, *final_data(search), out=None)
         evaluate = RetrainEvaluator(ready.data, ready.cfg, torch.device(device), weights_dir(self.search_study),
-                                    self.trainer, ready.out)
+                                    self.trainer, ready.out, Countdown(self.total, self.done_at_start))
         return Opened(ready.handle, evaluate, LoopSettings(total=self.total))
 
 
@@ -175,6 +179,7 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
         opened.append(handle := open_retrain(search))
         jobs = jobs_for(candidates, epochs, seeds)
         job.total, waiting = enqueue_missing(handle, jobs)  # the job crosses to the workers after this
+        job.done_at_start = job.total - waiting
         return RetrainReady(handle, data, cfg, out), (
             f"retraining {len(candidates)} architecture(s) x {seeds} seed(s) for {epochs:g} epochs on "
             f"{data.describe()}; {len(jobs) - waiting} of {len(jobs)} runs already done or running")

@@ -72,3 +72,24 @@ class Progress:
 def _score(r: TrialRecord) -> float | None:
     """What the search ranks by (``--signal``), else the accuracy (studies from before signals)."""
     return r.score if r.score is not None else r.accuracy
+
+
+class Countdown:
+    """Runs of a retrain or calibration counted as they finish, with the time left at this
+    process's pace so far: "[3/12, ~2m10s left]"."""
+
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.total, self.done, self.runs, self.seconds = total, done, 0, 0.0
+
+    def tick(self, seconds: float) -> str:
+        self.done, self.runs, self.seconds = self.done + 1, self.runs + 1, self.seconds + seconds
+        left = max(0, self.total - self.done)
+        if not left:
+            return f"[{self.done}/{self.total}]"
+        return f"[{self.done}/{self.total}, ~{_duration(self.seconds / self.runs * left)} left]"
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(int(round(seconds)), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h{m:02d}m" if hours else f"{m}m{s:02d}s" if m else f"{s}s"
