@@ -12,6 +12,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# The CLI's commands, run in this process, take the free cores (nas.train.cpu_threads); the tests
+# keep the count above, as a user's OMP_NUM_THREADS would (tests/test_cpu_threads.py covers it).
+os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -10,6 +10,7 @@ RUNNING, and the loop waited for "another worker" to finish it, forever.
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 import _thread
@@ -25,6 +26,16 @@ from search_helpers import TINY_SPACE, TWO_ARCH_SPACE, FakeTrainer, config, sear
 from test_workers import POSTGRES_URL, REQUIRE_POSTGRES
 
 ONE_ARCH_SPACE = TWO_ARCH_SPACE.replace("channels: [8, 16]", "channels: [8]")
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C's own handler in every test here, whatever the process inherited: a shell starts a
+    background job with SIGINT ignored, and _thread.interrupt_main then does nothing (a fresh
+    clone's suite, run in the background, failed that way)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def never_wait(monkeypatch: pytest.MonkeyPatch) -> None:

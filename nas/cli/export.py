@@ -108,6 +108,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.final_epochs is not None:
         if args.final_epochs <= 0:
             raise UserError("--final-epochs must be positive")
+        from .workers import say_threads
+
+        say_threads(args.device, 1)
         data = trained_on
         cfg = replace(record.train_config, epochs=args.final_epochs, time_budget=None)
         result = train_candidate(g, data, cfg, args.device, keep_model=True)

@@ -24,4 +24,18 @@ def workers_of(args: argparse.Namespace, gpu_ids: list[int] | None = None) -> in
     for flag, value in (("--workers", args.workers), ("--workers-per-device", args.workers_per_device)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be >= 1, got {value}")
-    return workers_wanted(args.workers, args.workers_per_device, args.device, gpu_ids)
+    workers = workers_wanted(args.workers, args.workers_per_device, args.device, gpu_ids)
+    say_threads(args.device, workers)
+    return workers
+
+
+def say_threads(device: str, workers: int) -> None:
+    """A command training on the CPU in its own process uses the free cores (nas.train.cpu_threads)
+    and says so when other processes hold some."""
+    import sys
+
+    from ..train.cpu_threads import use_free_cores
+
+    note = use_free_cores(device, workers)
+    if note:
+        print(note, file=sys.stderr)

@@ -8,7 +8,6 @@ study, the evaluation, the loop settings); search, retrain and scale each provid
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -58,11 +57,12 @@ def run_workers(job: Workload, devices: list[str]) -> list[int | None]:
     """
     import multiprocessing as mp
 
+    from ...train.cpu_threads import training_threads
     from .placement import memory_shares
 
     ctx = mp.get_context("spawn")
     cpu_workers = sum(d == "cpu" for d in devices)
-    threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+    threads = training_threads(cpu_workers)  # the free cores, divided (nas.train.cpu_threads)
     procs = [ctx.Process(target=worker_main, args=(job, i, d, threads if d == "cpu" else 2, share),
                          name=f"nas-worker-{i}") for i, (d, share) in enumerate(zip(devices, memory_shares(devices)))]
     for p in procs:

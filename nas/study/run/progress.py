@@ -25,6 +25,8 @@ class Progress:
         self.enabled, self.total, self.prefix = enabled, total, prefix
         self.done = evaluated_count(study)
         self.points: list[tuple[float, float]] = []
+        self.speeds: list[float] = []  # images a second of each trained trial (the slow-trial warning)
+        self.warned = False
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             self._add(TrialRecord.from_trial(t))
         if enabled and sys.stderr.isatty() and not prefix:
@@ -44,6 +46,7 @@ class Progress:
         self.done += counted
         if state == TrialState.COMPLETE:
             self._add(r)
+            self._check_speed(number, r)
         if not self.enabled:
             return
         best = max((p[0] for p in self.points), default=float("nan"))
@@ -63,6 +66,25 @@ class Progress:
                 + (f" after {r.epochs:g} epochs ({'top rung' if r.top_rung else 'stopped'})" if r.rung is not None else ""))
         print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(r.flops or 0)} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
+
+    def _check_speed(self, number: int, r: TrialRecord) -> None:
+        """Warn once when a trial trains at under a quarter of this study's median pace so far: on
+        the CPU, another process on the cores (nas.train.cpu_threads). The pace is images a second
+        times sqrt(FLOPs), which networks of different size share: on the idle machine the 35
+        calibration architectures of cluttered and pairs (0.3-5.3M FLOPs) kept it within 0.35x
+        and 0.58x of its median, where images a second alone fell to 0.40x and 0.58x."""
+        if not r.images_per_sec or r.reused_from is not None or not r.flops:
+            return
+        pace = r.images_per_sec * float(r.flops) ** 0.5
+        if len(self.speeds) >= 5 and not self.warned:
+            median = float(np.median(self.speeds))
+            if pace < median / 4:
+                self.warned = True
+                print(f"{self.prefix}warning: trial {number} trained at {r.images_per_sec:.0f} images/s, under a "
+                      f"quarter of this study's pace so far for its size: another process is probably using "
+                      f"the cores; give it fewer threads (OMP_NUM_THREADS=1) or fewer --workers", file=sys.stderr,
+                      flush=True)
+        self.speeds.append(pace)
 
     def close(self) -> None:
         if self.bar is not None:
