@@ -60,12 +60,16 @@ def final_front(final: pd.DataFrame) -> pd.DataFrame:
     return latest[mask].sort_values("flops").reset_index(drop=True)
 
 
+# how every final figure was made, and the FLOPs convention, in each table's heading
+SCORED = ("trained on train+val, scored on the held-out test split{never}; FLOPs = fvcore, 1 multiply-add = 1 flop, "
+          "eval mode, batch 1")
+
+
 def format_final(front: pd.DataFrame) -> str:
     if front.empty:
         return "final front: empty (no completed retrain runs yet)"
-    lines = [f"Final front ({len(front)} architecture{'s' if len(front) != 1 else ''}; test accuracy = mean +/- sd over seeds, trained "
-             f"on train+val, scored on the held-out test split; FLOPs = fvcore, 1 multiply-add = 1 flop, "
-             f"eval mode, batch 1):",
+    lines = [f"Final front ({len(front)} architecture{'s' if len(front) != 1 else ''}; test accuracy = mean +/- sd "
+             f"over seeds, {SCORED.format(never='')}):",
              f"{'source':>12}  {'test acc':>15}  {'seeds':>5}  {'epochs':>6}  {'FLOPs':>8}  {'params':>8}"]
     for _, r in front.iterrows():
         lines.append(f"{str(r['label']):>12}  {r['test_acc_mean']:.4f} +/- {r['test_acc_sd']:.4f}  "
@@ -87,9 +91,8 @@ def format_comparison(rows: pd.DataFrame) -> str:
     if rows.empty:
         return "comparison: no completed retrain runs yet"
     first = rows.iloc[0]
-    lines = [f"Found against hand-designed ({int(first['seeds'])} seed(s), {first['epochs']:g} epochs each, trained "
-             f"on train+val, scored on the held-out test split the search never read; FLOPs = fvcore, "
-             f"1 multiply-add = 1 flop, eval mode, batch 1):",
+    lines = [f"Found against hand-designed ({int(first['seeds'])} seed(s), {first['epochs']:g} epochs each, "
+             f"{SCORED.format(never=' the search never read')}):",
              f"{'architecture':<24}  {'test accuracy':>17}  {'FLOPs':>8}  {'params':>8}"]
     for _, r in rows.iterrows():
         lines.append(f"{str(r['label']):<24}  {100 * r['test_acc_mean']:>6.2f} +/- {100 * r['test_acc_sd']:.2f} %  "
