@@ -11,7 +11,7 @@ import time
 from bench.common import save
 
 MODULES = ("bench.throughput", "bench.overhead", "bench.search_efficiency", "bench.ranking_fidelity",
-           "bench.defaults", "bench.workers")
+           "bench.defaults", "bench.workers", "bench.threads")
 # The parts of a benchmark that `make bench` runs, where not all: bench.overhead's headline figures
 # (the `make search` loop, the GPU default's stand-in, storage writes, the 1,000-trial study). Its
 # other parts are the side-by-side comparisons behind single decisions (BENCHMARKS.md §2), each
@@ -22,7 +22,8 @@ PARTS = {"bench.overhead": ("demo", "thread", "storage", "long")}
 # bench.scaling retrains 27 networks on the harder task from the demo's knee (needs `make search`);
 # bench.sampler_choice replays GP 75 times (about 45 minutes here, with its tables trained);
 # bench.latency (4 minutes) reads accuracies from the mobile and mixed tables sampler_choice trains.
-PROOF = ("bench.harder_task", "bench.retrain_budget", "bench.search_vs_random", "bench.continuation",
+# bench.signals calibrates on two tasks (about 40 minutes the first time; its studies resume).
+PROOF = ("bench.signals", "bench.harder_task", "bench.retrain_budget", "bench.search_vs_random", "bench.continuation",
          "bench.halving", "bench.scaling", "bench.sampler_choice", "bench.latency")
 
 
