@@ -38,6 +38,7 @@ def test_a_users_omp_num_threads_wins(two_cores):
     two_cores.setattr(cpu_threads, "_busy_cores", lambda cores, seconds: 2.0)
     two_cores.setenv("OMP_NUM_THREADS", "2")
     assert cpu_threads.training_threads() == 2
+    assert cpu_threads.training_threads(workers_on_cpu=4) == 1  # the given cores, divided
     assert cpu_threads.use_free_cores("cpu") is None and torch.get_num_threads() == 2
 
 

@@ -65,12 +65,12 @@ def free_cores(seconds: float = SAMPLE_SECONDS) -> int:
 
 
 def training_threads(workers_on_cpu: int = 1) -> int:
-    """Threads for each of ``workers_on_cpu`` training processes: ``OMP_NUM_THREADS`` where the
-    user set it, else the free cores divided between them (at least 1)."""
+    """Threads for each of ``workers_on_cpu`` training processes: the cores the user gave
+    (``OMP_NUM_THREADS``) or else the free ones, divided between them (at least 1 each): N workers
+    on two threads each on a 2-core machine wait on each other at every barrier."""
     given = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if given.isdigit() and int(given) > 0:
-        return int(given)
-    return max(1, free_cores() // max(1, workers_on_cpu))
+    total = int(given) if given.isdigit() and int(given) > 0 else free_cores()
+    return max(1, total // max(1, workers_on_cpu))
 
 
 def use_free_cores(device: str, workers: int = 1) -> str | None:
