@@ -172,8 +172,16 @@ def test_postgresql_gone_past_the_window_exits_3_and_the_rerun_recovers(tmp_path
         assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
         study = optuna.load_study(study_name=name, storage=POSTGRES_URL)
         check_consistent(study, 8)
-        recovered = [t for t in study.trials if "recovered_from" in t.user_attrs]
-        assert len(recovered) == len(kept)  # each kept result back exactly once
+        # each kept result counts exactly once: put back by the rerun, or (by design, nas.study.store.
+        # recovery._add_once) left out because its tell had landed or the other worker's retry of
+        # it finished first, which the timing of two workers decides
+        for path in kept:
+            number = int(path.name.split("-trial")[-1].split(".json")[0])
+            ways = [t for t in study.trials if t.state == TrialState.COMPLETE and
+                    (t.number == number or t.user_attrs.get("recovered_from") == number
+                     or t.user_attrs.get("retry_of") == number)]
+            assert len(ways) == 1, (path.name, [(t.number, t.user_attrs.get("recovered_from"),
+                                                 t.user_attrs.get("retry_of")) for t in ways])
         assert not list((tmp_path / "results" / name / "recovery").glob("*.json"))
     finally:
         if subprocess.run([*POSTGRES_CTL.split(), "status"], capture_output=True).returncode:
