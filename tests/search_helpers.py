@@ -112,3 +112,14 @@ class FakeRun:
 
     def discard_checkpoint(self) -> None:
         pass
+
+
+def cli_search(tmp_path: Path, study: str, trials: int) -> None:
+    """A small real search through the CLI (tiny space, digits, 0.2 epochs a candidate, random
+    sampler), run from ``tmp_path``: what the CLI tests of the later commands start from."""
+    from conftest import run_cli
+
+    space = write_space(tmp_path)
+    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", str(trials),
+                           "--epochs", "0.2", "--study", study, "--no-progress", "--sampler", "random")
+    assert code == 0, err

@@ -7,16 +7,12 @@ from __future__ import annotations
 import re
 
 from conftest import run_cli
-from search_helpers import config
+from search_helpers import cli_search
 
 
 def test_front_and_final_plots_agree_with_the_tables(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    space = tmp_path / "tiny.yaml"
-    config(tmp_path)  # writes the tiny space file
-    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "6",
-                           "--epochs", "0.2", "--study", "p", "--no-progress", "--sampler", "random")
-    assert code == 0, err
+    cli_search(tmp_path, "p", 6)
     code, out, err = run_cli("pareto", "--study", "p", "--plot", str(tmp_path / "front.html"))
     assert code == 0, err
     page = (tmp_path / "front.html").read_text()

@@ -14,7 +14,7 @@ from nas.study.retrain import Candidate, run_retrain
 from nas.study.store.storage import load_handle
 
 from conftest import run_cli
-from search_helpers import FakeTrainer, config, search
+from search_helpers import FakeTrainer, cli_search, config, search
 
 
 class CountingTrainer(FakeTrainer):
@@ -58,11 +58,7 @@ def test_retrain_scores_on_test_resumes_after_a_kill_and_trains_each_run_once(tm
 
 def test_cli_retrain_csv_agrees_with_pareto_final_and_export_reuses_the_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    space = tmp_path / "tiny.yaml"
-    config(tmp_path)  # writes the tiny space file
-    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "4",
-                           "--epochs", "0.2", "--study", "r", "--no-progress", "--sampler", "random")
-    assert code == 0, err
+    cli_search(tmp_path, "r", 4)
     code, out, err = run_cli("retrain", "--study", "r", "--trials", "front", "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
     assert "Final front" in out and "held-out test split" in out
@@ -107,11 +103,7 @@ def test_cli_retrain_knee_against_nearest_reference_prints_the_demos_comparison(
     """What `make search` ends with: the knee of a small real search beside the space's
     reference nearest in FLOPs, both retrained with 2 seeds and scored on the test split."""
     monkeypatch.chdir(tmp_path)
-    space = tmp_path / "tiny.yaml"
-    config(tmp_path)  # writes the tiny space file (one reference: "small")
-    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "4",
-                           "--epochs", "0.2", "--study", "d", "--no-progress", "--sampler", "random")
-    assert code == 0, err
+    cli_search(tmp_path, "d", 4)
     code, out, err = run_cli("retrain", "--study", "d", "--trials", "knee", "nearest-reference",
                              "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
