@@ -70,6 +70,7 @@ def test_calibration_resumes_after_a_kill_and_recommends_the_cheapest_near_the_b
     brief_acc = table[(table["signal"] == "val_accuracy") & (table["budget_epochs"] == 1.0)].iloc[0]
     assert brief_acc["tau"] < chosen.tau  # the noisy signal ranks worse
     assert ceiling > 0.9 and chosen.architectures == architectures
+    assert handle.study.metric_names == ["val_accuracy"]  # what dashboards show
 
 
 def test_cli_calibrate_then_search_signal_auto_follows_it(tmp_path: Path, monkeypatch) -> None:

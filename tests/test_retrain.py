@@ -113,7 +113,9 @@ def test_cli_retrain_knee_against_nearest_reference_prints_the_demos_comparison(
     table = [line for line in out.splitlines() if "+/-" in line and line.rstrip().endswith("k")]
     labels = [line.split("  ")[0].strip() for line in table]
     assert len(table) == 2 and labels[0].startswith("knee, trial ") and labels[1] == "reference small"
-    final = final_frame(load_retrain(load_handle(None, "d")))
+    retrain = load_retrain(load_handle(None, "d"))
+    assert retrain.metric_names == ["test_accuracy"]  # what dashboards show
+    final = final_frame(retrain)
     assert len(final) == 2 and (final["seeds"] == 2).all()
     for line, (_, row) in zip(table, final.set_index("label").loc[labels].reset_index().iterrows()):
         assert f"{100 * row['test_acc_mean']:.2f} +/- {100 * row['test_acc_sd']:.2f} %" in line

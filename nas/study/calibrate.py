@@ -38,7 +38,7 @@ from .run.settings import LoopSettings, Workers
 from .run.steps import Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
 from .store.records import TrialRecord
-from .store.storage import StudyHandle, load_handle, open_storage, resolve_storage_url
+from .store.storage import StudyHandle, load_handle, name_objectives, open_storage, resolve_storage_url
 from .calibrate_config import CalibrateConfig, default_study_name  # noqa: F401 - public here too
 
 NO_JOB = "surplus: no calibration job was left to take"
@@ -197,6 +197,7 @@ def open_calibration(url: str | None, cfg: CalibrateConfig) -> StudyHandle:
     storage = open_storage(url, cfg.study_name, cfg.storage_retry)
     study = optuna.create_study(study_name=cfg.study_name, storage=storage, direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
+    name_objectives(study, ["val_accuracy"])
     made = {"space": cfg.space, "dataset": cfg.dataset, "flops_max": cfg.flops_max, "seed": cfg.seed,
             "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction, "train": cfg.train.to_dict()}
     stored = study.user_attrs.get("calibration_settings")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import platform
 import time
-import warnings
 
 import optuna
 import torch
@@ -25,7 +24,7 @@ from ..train.rungs import Rungs
 from .sampling.samplers import make_pruner, make_sampler, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
 from .search_config import SearchConfig
-from .store.storage import StudyHandle, open_storage, resolve_storage_url, study_names
+from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_names
 
 
 def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyRecord:
@@ -82,9 +81,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
         return _join(cfg, space, directions, storage, pruner)
     record = study_record(cfg, space, data)
     record.write(study)
-    with warnings.catch_warnings():  # experimental in Optuna, stable in use since 3.2
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(record.objectives)  # dashboards show these names, not "Objective 0"
+    name_objectives(study, record.objectives)
     if cfg.seed_archs:
         for g in space.reference_genotypes(data.in_channels, data.num_classes):
             study.enqueue_trial(space.params_for(g), user_attrs=TrialRecord(reference=g.name).to_attrs(),

@@ -34,7 +34,8 @@ from .run.steps import Outcome, TrialContext, slots_taken
 from .run.workload import Opened
 from .store.records import StudyRecord, TrialRecord
 from .opening import study_dataset
-from .store.storage import StudyHandle, load_handle, resolve_storage_url, retrain_study_name, study_dir
+from .store.storage import (StudyHandle, load_handle, name_objectives, resolve_storage_url, retrain_study_name,
+                            study_dir)
 
 NO_JOB = "surplus: no retrain job was left to take"
 
@@ -76,6 +77,7 @@ def open_retrain(search: StudyHandle) -> StudyHandle:
     study = optuna.create_study(study_name=retrain_study_name(search.name), storage=search.storage,
                                 direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
                                 load_if_exists=True)
+    name_objectives(study, ["test_accuracy"])
     return StudyHandle(study, search.storage, search.url)
 
 

@@ -39,7 +39,7 @@ from .run.placement import dataset_bytes
 from .store.records import GridStudyRecord, ScalingRecord, StudyRecord, TrialRecord, record_scaling, records_frame
 from .opening import study_dataset
 from ..scaling.grid import GRID_VERSION, GridPoint, GridSettings, ScalePoint  # noqa: F401 - public here too
-from .store.storage import StudyHandle, load_handle, resolve_storage_url, study_dir
+from .store.storage import StudyHandle, load_handle, name_objectives, resolve_storage_url, study_dir
 
 TAKEN = "surplus: another worker took this grid point"
 
@@ -70,6 +70,7 @@ def open_grid(search: StudyHandle, base: Genotype, grid: GridSettings) -> StudyH
                         f"delete it (or use another --study) or keep the same --base/--flops-factor/--grid-step/"
                         f"--tolerance")
     GridStudyRecord(settings=settings, base_genotype=base.to_json(indent=None)).write(study)
+    name_objectives(study, ["val_accuracy"])
     handle = StudyHandle(study, search.storage, search.url)
     requeue_interrupted(study)
     return handle
