@@ -30,7 +30,7 @@ from ..train.config import Trainer, TrainConfig
 from ..train.data import Dataset
 from ..train.sources import load_dataset
 from ..train.trainer import train_candidate
-from .retrain import enqueue_missing
+from .retrain import enqueue_missing, take_job, trained_fields
 from .run.driver import drive
 from .run.placement import dataset_bytes
 from .run.progress import Countdown
@@ -101,17 +101,14 @@ class CalibrationEvaluator:
         self.trainer, self.out, self.countdown = trainer, out, countdown
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
-        job = TrialRecord.from_attrs(trial.user_attrs).job()
-        if job.genotype is None or job.budget_epochs is None or job.seed is None:
+        taken = take_job(trial, "calibration")
+        if taken is None:
             return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=NO_JOB))
-        g = Genotype.from_json(job.genotype, source=f"calibration job {trial.number}")
+        job, g = taken
         zero_cost = job.budget_epochs == self.smallest and job.seed == 0
         cfg = replace(self.cfg, epochs=job.budget_epochs, time_budget=None, seed=job.seed, zero_cost=zero_cost)
         result = self.trainer(g, self.data, cfg, self.device)
-        record = replace(job, trained=True, accuracy=result.val_accuracy, train_loss=result.train_loss,
-                         train_time=result.train_time, total_time=result.total_time,
-                         images_per_sec=result.images_per_sec, epochs=result.epochs, device=result.device,
-                         signals=result.signals)
+        record = replace(job, accuracy=result.val_accuracy, signals=result.signals, **trained_fields(result))
         if self.out is not None:
             unit = "epoch" if job.budget_epochs == 1 else "epochs"
             print(f"  {job.label}: {job.budget_epochs:g} {unit}, seed {job.seed}: validation accuracy "

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
-from ..train.config import Trainer
+from ..train.config import Trainer, TrainResult
 from ..train.trainer import TrainConfig, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
@@ -97,6 +97,22 @@ def enqueue_missing(handle: StudyHandle, jobs: list[TrialRecord]) -> tuple[int, 
     return done + running + waiting, waiting
 
 
+def take_job(trial: optuna.Trial, what: str) -> tuple[TrialRecord, Genotype] | None:
+    """The job an enqueued trial carries (retrain, calibrate) and its genotype; None for a trial
+    that carries none (a surplus ask)."""
+    job = TrialRecord.from_attrs(trial.user_attrs).job()
+    if job.genotype is None or job.budget_epochs is None or job.seed is None:
+        return None
+    return job, Genotype.from_json(job.genotype, source=f"{what} job {trial.number}")
+
+
+def trained_fields(result: TrainResult) -> dict[str, object]:
+    """What a job's record keeps of its training run, beside the score."""
+    return dict(trained=True, train_loss=result.train_loss, train_time=result.train_time,
+                total_time=result.total_time, images_per_sec=result.images_per_sec, epochs=result.epochs,
+                device=result.device)
+
+
 class RetrainEvaluator:
     """Trains one job on train + validation and scores it on the test split."""
 
@@ -107,15 +123,13 @@ class RetrainEvaluator:
         self.trainer, self.out, self.countdown = trainer, out, countdown
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
-        job = TrialRecord.from_attrs(trial.user_attrs).job()
-        if job.genotype is None or job.budget_epochs is None or job.seed is None:
+        taken = take_job(trial, "retrain")
+        if taken is None:
             return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=NO_JOB))
-        g = Genotype.from_json(job.genotype, source=f"retrain job {trial.number}")
+        job, g = taken
         cfg = replace(self.cfg, epochs=job.budget_epochs, time_budget=None, seed=job.seed)
         result = self.trainer(g, self.data, cfg, self.device, keep_model=True)
-        record = replace(job, trained=True, test_accuracy=result.val_accuracy, train_loss=result.train_loss,
-                         train_time=result.train_time, total_time=result.total_time,
-                         images_per_sec=result.images_per_sec, epochs=result.epochs, device=result.device)
+        record = replace(job, test_accuracy=result.val_accuracy, **trained_fields(result))
         if result.model is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{job.key}-e{job.budget_epochs:g}-s{job.seed}.pt"
