@@ -23,14 +23,15 @@ def test_every_format_round_trips_to_the_same_outputs(tmp_path):
         model(torch.randn(16, 1, 16, 16) * 2 + 1)
     model.eval()
     report = export_model(g, model, tmp_path, card={"dataset": "x", "accuracy": 0.5, "command": "c"})
-    assert set(report.files) == {"json", "state_dict", "torchscript", "onnx", "model_card"}
+    assert set(report.files) == {"json", "model_py", "state_dict", "torchscript", "pt2", "onnx", "model_card"}
     assert all(v < 1e-4 for v in report.max_abs_diff.values()), report.max_abs_diff
-    assert set(report.max_abs_diff) == {"state_dict", "torchscript", "onnx"}
+    assert set(report.max_abs_diff) == {"state_dict", "torchscript", "pt2", "onnx", "model_py"}
     x = torch.randn(3, 1, 16, 16)
     with torch.no_grad():
         expected = model(x)
         torch.testing.assert_close(load_exported(tmp_path)(x), expected)
         torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(x), expected)
+        torch.testing.assert_close(torch.export.load(str(tmp_path / "model.pt2")).module()(x), expected)
     import onnxruntime as ort
     got = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"input": x.numpy()})[0]
     torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-4, atol=1e-4)
@@ -132,6 +133,69 @@ def test_exported_onnx_and_torchscript_score_raw_images_as_the_model_card_says(t
     with torch.no_grad():
         ts_accuracy = float((torch.jit.load(str(tmp_path / "e/model.ts"))(torch.from_numpy(x)).argmax(1).numpy()
                              == y).mean())
-    assert abs(onnx_accuracy - accuracy) <= 0.005 and abs(ts_accuracy - accuracy) <= 0.005
+    with torch.no_grad():
+        pt2_accuracy = float((torch.export.load(str(tmp_path / "e/model.pt2")).module()(torch.from_numpy(x))
+                              .argmax(1).numpy() == y).mean())
+        plain = _import_file(tmp_path / "e/model.py")
+        net = plain.build().eval()
+        net.load_state_dict(torch.load(tmp_path / "e/weights.pt", weights_only=True))
+        py_accuracy = float((net(plain.preprocess(torch.from_numpy(x))).argmax(1).numpy() == y).mean())
+    for got in (onnx_accuracy, ts_accuracy, pt2_accuracy, py_accuracy):
+        assert abs(got - accuracy) <= 0.005, (got, accuracy)
     bare = load_exported(tmp_path / "e")  # the state_dict stays the bare network
     assert bare(torch.zeros(1, 1, 16, 16)).shape == (1, 10)
+
+
+def _import_file(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"plain_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("stage", [
+    "mb_r2_k3_s1_e1_c8_se0.25_nsw",   # no expansion, SE, identity skips
+    "mb_r2_k5_s2_e6_c16_nre",         # expansion, stride, first block without shortcut
+    "mb_r2_k3_s1_e4_c8_nre_noskip",
+    "fmb_r2_k3_s1_e4_c8_se0.25_nsw",  # fused with expansion and SE
+    "fmb_r2_k3_s2_e1_c16_se0.25_nhs",  # fused without expansion, SE, hardswish
+    "res_r2_k3_s2_c16_nr6",           # projection shortcut, relu6
+    "resb_r2_k3_s2_e4_c32_nre",
+])
+def test_model_py_imports_only_torch_and_matches_the_toolkit_bit_for_bit(tmp_path, stage):
+    """Issue 33: ``model.py`` is plain PyTorch: its only imports are torch's, the exported
+    state_dict loads into it, and in eval mode its outputs equal the toolkit model's exactly."""
+    import ast
+
+    from nas.arch.arch_string import parse_stage
+    from nas import Head, Stem
+
+    g = Genotype(stem=Stem(8, 3, 1, "relu", pool=stage.startswith("res")), stages=(parse_stage(stage),),
+                 head=Head(0 if stage.startswith("res") else 16, "silu", 0.2), resolution=16,
+                 in_channels=3, num_classes=4, drop_path_rate=0.1)
+    model = build_model(g)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, 16, 16) * 2 + 1)  # BN statistics that are not the defaults
+    model.eval()
+    export_model(g, model, tmp_path, formats=("json", "model_py", "state_dict"))
+    source = (tmp_path / "model.py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported == {"torch"}
+    plain = _import_file(tmp_path / "model.py")
+    net = plain.build()
+    net.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))  # strict: same names
+    net.eval()
+    x = torch.randn(5, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(net(x), model(x))
+    assert plain.ARCHITECTURE["arch"] == g.arch and plain.DATA is None
+    with pytest.raises(ValueError, match="no data config"):
+        plain.preprocess(torch.zeros(1, 3, 16, 16))

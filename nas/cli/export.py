@@ -27,9 +27,11 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                    help="export the weights `retrain` trained for this architecture (lowest seed, "
                         "largest budget) instead of training again")
     p.add_argument("--format", default=None,
-                   help="comma-separated: json, state_dict, torchscript, onnx (default: json, and with trained "
-                        "weights, --retrained or --final-epochs, all four); a format asked for that cannot be "
-                        "written is refused before anything is")
+                   help="comma-separated: json (genotype.json, arch.txt), model_py (model.py: plain PyTorch "
+                        "source, needs only torch), state_dict (weights.pt), torchscript (model.ts), pt2 "
+                        "(torch.export), onnx (default: json,model_py, and with trained weights, --retrained or "
+                        "--final-epochs, all six); a format asked for that cannot be written is refused before "
+                        "anything is")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     p.add_argument("--include-preprocessing", action=argparse.BooleanOptionalAction, default=True,
                    help="model.ts and model.onnx take raw uint8 images at the data's size and resize and "
@@ -133,18 +135,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"skipped {name}: {why}")
     if model is None and args.format is None:
         print("no weights written: add --retrained (the weights `retrain` trained) or --final-epochs E for "
-              "state_dict, torchscript and onnx")
+              "state_dict, torchscript, pt2 and onnx")
     return 0
 
 
 def _formats(args: argparse.Namespace) -> tuple[str, ...]:
     """``--format``, checked before anything is written: a trained format asked for without weights,
     or ONNX without its package, is refused (exit 2); the default asks for what can be written."""
-    from ..report.export import TRAINED_FORMATS, parse_formats
+    from ..report.export import FORMATS, TRAINED_FORMATS, parse_formats
 
     trained = args.retrained or args.final_epochs is not None
     if args.format is None:
-        return parse_formats("json,state_dict,torchscript,onnx" if trained else "json")
+        return parse_formats(",".join(FORMATS) if trained else "json,model_py")
     formats = parse_formats(args.format)
     untrained = [f for f in formats if f in TRAINED_FORMATS]
     if untrained and not trained:

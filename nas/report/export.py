@@ -3,7 +3,8 @@
 Written files: ``genotype.json`` (rebuilds the exact model with :func:`nas.build_model`; also
 accepted by ``inspect --arch``), ``arch.txt``, ``model_card.md``, and with training
 ``weights.pt`` (a plain ``state_dict``, loadable with ``torch.load(weights_only=True)``),
-``model.ts`` (TorchScript) and ``model.onnx``. Every file is reloaded after writing and its
+``model.ts`` (TorchScript), ``model.pt2`` (``torch.export``, TorchScript's successor) and
+``model.onnx``; ``model.py`` is plain PyTorch source for the architecture (needs only torch). Every file is reloaded after writing and its
 outputs compared with the original model's on a batch.
 """
 
@@ -25,8 +26,8 @@ from ..arch.genotype import Genotype
 from ..model.preprocess import Preprocess
 from ..train.data_config import DataConfig
 
-FORMATS = ("json", "state_dict", "torchscript", "onnx")
-TRAINED_FORMATS = ("state_dict", "torchscript", "onnx")
+FORMATS = ("json", "model_py", "state_dict", "torchscript", "pt2", "onnx")
+TRAINED_FORMATS = ("state_dict", "torchscript", "pt2", "onnx")
 
 
 @dataclass
@@ -119,6 +120,11 @@ def export_model(genotype: Genotype, model: nn.Module | None, out_dir: str | Pat
     rebuilt = Genotype.from_json((out / "genotype.json").read_text())
     if rebuilt != genotype:
         raise RuntimeError("genotype.json did not round-trip")  # a bug, never a user error
+    if "model_py" in formats:
+        from .plain_source import plain_source
+
+        (out / "model.py").write_text(plain_source(genotype, data))
+        report.files["model_py"] = out / "model.py"
     if model is not None:
         model = model.to("cpu", memory_format=torch.contiguous_format).float().eval()
         x = torch.randn(4, genotype.in_channels, genotype.resolution, genotype.resolution,
@@ -145,19 +151,54 @@ def export_model(genotype: Genotype, model: nn.Module | None, out_dir: str | Pat
             with torch.no_grad():
                 report.max_abs_diff["torchscript"] = _diff(torch.jit.load(str(path))(raw), deployed_expected)
             report.files["torchscript"] = path
+        if "pt2" in formats:
+            _export_pt2(deployed, raw, deployed_expected, out / "model.pt2", report)
         if "onnx" in formats:
             _export_onnx(deployed, raw, deployed_expected, out / "model.onnx", report)
+        if "model_py" in formats:
+            report.max_abs_diff["model_py"] = _check_plain_source(out / "model.py", model, x)
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
             raise RuntimeError(f"exported files disagree with the model: {bad}")
     else:
         for f in formats:
             if f in TRAINED_FORMATS:
-                report.skipped[f] = "needs trained weights: pass --retrained or --train-epochs"
+                report.skipped[f] = "needs trained weights: pass --retrained or --final-epochs"
     if card is not None:
         (out / "model_card.md").write_text(model_card(genotype, card, report))
         report.files["model_card"] = out / "model_card.md"
     return report
+
+
+def _export_pt2(model: nn.Module, x: torch.Tensor, expected: torch.Tensor, path: Path,
+                report: ExportReport) -> None:
+    """``torch.export``'s program (TorchScript's successor), batch size dynamic; reloaded with
+    ``torch.export.load`` (weights read with weights_only) and compared."""
+    import warnings
+
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+        torch.export.save(program, str(path))
+        with torch.no_grad():
+            report.max_abs_diff["pt2"] = _diff(torch.export.load(str(path)).module()(x), expected)
+    report.files["pt2"] = path
+
+
+def _check_plain_source(path: Path, model: nn.Module, x: torch.Tensor) -> float:
+    """Load the written ``model.py`` as a module of its own, give it the model's weights, and
+    compare: it must be the same network (0.0 expected: the same modules in the same order)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_nas_plain_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)  # our own file, written a moment ago
+    net = plain.build()
+    net.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        return _diff(net.eval()(x), model(x))
 
 
 def _export_onnx(model: nn.Module, x: torch.Tensor, expected: torch.Tensor, path: Path,
@@ -223,5 +264,14 @@ def model_card(genotype: Genotype, info: dict[str, object], report: ExportReport
     lines += ["", "## Loading", "", "```python",
               "import nas.export", f"model = nas.export.load_exported({str(report.out_dir)!r})",
               "```", "", "`genotype.json` is plain data and `weights.pt` is a plain state_dict: "
-              "loading executes no code from these files (`torch.load(weights_only=True)`).", ""]
+              "loading executes no code from these files (`torch.load(weights_only=True)`)."]
+    if "model_py" in report.files:
+        lines += ["", "Without this toolkit, `model.py` (plain PyTorch, imports only torch) builds the same network:",
+                  "", "```python", "import torch, model", "net = model.build().eval()",
+                  'net.load_state_dict(torch.load("weights.pt", weights_only=True))',
+                  "logits = net(model.preprocess(images))  # raw pixels, N x C x H x W" if report.preprocessing
+                  or "data_config" in report.files else "logits = net(x)  # the normalised input", "```"]
+    if "pt2" in report.files:
+        lines += ["", "`model.pt2`: `torch.export.load(\"model.pt2\").module()(images)`."]
+    lines.append("")
     return "\n".join(lines)
