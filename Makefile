@@ -30,7 +30,7 @@ test: $(STAMP)
 search: $(STAMP)
 	$(BIN)/python run_search.py search --space mobile --dataset cluttered \
 		--trials 60 --flops-max 20M --study demo
-	$(BIN)/python run_search.py retrain --study demo --trials knee nearest-reference \
+	$(BIN)/python run_search.py retrain --study demo --arch knee nearest-reference \
 		--final-epochs 20 --seeds 3
 
 bench: $(STAMP)

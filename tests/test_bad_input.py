@@ -106,11 +106,11 @@ def cases(tmp_path):
         (["pareto", "--study", "nope"], "study 'nope' not found"),
         (["export", "--study", "nope", "--out", "x"], "study 'nope' not found"),
         (["scale", "--study", "nope"], "study 'nope' not found"),
-        (["export", "--study", "t", "--trial", "42", "--out", "x"], "trial 42 does not exist"),
-        (["export", "--study", "t", "--trial", "2", "--out", "x"], "has no usable result (RuntimeError"),
-        (["scale", "--study", "t", "--base", "42"], "trial 42 does not exist"),
-        (["scale", "--study", "t", "--base", str(tmp_path / "corrupt.json")], "not valid JSON"),
-        (["scale", "--study", "t", "--base", str(tmp_path / "newer.json")], "format_version"),
+        (["export", "--study", "t", "--arch", "42", "--out", "x"], "trial 42 does not exist"),
+        (["export", "--study", "t", "--arch", "2", "--out", "x"], "has no usable result (RuntimeError"),
+        (["scale", "--study", "t", "--arch", "42"], "trial 42 does not exist"),
+        (["scale", "--study", "t", "--arch", str(tmp_path / "corrupt.json")], "not valid JSON"),
+        (["scale", "--study", "t", "--arch", str(tmp_path / "newer.json")], "format_version"),
         (["scale", "--study", "t", "--tolerance", "0"], "--tolerance must be in (0, 1)"),
         (["scale", "--study", "t", "--flops-factor", "1"], "--flops-factor must be > 1"),
         (["scale", "--study", "t", "--final-epochs", "0"], "--final-epochs must be positive"),
@@ -123,23 +123,23 @@ def cases(tmp_path):
         (["inspect", "--arch", "mobilenet_v2", "--width-mult", "100"], "as scaled and resized by the flags"),
         (["inspect", "--arch", "mobilenet_v2", "--max-params", "1M"], "above --max-params 1.00M;"),
         (["inspect", "--arch", "mobilenet_v2", "--max-params", "lots"], "--max-params 'lots'"),
-        (["scale", "--study", "t", "--base", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
-        (["retrain", "--study", "t", "--trials", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
-        (["export", "--study", "t", "--trial", "0", "--max-params", "100", "--out", "x"], "above --max-params 100;"),
+        (["scale", "--study", "t", "--arch", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
+        (["retrain", "--study", "t", "--arch", str(tmp_path / "hostile.json")], "hostile.json: the model would have"),
+        (["export", "--study", "t", "--arch", "0", "--max-params", "100", "--out", "x"], "above --max-params 100;"),
         ([*searching, "--dataset", "npz:" + str(tmp_path / "oneclass.npz")], "one class"),
         (["search", "--study", "fresh", "--trials", "2", "--no-progress", "--dataset",
           "npz:" + str(tmp_path / "oneclass.npz")], "one class"),  # no results/fresh/ left behind
         (["inspect", "--arch", str(tmp_path / "newer.json")], "newer than this toolkit reads"),
         (["pareto", "--study", "t", "--storage", "postgresql://nas:nas@127.0.0.1:1/none"], "cannot open storage"),
         ([*searching, "--device", "tpu"], "--device 'tpu': allowed: auto, cpu, cuda, cuda:N"),
-        (["export", "--study", "t", "--trial", "0", "--out", "x", "--format", "json,onnx"],
+        (["export", "--study", "t", "--arch", "0", "--out", "x", "--format", "json,onnx"],
          "--format onnx needs trained weights: add --retrained"),
-        (["export", "--study", "t", "--trial", "0", "--out", "x", "--format", "state_dict"], "needs trained weights"),
+        (["export", "--study", "t", "--arch", "0", "--out", "x", "--format", "state_dict"], "needs trained weights"),
         (["inspect", "--arch", str(tmp_path / "missing_dir")], "a folder without genotype.json"),
         (["inspect", "--arch", str(tmp_path / "model.onnx")], "a binary file (a model or weights?), not a genotype"),
         (["search", "--study", "fresh", "--trials", "2", "--device", "cuda:x"], "--device 'cuda:x': allowed"),
         (["retrain", "--study", "t", "--device", "gpu"], "--device 'gpu': allowed"),
-        (["export", "--study", "t", "--trial", "0", "--out", "x", "--device", "gpu"], "--device 'gpu': allowed"),
+        (["export", "--study", "t", "--arch", "0", "--out", "x", "--device", "gpu"], "--device 'gpu': allowed"),
         (["calibrate", "--dataset", "digits", "--device", "gpu"], "--device 'gpu': allowed"),
     ]
     import torch
@@ -151,7 +151,7 @@ def cases(tmp_path):
                  (["scale", "--study", "t", "--device", "cuda"], missing),
                  (["retrain", "--study", "t", "--device", "cuda"], missing),
                  (["calibrate", "--dataset", "digits", "--device", "cuda"], missing),
-                 (["export", "--study", "t", "--trial", "0", "--out", "x", "--device", "cuda"], missing)]
+                 (["export", "--study", "t", "--arch", "0", "--out", "x", "--device", "cuda"], missing)]
     return rows
 
 

@@ -72,3 +72,22 @@ def test_every_commands_help_states_its_defaults():
             if action.default not in (None, False):
                 text = sub.formatter_class("nas")._get_help_string(action)  # noqa: SLF001
                 assert "default" in text, f"nas {name} {action.option_strings[0]}: default not stated"
+
+
+def test_one_flag_chooses_architectures_and_the_old_spellings_still_work(capsys):
+    """Issue 33: ``--arch`` in retrain, scale and export; ``--trials`` (retrain), ``--base``
+    (scale) and ``--trial`` (export) land in the same place and say what replaced them."""
+    from nas.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["retrain", "--study", "s", "--arch", "knee", "3"]).arch == ["knee", "3"]
+    assert parser.parse_args(["scale", "--study", "s"]).arch == "knee"
+    assert parser.parse_args(["export", "--study", "s", "--out", "o"]).arch == "knee"
+    capsys.readouterr()
+    for argv, expected, old in ((["retrain", "--study", "s", "--trials", "knee", "front"], ["knee", "front"], "--trials"),
+                                (["scale", "--study", "s", "--base", "best"], "best", "--base"),
+                                (["export", "--study", "s", "--out", "o", "--trial", "7"], "7", "--trial")):
+        assert parser.parse_args(argv).arch == expected
+        assert f"{old} is now --arch" in capsys.readouterr().err
+    # --trials stays a count where it is one
+    assert parser.parse_args(["scale", "--study", "s", "--trials", "4"]).trials == 4

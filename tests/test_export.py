@@ -73,7 +73,7 @@ def test_parse_formats():
 def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     search(config(tmp_path, trials=3), FakeTrainer())
-    code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--out", str(tmp_path / "exp"),
+    code, out, err = run_cli("export", "--study", "t", "--arch", "best", "--out", str(tmp_path / "exp"),
                              "--train-epochs", "1")  # the old spelling of --final-epochs still works
     assert code == 0, err
     assert "--train-epochs is now --final-epochs" in err
@@ -84,7 +84,7 @@ def test_cli_export_trains_and_writes_every_format(tmp_path, monkeypatch):
     model = load_exported(tmp_path / "exp")
     assert model(torch.zeros(1, 1, 16, 16)).shape == (1, 10)
     # Bad references are user errors.
-    for args in (["--trial", "99"], ["--trial", "0", "--format", "pickle"], ["--scaled", "1"]):
+    for args in (["--arch", "99"], ["--arch", "0", "--format", "pickle"], ["--scaled", "1"]):
         code, _, err = run_cli("export", "--study", "t", "--out", str(tmp_path / "e2"), *args)
         assert code == 2 and err.count("\n") == 1, err
     code, _, err = run_cli("export", "--study", "missing", "--out", str(tmp_path / "e3"))
@@ -96,7 +96,7 @@ def test_inspect_reads_what_export_wrote_the_folder_its_genotype_and_arch_txt(tm
     export writes the genotype and says how to get the trained formats."""
     monkeypatch.chdir(tmp_path)
     search(config(tmp_path, trials=2), FakeTrainer())
-    code, out, err = run_cli("export", "--study", "t", "--trial", "0", "--out", str(tmp_path / "e"))
+    code, out, err = run_cli("export", "--study", "t", "--arch", "0", "--out", str(tmp_path / "e"))
     assert code == 0, err
     assert (tmp_path / "e/genotype.json").is_file() and not (tmp_path / "e/model.onnx").exists()
     expected = json.loads((tmp_path / "e/genotype.json").read_text())
@@ -117,7 +117,7 @@ def test_exported_onnx_and_torchscript_score_raw_images_as_the_model_card_says(t
 
     monkeypatch.chdir(tmp_path)
     search(config(tmp_path, trials=2), FakeTrainer())
-    code, out, err = run_cli("export", "--study", "t", "--trial", "0", "--final-epochs", "2", "--device", "cpu",
+    code, out, err = run_cli("export", "--study", "t", "--arch", "0", "--final-epochs", "2", "--device", "cpu",
                              "--out", str(tmp_path / "e"))
     assert code == 0, err
     card = (tmp_path / "e/model_card.md").read_text()

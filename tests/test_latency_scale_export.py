@@ -87,12 +87,12 @@ def test_export_model_card_reuses_the_searched_latency_or_measures_it(timed_stud
     best = resolve_trial(handle.study, "best")
     searched_ms = TrialRecord.from_trial(best).latency_ms
     before = len(timed_study)
-    code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--format", "json", "--out", "e1")
+    code, out, err = run_cli("export", "--study", "t", "--arch", "best", "--format", "json", "--out", "e1")
     assert code == 0, err
     card = (tmp_path / "e1" / "model_card.md").read_text()
     assert f"- Latency: {searched_ms:.3f} ms (median forward pass" in card and len(timed_study) == before
     assert f"latency: {searched_ms:.3f} ms" in out
-    code, out, err = run_cli("export", "--study", "t", "--trial", "best", "--format", "json", "--out", "e2",
+    code, out, err = run_cli("export", "--study", "t", "--arch", "best", "--format", "json", "--out", "e2",
                              "--latency-on", "onnxruntime")
     assert code == 0, err  # another runtime: measured now
     assert "onnxruntime" in (tmp_path / "e2" / "model_card.md").read_text() and len(timed_study) == before + 1
@@ -101,6 +101,6 @@ def test_export_model_card_reuses_the_searched_latency_or_measures_it(timed_stud
 def test_export_of_a_study_without_latency_says_not_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     search(config(tmp_path, trials=2), FakeTrainer())
-    code, _, err = run_cli("export", "--study", "t", "--trial", "best", "--format", "json", "--out", "e")
+    code, _, err = run_cli("export", "--study", "t", "--arch", "best", "--format", "json", "--out", "e")
     assert code == 0, err
     assert "- Latency: not measured (export --latency-on RUNTIME measures it)" in (tmp_path / "e/model_card.md").read_text()

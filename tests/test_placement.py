@@ -56,7 +56,7 @@ def test_bad_k_is_one_line_and_exit_2(tmp_path, monkeypatch: pytest.MonkeyPatch)
     assert "Traceback" not in err and not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("command", [["retrain", "--trials", "best", "--final-epochs", "1"], ["scale", "--base", "best"]])
+@pytest.mark.parametrize("command", [["retrain", "--arch", "best", "--final-epochs", "1"], ["scale", "--arch", "best"]])
 def test_retrain_and_scale_place_k_workers_per_gpu_and_refuse_what_cannot_fit(
         tmp_path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:  # noqa: ANN001
     from search_helpers import FakeTrainer, config, search

@@ -16,16 +16,16 @@ def test_front_and_final_plots_agree_with_the_tables(tmp_path, monkeypatch):
     code, out, err = run_cli("pareto", "--study", "p", "--plot", str(tmp_path / "front.html"))
     assert code == 0, err
     page = (tmp_path / "front.html").read_text()
-    code, knee_out, err = run_cli("export", "--study", "p", "--trial", "knee", "--out", str(tmp_path / "k"))
+    code, knee_out, err = run_cli("export", "--study", "p", "--arch", "knee", "--out", str(tmp_path / "k"))
     knee_number = re.search(r"trial (\d+)", (tmp_path / "k/model_card.md").read_text().split("Source:")[1]).group(1)
     assert "<svg" in page and "<img" not in page
     assert f"knee (trial {knee_number})" in page  # the knee the commands pick, named on the plot
     tips = re.findall(r"<title>trial (\d+): score", page)
     assert len(tips) == len(set(tips)) >= 3  # every evaluated point names its trial when hovered
     assert re.search(r">\d+(\.\d+)?[kM]<", page)  # ticks as the tables write FLOPs
-    code, _, err = run_cli("retrain", "--study", "p", "--trials", "knee", "--final-epochs", "0.2", "--seeds", "1")
+    code, _, err = run_cli("retrain", "--study", "p", "--arch", "knee", "--final-epochs", "0.2", "--seeds", "1")
     assert code == 0, err
-    code, _, err = run_cli("retrain", "--study", "p", "--trials", "knee", "--final-epochs", "0.3", "--seeds", "1")
+    code, _, err = run_cli("retrain", "--study", "p", "--arch", "knee", "--final-epochs", "0.3", "--seeds", "1")
     assert code == 0, err
     code, _, err = run_cli("pareto", "--study", "p", "--final", "--plot", str(tmp_path / "final.html"))
     assert code == 0, err

@@ -59,7 +59,7 @@ def test_retrain_scores_on_test_resumes_after_a_kill_and_trains_each_run_once(tm
 def test_cli_retrain_csv_agrees_with_pareto_final_and_export_reuses_the_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli_search(tmp_path, "r", 4)
-    code, out, err = run_cli("retrain", "--study", "r", "--trials", "front", "--final-epochs", "0.3", "--seeds", "2")
+    code, out, err = run_cli("retrain", "--study", "r", "--arch", "front", "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
     assert "Final front" in out and "held-out test split" in out
     with open(tmp_path / "results/r/retrain.csv") as fh:
@@ -78,7 +78,7 @@ def test_cli_retrain_csv_agrees_with_pareto_final_and_export_reuses_the_weights(
     runs = runs_frame(retrain)
     assert runs["weights"].notna().all() and len(runs) == 2 * len(written)
     number = int(front[0]["source_trial"].split(".")[0])
-    code, out, err = run_cli("export", "--study", "r", "--trial", str(number), "--retrained",
+    code, out, err = run_cli("export", "--study", "r", "--arch", str(number), "--retrained",
                              "--format", "json,state_dict", "--out", str(tmp_path / "exp"))
     assert code == 0, err
     card = (tmp_path / "exp/model_card.md").read_text()
@@ -95,7 +95,7 @@ def test_retrain_refuses_a_study_made_before_test_splits(tmp_path, monkeypatch):
     study = search(config(tmp_path, trials=2), FakeTrainer())
     for key in ("test_fraction", "test_split"):
         study.set_user_attr(key, None)
-    code, _, err = run_cli("retrain", "--study", "t", "--trials", "best")
+    code, _, err = run_cli("retrain", "--study", "t", "--arch", "best")
     assert code == 2 and "before held-out test splits existed" in err and err.count("\n") == 1
 
 
@@ -104,7 +104,7 @@ def test_cli_retrain_knee_against_nearest_reference_prints_the_demos_comparison(
     reference nearest in FLOPs, both retrained with 2 seeds and scored on the test split."""
     monkeypatch.chdir(tmp_path)
     cli_search(tmp_path, "d", 4)
-    code, out, err = run_cli("retrain", "--study", "d", "--trials", "knee", "nearest-reference",
+    code, out, err = run_cli("retrain", "--study", "d", "--arch", "knee", "nearest-reference",
                              "--final-epochs", "0.3", "--seeds", "2")
     assert code == 0, err
     assert "Found against hand-designed" in out and "held-out test split" in out

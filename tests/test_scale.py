@@ -164,7 +164,7 @@ def test_cli_scale_compare_single_and_family_retrain_score_on_test_and_export_la
     code, _, err = run_cli("search", "--space", str(tmp_path / "tiny.yaml"), "--dataset", "digits", "--trials", "3",
                            "--epochs", "0.2", "--study", "s", "--no-progress", "--sampler", "random")
     assert code == 0, err
-    code, out, err = run_cli("scale", "--study", "s", "--base", "best", "--grid-step", "0.5", "--phi-max", "1",
+    code, out, err = run_cli("scale", "--study", "s", "--arch", "best", "--grid-step", "0.5", "--phi-max", "1",
                              "--compare-single", "--final-epochs", "0.2", "--seeds", "2")
     assert code == 0, err
     assert "compound versus single-dimension scaling" in out and "held-out test split" in out

@@ -147,3 +147,40 @@ def test_trainer_trains_on_one_thread_fewer_while_one_is_lent_and_takes_it_back(
     counts.clear()
     train_candidate(small_net(), digits, TrainConfig(epochs=0.1), "cpu")
     assert set(counts) == {2}  # nothing lent: all threads
+
+
+class _Terminal:
+    """A stand-in for an interactive stdout."""
+
+    def __init__(self, tty: bool) -> None:
+        self.lines: list[str] = []
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.lines += [line for line in text.splitlines() if line]
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_long_run_prints_epoch_lines_to_a_terminal_only_and_not_when_quiet(digits):
+    """Issue 33: a per-epoch line within a long run (rate-limited; here every=0), none for the
+    last epoch (the run's result line follows), none where output is not a terminal or with
+    ``--quiet``."""
+    from nas.train.epoch_lines import quiet, watching
+
+    cfg = TrainConfig(epochs=3)
+    terminal, log, hushed = _Terminal(True), _Terminal(False), _Terminal(True)
+    with watching("knee seed 0", terminal, every=0.0):
+        train_candidate(small_net(), digits, cfg, "cpu")
+    with watching("knee seed 0", log, every=0.0):
+        train_candidate(small_net(), digits, cfg, "cpu")
+    with quiet(), watching("knee seed 0", hushed, every=0.0):
+        train_candidate(small_net(), digits, cfg, "cpu")
+    assert [line.split(",")[0] for line in terminal.lines] == ["    knee seed 0: epoch 1/3", "    knee seed 0: epoch 2/3"]
+    assert "train loss" in terminal.lines[0] and "left" in terminal.lines[0]
+    assert log.lines == [] and hushed.lines == []
+    train_candidate(small_net(), digits, TrainConfig(epochs=1), "cpu")  # nobody watching: no error

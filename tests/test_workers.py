@@ -143,7 +143,7 @@ def test_scale_with_two_workers_trains_each_grid_point_once(tmp_path):
     space = write_space(tmp_path)
     out = subprocess.run(search(space, 3, "--workers", "2"), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    out = subprocess.run([*RUN, "scale", "--study", "w", "--base", "best", "--grid-step", "0.2",
+    out = subprocess.run([*RUN, "scale", "--study", "w", "--arch", "best", "--grid-step", "0.2",
                           "--phi-max", "2", "--workers", "2"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-2000:]

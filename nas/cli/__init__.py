@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # bare `nas`: what it can do
             parser.print_help()
             return 2
-        return int(args.handler(args))
+        from ..train.epoch_lines import quiet
+
+        with quiet(bool(getattr(args, "quiet", False))):
+            return int(args.handler(args))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -34,6 +34,8 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N")
     add_workers(p, "the runs")
     add_storage_retry(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines inside long runs (shown only on a terminal, at most every 5 s)")
     p.set_defaults(handler=_cmd_calibrate)
 
 

@@ -16,7 +16,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", required=True, help="the search study the architecture comes from")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
-    p.add_argument("--trial", default="knee", help="trial number, best or knee")
+    p.add_argument("--arch", default="knee", metavar="SPEC",
+                   help="which architecture: knee, best, or a trial number (as `retrain --arch` and `scale --arch`)")
+    add_renamed(p, "--trial", "--arch")
     p.add_argument("--scaled", type=int, default=None, metavar="PHI",
                    help="export the compound-scaled member phi of the family (run `scale` first)")
     p.add_argument("--out", required=True, help="output folder")
@@ -41,6 +43,8 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                    help="measure the architecture's latency on this runtime for the model card (default: "
                         "where the search measured latency, if it did; its figure is reused)")
     add_max_params(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines inside long runs (shown only on a terminal, at most every 5 s)")
     p.set_defaults(handler=_cmd_export)
 
 
@@ -87,7 +91,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                   f"(target x{member.target:g})")
         accuracy = "not measured (scaled, untrained)"
     else:
-        t = resolve_trial(study, args.trial, say=print)
+        t = resolve_trial(study, args.arch, say=print)
         r = TrialRecord.from_trial(t)
         g = Genotype.from_json(r.genotype, source=f"trial {t.number}")
         source = f"study {args.study}, trial {t.number}"
@@ -115,11 +119,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
         say_threads(args.device, 1)
         data = trained_on
         cfg = replace(record.train_config, epochs=args.final_epochs, time_budget=None)
-        result = train_candidate(g, data, cfg, args.device, keep_model=True)
+        from ..train.epoch_lines import watching
+
+        print(f"training {g.name or 'the architecture'} for {args.final_epochs:g} epochs on {data.describe()}",
+              flush=True)
+        with watching("export", sys.stdout):
+            result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.final_epochs:g} epochs on the training split)"
     data_cfg = data_config(trained_on, g.resolution)  # what the weights were trained to expect
-    card = {"title": g.name or f"{args.study} {args.trial}", "dataset": record.dataset_summary or record.dataset,
+    card = {"title": g.name or f"{args.study} {args.arch}", "dataset": record.dataset_summary or record.dataset,
             "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]]),
             "data": data_cfg}
     latency = _latency(study, latency_settings, g)
@@ -169,7 +178,7 @@ def _retrained(args: argparse.Namespace, g):  # noqa: ANN001, ANN202 - Genotype 
     runs = runs[(runs["state"] == "COMPLETE") & (runs["key"] == g.key()) & runs["weights"].notna()]
     if runs.empty:
         raise UserError(f"this architecture ({g.key()}) has no retrained weights in study {args.study!r}; "
-                        f"run `retrain --study {args.study} --trials {args.trial}` first")
+                        f"run `retrain --study {args.study} --arch {args.arch}` first")
     runs = runs[runs["budget_epochs"] == runs["budget_epochs"].max()]
     run = runs.sort_values("seed").iloc[0]
     model = load_weights(g, run["weights"])

@@ -19,10 +19,11 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", required=True, help="the search study (its data, split and training settings are reused)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
-    p.add_argument("--trials", nargs="+", default=["front"], metavar="SPEC",
+    p.add_argument("--arch", nargs="+", default=["front"], metavar="SPEC",
                    help="front | knee | best | trial numbers ID,ID,... | genotype FILE.json | nearest-reference "
                         "(the space's hand-designed reference nearest in FLOPs to the knee) | references "
                         "(every reference of the space); several allowed")
+    add_renamed(p, "--trials", "--arch", nargs="+")
     p.add_argument("--final-epochs", type=float, default=DEFAULT_RETRAIN_EPOCHS, metavar="E",
                    help=f"training epochs of each run (default {DEFAULT_RETRAIN_EPOCHS:g}; see BENCHMARKS.md §9)")
     add_renamed(p, "--epochs", "--final-epochs", type=float)
@@ -31,11 +32,13 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     add_max_params(p)
     add_storage_retry(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines inside long runs (shown only on a terminal, at most every 5 s)")
     p.set_defaults(handler=_cmd_retrain)
 
 
 def candidates(study, specs: list[str], limit: float) -> list:  # noqa: ANN001 - optuna.Study -> list[Candidate]
-    """``--trials`` values in order, each architecture once."""
+    """``--arch`` values in order, each architecture once."""
     import math
     from dataclasses import replace
     from pathlib import Path
@@ -98,7 +101,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     workers = workers_of(args)
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
-    chosen = candidates(search.study, args.trials, max_params(args))
+    chosen = candidates(search.study, args.arch, max_params(args))
     import sys
 
     retrain = run_retrain(search, chosen, args.final_epochs, args.seeds, workers, args.device,

@@ -21,7 +21,10 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", required=True, help="the search study (its dataset and training settings are reused)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (sqlite:///F.db, postgresql://...) or journal:FILE.log (default: the journal file results/<study>/journal.log)")
-    p.add_argument("--base", default="knee", help="TRIAL number, best, knee, or a genotype FILE.json")
+    p.add_argument("--arch", default="knee", metavar="SPEC",
+                   help="the architecture to scale: knee, best, a trial number, or a genotype FILE.json (as "
+                        "`retrain --arch` and `export --arch`)")
+    add_renamed(p, "--base", "--arch")
     p.add_argument("--flops-factor", type=float, default=2.0,
                    help="measured FLOPs ratio per step (alpha*beta^2*gamma^2; default 2, as EfficientNet)")
     p.add_argument("--grid-step", type=float, default=0.05, help="step of the (alpha, beta) grid")
@@ -46,11 +49,13 @@ def add_scale(sub: argparse._SubParsersAction) -> None:
                         "the search measured it, if it did); timed after the grid's training, one at a time")
     add_max_params(p)
     add_storage_retry(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines inside long runs (shown only on a terminal, at most every 5 s)")
     p.set_defaults(handler=_cmd_scale)
 
 
 def _base_genotype(study, spec: str, limit: float):  # noqa: ANN001, ANN202 - optuna.Study -> (Genotype, label)
-    """``--base``: a genotype file, or a trial of the study (number, best or knee)."""
+    """``--arch``: a genotype file, or a trial of the study (number, best or knee)."""
     from pathlib import Path
 
     from ..arch.genotype import Genotype
@@ -86,7 +91,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
     grid.check()  # a bad grid is the user's mistake: say so before anything else
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
-    base, label = _base_genotype(search.study, args.base, max_params(args))
+    base, label = _base_genotype(search.study, args.arch, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
                          workers=args.workers, latency_on=args.latency_on,
                          workers_per_device=args.workers_per_device)

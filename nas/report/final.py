@@ -79,7 +79,7 @@ def format_final(front: pd.DataFrame) -> str:
 
 def comparison_frame(final: pd.DataFrame, labels: list[tuple[str, str]], epochs: float) -> pd.DataFrame:
     """The rows of ``final`` for the (label, genotype key) pairs asked for, in that order, at
-    ``epochs``: what ``retrain --trials knee nearest-reference`` compares."""
+    ``epochs``: what ``retrain --arch knee nearest-reference`` compares."""
     at = final[final["epochs"] == epochs].set_index("key")
     rows = [{**at.loc[key].to_dict(), "key": key, "label": label} for label, key in labels if key in at.index]
     return pd.DataFrame(rows, columns=FINAL_COLUMNS)

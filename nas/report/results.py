@@ -276,7 +276,7 @@ def resolve_trial(study: optuna.Study, spec: str | int,
         try:
             number = int(text)
         except ValueError:
-            raise UserError(f"--trial {text!r}: give a trial number, 'best' or 'knee'") from None
+            raise UserError(f"--arch {text!r}: give a trial number, 'best' or 'knee'") from None
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     if number not in trials:
         raise UserError(f"trial {number} does not exist in study {study.study_name!r} "

@@ -29,7 +29,7 @@ def report_search(study: optuna.Study, out: TextIO | None = None, write_files: b
         print(format_front(front, by, record.latency, score=score), file=out)
         if not front.empty:
             print(f"the score ({score}) only ranks the candidates; "
-                  f"`retrain --study {study.study_name} --trials knee` (or front) trains them for real "
+                  f"`retrain --study {study.study_name} --arch knee` (or front) trains them for real "
                   f"and scores them on the held-out test split", file=out)
     if write_files:
         folder = study_dir(study.study_name)

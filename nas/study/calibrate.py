@@ -28,6 +28,7 @@ from ..errors import UserError
 from ..model.cost import estimate_cost
 from ..train.config import Trainer, TrainConfig
 from ..train.data import Dataset
+from ..train.epoch_lines import watching
 from ..train.sources import load_dataset
 from ..train.trainer import train_candidate
 from .retrain import enqueue_missing, take_job, trained_fields
@@ -107,7 +108,8 @@ class CalibrationEvaluator:
         job, g = taken
         zero_cost = job.budget_epochs == self.smallest and job.seed == 0
         cfg = replace(self.cfg, epochs=job.budget_epochs, time_budget=None, seed=job.seed, zero_cost=zero_cost)
-        result = self.trainer(g, self.data, cfg, self.device)
+        with watching(f"{job.label}, {job.budget_epochs:g} epochs, seed {job.seed}", self.out):
+            result = self.trainer(g, self.data, cfg, self.device)
         record = replace(job, accuracy=result.val_accuracy, signals=result.signals, **trained_fields(result))
         if self.out is not None:
             unit = "epoch" if job.budget_epochs == 1 else "epochs"

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
 from ..train.data import Dataset
+from ..train.epoch_lines import watching
 from ..train.config import Trainer, TrainResult
 from ..train.trainer import TrainConfig, train_candidate
 from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
@@ -128,7 +129,8 @@ class RetrainEvaluator:
             return Outcome(TrialState.FAIL, None, TrialRecord(fail_reason=NO_JOB))
         job, g = taken
         cfg = replace(self.cfg, epochs=job.budget_epochs, time_budget=None, seed=job.seed)
-        result = self.trainer(g, self.data, cfg, self.device, keep_model=True)
+        with watching(f"{job.label} seed {job.seed}", self.out):
+            result = self.trainer(g, self.data, cfg, self.device, keep_model=True)
         record = replace(job, test_accuracy=result.val_accuracy, **trained_fields(result))
         if result.model is not None:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from ..arch.genotype import Genotype
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, estimate_cost
 from ..train.data import Dataset
+from ..train.epoch_lines import watching
 from ..train.config import Trainer
 from ..train.trainer import TrainConfig, train_candidate
 from .store.defaults import DEFAULT_STORAGE_RETRY
@@ -67,7 +68,7 @@ def open_grid(search: StudyHandle, base: Genotype, grid: GridSettings) -> StudyH
     existing = GridStudyRecord.from_study(study)
     if existing.settings not in (None, settings):
         raise UserError(f"study {name!r} exists with other settings {existing.settings}; "
-                        f"delete it (or use another --study) or keep the same --base/--flops-factor/--grid-step/"
+                        f"delete it (or use another --study) or keep the same --arch/--flops-factor/--grid-step/"
                         f"--tolerance")
     GridStudyRecord(settings=settings, base_genotype=base.to_json(indent=None)).write(study)
     name_objectives(study, ["val_accuracy"])
@@ -117,7 +118,8 @@ class GridPointEvaluator:
                              resolution=g.resolution, depth_mult=landing.depth_mult, width_mult=landing.width_mult,
                              genotype=g.to_json(indent=None), key=g.key(), arch=g.arch)
         context.save(record)
-        result = self.trainer(g, self.data, self.cfg, self.device)
+        with watching(f"point a={p.alpha:.2f} b={p.beta:.2f} g={p.gamma:.2f}", self.out):
+            result = self.trainer(g, self.data, self.cfg, self.device)
         record.trained, record.accuracy, record.train_time = True, result.val_accuracy, result.train_time
         if self.out is not None:
             print(f"  point a={p.alpha:.2f} b={p.beta:.2f} g={p.gamma:.2f} (nominal x{p.nominal_factor:.2f}): "

@@ -28,6 +28,7 @@ from .cuda_graph import GraphedSteps
 from .signals import Signals, loss_signals
 from .zero_cost import zero_cost_signals
 from .thread_loan import TrainingThreads
+from .epoch_lines import report_epoch
 from ..arch.genotype import Genotype
 
 
@@ -226,6 +227,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
                 epoch_losses.append(mean_loss)
             if batches_this_epoch == steps_per_epoch:
                 epoch += 1
+                report_epoch(epoch, cfg.epochs, cfg.time_budget, epoch_losses[-1], time.perf_counter() - t0)
                 if report is not None and not finished:
                     recalibrate_from_training_data(model, dd, cfg, gen, memory, autocast)
                     acc = evaluate(model, dd, cfg, autocast)
