@@ -15,6 +15,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 # The CLI's commands, run in this process, take the free cores (nas.train.cpu_threads); the tests
 # keep the count above, as a user's OMP_NUM_THREADS would (tests/test_cpu_threads.py covers it).
 os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+os.environ.pop("NAS_RESULTS_DIR", None)  # tests find their studies under ./results of their tmp_path
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -146,3 +146,25 @@ def test_user_errors_exit_2_with_one_line(tmp_path, monkeypatch, args, message):
     assert message in err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not list((tmp_path / "results").glob("*/trials.csv"))
+
+
+def test_results_dir_flag_and_environment_variable_choose_where_studies_live(tmp_path, monkeypatch):
+    """Issue 33: ``--results-dir`` (and ``$NAS_RESULTS_DIR``) instead of ./results always."""
+    from conftest import run_cli
+    from search_helpers import write_space
+
+    monkeypatch.chdir(tmp_path)
+    space = write_space(tmp_path)
+    code, _, err = run_cli("search", "--space", str(space), "--dataset", "digits", "--trials", "2",
+                           "--epochs", "0.2", "--study", "elsewhere", "--no-progress", "--sampler", "random",
+                           "--results-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert (tmp_path / "runs/elsewhere/journal.log").is_file() and not (tmp_path / "results").exists()
+    assert "NAS_RESULTS_DIR" not in os.environ  # the flag lasts as long as the command
+    code, out, _ = run_cli("studies", "--results-dir", str(tmp_path / "runs"))
+    assert code == 0 and "elsewhere" in out
+    code, _, err = run_cli("pareto", "--study", "elsewhere")
+    assert code == 2 and "elsewhere" in err  # not under ./results
+    monkeypatch.setenv("NAS_RESULTS_DIR", str(tmp_path / "runs"))
+    code, out, err = run_cli("pareto", "--study", "elsewhere")
+    assert code == 0, err

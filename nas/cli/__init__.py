@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ..errors import UserError
 from . import calibrate, describe, export, retrain, scale, search
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_scale(sub)
     retrain.add_retrain(sub)
     export.add_export(sub)
+    for name, command in sub.choices.items():
+        if name not in ("inspect", "space"):
+            command.add_argument("--results-dir", default=None, metavar="DIR",
+                                 help="where studies keep their files (default: $NAS_RESULTS_DIR, else "
+                                      "./results)")
     return parser
 
 
@@ -62,6 +68,28 @@ def _version() -> str:
         return version("nas-toolkit")
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
+
+
+@contextmanager
+def _results_in(folder: str | None) -> Iterator[None]:
+    """``--results-dir``: through the environment, so that worker processes find it too; the
+    previous value comes back when the command ends (main() also runs inside tests)."""
+    import os
+
+    from ..study.store.storage import RESULTS_ENV
+
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(RESULTS_ENV)
+    os.environ[RESULTS_ENV] = folder
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = before
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from ..train.epoch_lines import quiet
 
-        with quiet(bool(getattr(args, "quiet", False))):
+        with quiet(bool(getattr(args, "quiet", False))), _results_in(getattr(args, "results_dir", None)):
             return int(args.handler(args))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -267,7 +267,7 @@ def _cmd_studies(args: argparse.Namespace) -> int:
     import optuna
 
     from ..report.results import pareto_frame, trials_frame
-    from ..study.store.storage import RESULTS_DIR, default_storage_urls, open_storage
+    from ..study.store.storage import default_storage_urls, open_storage, results_dir
 
     urls = [args.storage] if args.storage else default_storage_urls()
     rows = []
@@ -282,7 +282,7 @@ def _cmd_studies(args: argparse.Namespace) -> int:
                          f"{best['accuracy']:.4f} @ {best['flops'] / 1e6:.2f}M" if best is not None else "-",
                          url))
     if not rows:
-        print("no studies found" + ("" if args.storage else f" under {RESULTS_DIR}/"))
+        print("no studies found" + ("" if args.storage else f" under {results_dir()}/"))
         return 0
     print(f"{'study':<20} {'trials':>6} {'front':>5}  {'best acc @ FLOPs':<20} storage")
     for name, n, f, best, url in rows:

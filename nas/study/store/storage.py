@@ -1,6 +1,7 @@
 """Opening Optuna storages from what a user types, with clear errors.
 
-Default: a journal file at ``results/<study>/journal.log``. ``--storage`` takes any Optuna RDB
+Default: a journal file at ``results/<study>/journal.log`` (``results`` is ``$NAS_RESULTS_DIR``
+where set, as ``--results-dir`` sets it). ``--storage`` takes any Optuna RDB
 URL (``sqlite:///path.db``, ``postgresql://user:pw@host/db``, ...) or a journal file
 (``journal:PATH`` or a path ending in ``.log``/``.jsonl``). Studies made before the journal
 became the default live in ``results/<study>/study.db`` (SQLite) and are found there.
@@ -18,11 +19,19 @@ from .records import HEARTBEAT_KEY
 from .retrying import DEFAULT_WINDOW, RetryingStorage
 from .write_buffer import WriteBuffer
 
-RESULTS_DIR = Path("results")
+RESULTS_ENV = "NAS_RESULTS_DIR"
+
+
+def results_dir() -> Path:
+    """Where studies keep their files: ``$NAS_RESULTS_DIR`` (``--results-dir`` sets it for the
+    command and the worker processes it starts), else ``results`` in the working directory."""
+    import os
+
+    return Path(os.environ.get(RESULTS_ENV) or "results")
 
 
 def study_dir(study_name: str) -> Path:
-    return RESULTS_DIR / study_name
+    return results_dir() / study_name
 
 
 def retrain_study_name(search_name: str) -> str:
@@ -180,17 +189,17 @@ def _existing_default(study_name: str, retry_window: float = DEFAULT_WINDOW) -> 
     if (folder / "journal.log").exists():
         return open_storage(f"journal:{folder / 'journal.log'}", study_name, retry_window)
     if not (folder / "study.db").exists():
-        found = sorted({p.parent.name for p in RESULTS_DIR.glob("*/study.db")}
-                       | {p.parent.name for p in RESULTS_DIR.glob("*/journal.log")})
+        found = sorted({p.parent.name for p in results_dir().glob("*/study.db")}
+                       | {p.parent.name for p in results_dir().glob("*/journal.log")})
         raise UserError(f"study {study_name!r} not found: no {folder / 'journal.log'} or study.db; "
-                        f"studies in {RESULTS_DIR}/: {', '.join(found) or 'none'}")
+                        f"studies in {results_dir()}/: {', '.join(found) or 'none'}")
     return open_storage(f"sqlite:///{folder / 'study.db'}", study_name, retry_window)
 
 
 def default_storage_urls() -> list[str]:
     """Every study file under results/ (for ``studies``)."""
-    return sorted([f"sqlite:///{p}" for p in RESULTS_DIR.glob("*/study.db")]
-                  + [f"journal:{p}" for p in RESULTS_DIR.glob("*/journal.log")])
+    return sorted([f"sqlite:///{p}" for p in results_dir().glob("*/study.db")]
+                  + [f"journal:{p}" for p in results_dir().glob("*/journal.log")])
 
 
 def name_objectives(study: optuna.Study, names: list[str]) -> None:
