@@ -77,6 +77,14 @@ def test_cli_retrain_csv_agrees_with_pareto_final_and_export_reuses_the_weights(
     retrain = load_retrain(load_handle(None, "r"))
     runs = runs_frame(retrain)
     assert runs["weights"].notna().all() and len(runs) == 2 * len(written)
+    # issue 33: the retrain study is found by name and listed with its test scores
+    from nas import results
+
+    assert results.load_study("r-retrain").metric_names == ["test_accuracy"]
+    code, out, err = run_cli("studies")
+    best = max(front, key=lambda row: float(row["test_acc_mean"]))
+    line = next(line for line in out.splitlines() if line.startswith("r-retrain "))
+    assert code == 0 and " retrain " in line and f"test {float(best['test_acc_mean']):.4f}" in line, out
     number = int(front[0]["source_trial"].split(".")[0])
     code, out, err = run_cli("export", "--study", "r", "--arch", str(number), "--retrained",
                              "--format", "json,state_dict", "--out", str(tmp_path / "exp"))

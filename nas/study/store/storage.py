@@ -184,8 +184,16 @@ def load_study(storage_url: str | None, study_name: str) -> optuna.Study:
     return load_handle(storage_url, study_name).study
 
 
+DERIVED_SUFFIXES = ("-retrain", "-scale")  # studies kept beside their search study, in its storage
+
+
 def _existing_default(study_name: str, retry_window: float = DEFAULT_WINDOW) -> optuna.storages.BaseStorage:
     folder = study_dir(study_name)
+    for suffix in DERIVED_SUFFIXES:  # "demo-retrain" lives in demo's file
+        base = study_dir(study_name.removesuffix(suffix))
+        if study_name.endswith(suffix) and not folder.exists() and (
+                (base / "journal.log").exists() or (base / "study.db").exists()):
+            folder = base
     if (folder / "journal.log").exists():
         return open_storage(f"journal:{folder / 'journal.log'}", study_name, retry_window)
     if not (folder / "study.db").exists():
