@@ -478,12 +478,48 @@ def make_search_effect(n: int, repeats: int = 2) -> dict[str, list[dict[str, flo
                                            for sampler in (DEFAULT_SAMPLER, "tpe")}, repeats)
 
 
-PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread", "ehvi", "demo")
+def view_run(n: int, sampler: str, view: bool) -> dict[str, float]:
+    """Ask + sample times of one replayed mobile search: parameters stored as values seen through
+    the ordinal view (issue 33), or stored as indexes with the bare sampler (v3)."""
+    import statistics
+
+    from nas.arch.space_file import load_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space("mobile")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(sampler, 0, 2, view))
+    asks = []
+    for _ in range(n):
+        start = time.perf_counter()
+        trial = study.ask()
+        g = space.sample(trial, 1, 10, "values" if view else "index")
+        asks.append(time.perf_counter() - start)
+        study.tell(trial, [float(g.stages[3].channels + g.stages[2].expansion), float(estimate_cost(g).flops)])
+    late = asks[n - n // 5:]
+    return {"median_ask_ms_last_fifth": 1000 * statistics.median(late), "mean_ask_ms": 1000 * statistics.mean(asks)}
+
+
+def view_effect(n: int, repeats: int = 3) -> dict[str, list[dict[str, float]]]:
+    """What the ordinal view costs an ask: values + view against indexes, bare, alternating in
+    fresh processes, for TPE and GP."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for _ in range(repeats):
+        for sampler in ("tpe", "gp"):
+            for view in (False, True):
+                label = f"{sampler}, {'values + ordinal view' if view else 'indexes, bare (v3)'}"
+                o = in_fresh_process("view_run", n, sampler, view)
+                out.setdefault(label, []).append(o)
+                print(f"[{label}] median ask, last fifth of {n} trials: {o['median_ask_ms_last_fifth']:.1f} ms; "
+                      f"mean ask {o['mean_ask_ms']:.1f} ms", flush=True)
+    return out
+
+
+PARTS = ("loop", "idle", "storage", "long", "ask", "warmup", "search", "tpe", "thread", "ehvi", "demo", "view")
 
 
 def main() -> None:
     """``python -m bench.overhead [PART ...] [trainer_s=S]``: all parts, or those named (loop,
-    idle, storage, long, ask, warmup, search, tpe, thread, ehvi, demo), saved under a name of their own;
+    idle, storage, long, ask, warmup, search, tpe, thread, ehvi, demo, view), saved under a name of their own;
     ``trainer_s`` sets the idle part's trainer time (default 0.70 s, the CPU's demo trial) and the
     thread part's (default 0.25 s, a graphed demo trial on an H100)."""
     parts = parts_asked(PARTS)
@@ -518,6 +554,8 @@ def main() -> None:
         out["exact_ehvi"] = ehvi_effect(3 if quick() else 40, 10 if quick() else 60)
     if "demo" in parts:
         out["make_search"] = make_search_effect(3 if quick() else 40)
+    if "view" in parts:
+        out["ordinal_view"] = view_effect(20 if quick() else 120)
     name = "overhead" if set(parts) == set(PARTS) else "overhead_" + "_".join(parts)
     if trainer_s != IDLE_TRAINER_S and "idle" in parts:
         name += f"_{trainer_s}s"

@@ -226,7 +226,7 @@ def table_problem(name: str, space_name: str, dataset: str, ordinal: bool, n: in
     ref = (min(r["acc"] for r in rows), 1.1 * max(estimate_cost(g).flops for g in genotypes))
 
     def propose(trial: optuna.Trial) -> tuple[str, float, float]:
-        g = space.sample(trial, 1, 10, ordinal=ordinal)
+        g = space.sample(trial, 1, 10, "index" if ordinal else "categorical")
         return g.key(), surrogate.accuracy(g)[0], float(estimate_cost(g).flops)
     return Problem(name, propose, ref)
 

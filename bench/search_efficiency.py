@@ -94,14 +94,14 @@ def replay(variant: Variant, seed: int, surrogate: Surrogate, ref: tuple[float, 
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(variant.sampler, seed, 2))
     if variant.seeded:
         for g in space.reference_genotypes(1, 10):
-            study.enqueue_trial(space.params_for(g, variant.ordinal))
+            study.enqueue_trial(space.params_for(g, "index" if variant.ordinal else "categorical"))
     known: dict[str, list[float]] = {}
     acc, flops, curve = [], [], []
     hits = duplicates = asks = 0
     while len(curve) < variant.trials and asks < 20 * variant.trials:
         trial = study.ask()
         asks += 1
-        g = space.sample(trial, 1, 10, ordinal=variant.ordinal)
+        g = space.sample(trial, 1, 10, "index" if variant.ordinal else "categorical")
         if g.key() in known:  # free: told the known values, not counted
             duplicates += 1
             study.tell(trial, known[g.key()])

@@ -199,3 +199,31 @@ def test_model_py_imports_only_torch_and_matches_the_toolkit_bit_for_bit(tmp_pat
     assert plain.ARCHITECTURE["arch"] == g.arch and plain.DATA is None
     with pytest.raises(ValueError, match="no data config"):
         plain.preprocess(torch.zeros(1, 3, 16, 16))
+
+
+def test_the_search_records_its_data_config_and_export_needs_no_data_for_the_genotype(tmp_path, monkeypatch):
+    """Issue 33: the data config (mean, std, raw size, class names) is recorded in the study at
+    search time; exporting the genotype (json, model.py) then works where the data is gone."""
+    from nas.study.store.records import StudyRecord
+    from nas.study.store.storage import load_study
+    from nas.train.sources import load_dataset
+    from search_helpers import write_space
+
+    monkeypatch.chdir(tmp_path)
+    digits = load_dataset("digits")
+    x = torch.cat([digits.x_train, digits.x_val]).numpy()[:, 0]
+    y = torch.cat([digits.y_train, digits.y_val]).numpy()
+    np.savez(tmp_path / "mine.npz", x=x, y=y)
+    code, _, err = run_cli("search", "--space", str(write_space(tmp_path)), "--dataset", f"npz:{tmp_path / 'mine.npz'}",
+                           "--trials", "2", "--epochs", "0.2", "--study", "d", "--no-progress", "--sampler", "random")
+    assert code == 0, err
+    recorded = StudyRecord.from_study(load_study(None, "d")).data_config
+    assert recorded is not None and recorded.input_size == (8, 8) and recorded.resolution == 16
+    assert len(recorded.mean) == 1 and 0 < recorded.mean[0] < 1 and len(recorded.class_names) == 10
+    (tmp_path / "mine.npz").unlink()  # the data is gone
+    code, out, err = run_cli("export", "--study", "d", "--arch", "0", "--out", str(tmp_path / "e"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "e/data_config.json").read_text())["mean"] == list(recorded.mean)
+    assert (tmp_path / "e/model.py").is_file() and not (tmp_path / "e/weights.pt").exists()
+    code, _, err = run_cli("export", "--study", "d", "--arch", "0", "--final-epochs", "1", "--out", str(tmp_path / "f"))
+    assert code == 2 and "mine.npz" in err and not (tmp_path / "f").exists()  # training needs the data

@@ -192,7 +192,7 @@ def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
     study = optuna.create_study(sampler=SwitchingSampler(Named("first", log), Named("then", log), 3))
     study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=5)
     assert [name for _, name in log] == ["first"] * 6 + ["then"] * 4
-    auto = make_sampler("auto", 0)
+    auto = make_sampler("auto", 0).inner  # inside the ordinal view
     assert isinstance(auto.first, optuna.samplers.GPSampler) and isinstance(auto.then, optuna.samplers.TPESampler)
 
 
@@ -233,7 +233,7 @@ def test_gp_searches_its_acquisition_function_with_the_lean_settings(monkeypatch
 
     _spy_on_acquisition_search(monkeypatch, optunas)
     monkeypatch.setattr(acquisition, "optimize_discrete_acqf", ours)
-    sampler = make_sampler("gp", 0)
+    sampler = make_sampler("gp", 0).inner  # inside the ordinal view
     assert isinstance(sampler, LeanGPSampler) and sampler.lean
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     study.optimize(lambda t: (t.suggest_int("a", 0, 4), t.suggest_categorical("b", ["x", "y", "z"]) == "x"),
@@ -309,7 +309,7 @@ def test_where_optuna_moved_gps_settings_its_own_search_runs(monkeypatch) -> Non
         return real(acqf, **kw)
 
     _spy_on_acquisition_search(monkeypatch, optunas)
-    sampler = make_sampler("gp", 0)
+    sampler = make_sampler("gp", 0).inner
     sampler._n_preliminary_samples, sampler._n_local_search = 2048, 10  # Optuna's own, as if ours never applied
     assert not sampler.lean
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)

@@ -63,16 +63,22 @@ def test_size_equals_brute_force_count_of_distinct_genotypes(tmp_path):
     assert len(seen) < len(list(itertools.product(*grids)))
 
 
-def test_numeric_choices_are_ordinal_indexes_and_categories_stay_categorical():
+def test_numeric_choices_are_stored_as_values_and_categories_stay_categorical():
+    """Issue 33: the study holds what was built (s1_channels = 16/24, not 0/1), as sorted
+    categorical values; v3's index encoding is still read for resumed studies."""
     space = load_space("mobile")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     trial = study.ask()
     g = space.sample(trial, 1, 10)
     dists = trial.distributions
-    assert isinstance(dists["s1_channels"], optuna.distributions.IntDistribution)
-    assert (dists["s1_channels"].low, dists["s1_channels"].high) == (0, len(space.stages[1].channels) - 1)
-    assert sorted(space.stages[1].channels)[trial.params["s1_channels"]] == g.stages[1].channels
-    assert sorted(space.stages[2].expansions)[trial.params["s2_expansion"]] == g.stages[2].expansion
+    assert isinstance(dists["s1_channels"], optuna.distributions.CategoricalDistribution)
+    assert dists["s1_channels"].choices == tuple(sorted(space.stages[1].channels))
+    assert trial.params["s1_channels"] == g.stages[1].channels
+    assert trial.params["s2_expansion"] == g.stages[2].expansion
+    old = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    g3 = space.sample(old, 1, 10, "index")
+    assert isinstance(old.distributions["s1_channels"], optuna.distributions.IntDistribution)
+    assert sorted(space.stages[1].channels)[old.params["s1_channels"]] == g3.stages[1].channels
     mixed = load_space("mixed")
     t2 = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     mixed.sample(t2, 1, 10)
@@ -160,3 +166,25 @@ def test_missing_space_file_lists_shipped_spaces():
     code, _, err = run_cli("space", "--space", "nowhere.yaml")
     assert code == 2
     assert "not found" in err and "'mobile'" in err
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "nsga2", "random", "auto"])
+def test_every_sampler_proposes_the_same_networks_whichever_way_the_study_stores_them(sampler):
+    """The ordinal view (nas.study.sampling.ordinal_view): a study storing values and one storing
+    indexes (v3) give the inner sampler the same problem, so the same seed proposes the same
+    genotypes, trial for trial (GP and TPE past their start-up trials)."""
+    from nas.model.cost import estimate_cost
+    from nas.study.sampling.samplers import make_sampler
+
+    space = load_space("mobile")
+    keys = {}
+    for encoding in ("values", "index"):
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(sampler, 7))
+        keys[encoding] = []
+        for _ in range(14):
+            trial = study.ask()
+            g = space.sample(trial, 1, 10, encoding)
+            flops = estimate_cost(g).flops
+            study.tell(trial, [float(g.stages[3].channels + g.stages[2].expansion), float(flops)])
+            keys[encoding].append(g.key())
+    assert keys["values"] == keys["index"]

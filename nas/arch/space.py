@@ -8,12 +8,17 @@ the trials frame's columns: ``s{i}_cell``, ``s{i}_kernel``, ``s{i}_expansion``,
 Only choices with more than one value become parameters, and every parameter is suggested in
 every trial so the Optuna search space is static (NSGA-II and GP need that).
 
-Numeric choices are suggested as an integer *index into the sorted list of allowed values*, not
-as unordered categories, so that samplers can learn that more channels or repeats cost more
-FLOPs and usually buy accuracy: measured on the search-efficiency benchmark, this ordinal
-encoding cut the trials TPE needs to reach random search's 100-trial hypervolume from 84 to 52
-(BENCHMARKS.md §3). Cell type and activation stay categorical. The genotype (and the trials
-frame) hold the values; ``params`` hold indexes. Choices that a cell ignores (expansion and SE of
+Numeric choices are *ordered* for the samplers, not unordered categories, so that samplers can
+learn that more channels or repeats cost more FLOPs and usually buy accuracy: measured on the
+search-efficiency benchmark, the ordinal encoding cut the trials TPE needs to reach random
+search's 100-trial hypervolume from 84 to 52 (BENCHMARKS.md §3). How a study stores them is its
+``param_encoding`` (:data:`ENCODINGS`): since v4 (``values``) the parameters hold the values
+themselves (``s1_channels`` = 24, so that optuna-dashboard and ``trial.params`` show what was
+built) in a categorical distribution of the sorted choices, and every sampler of this toolkit
+sees them as indexes 0..n-1 through :mod:`nas.study.sampling.ordinal_view`; studies made with
+v3 (``index``: the parameters hold the index) keep that encoding when resumed. ``categorical``
+(numbers as unordered categories) is kept for the benchmark that measured what order bought.
+Cell type and activation stay categorical. Choices that a cell ignores (expansion and SE of
 ``res``, SE of ``resb``) are normalised away, so two trials can map to the same genotype; the
 search de-duplicates them by :meth:`Genotype.key`. Files are read by :mod:`nas.arch.space_file`.
 """
@@ -29,9 +34,11 @@ from .arch_string import parse_stage
 from .fields import STAGE_FIELDS
 from .genotype import Genotype, Head, Stage, Stem
 
-# Recorded in every study: a study made with another encoding cannot be resumed (its parameters
-# would have other distributions, or other names). v3: parameter names are the field names.
-PARAM_ENCODING = "ordinal-index-v3"
+# Recorded in every study, and how a resumed study keeps sampling: v3 parameters hold indexes, v4
+# the values (the samplers see indexes either way). Older encodings had other parameter names.
+PARAM_ENCODING = "ordinal-values-v4"
+ENCODINGS = {"ordinal-values-v4": "values", "ordinal-index-v3": "index"}
+Encoding = str  # "values" | "index" | "categorical"
 
 
 class TrialLike(Protocol):
@@ -45,21 +52,27 @@ def is_ordered(choices: tuple[Any, ...]) -> bool:
     return all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
 
 
-def suggest_choice(trial: TrialLike, name: str, choices: tuple[Any, ...], ordinal: bool = True) -> Any:
-    """One choice from ``choices`` under parameter ``name`` (none for a single choice).
-    ``ordinal=False`` suggests numbers as categories too (the earlier encoding, kept for the
-    benchmark that measures what the ordinal one bought)."""
+def suggest_choice(trial: TrialLike, name: str, choices: tuple[Any, ...], encoding: Encoding = "values") -> Any:
+    """One choice from ``choices`` under parameter ``name`` (none for a single choice), stored as
+    ``encoding`` says (module docstring)."""
     if len(choices) == 1:
         return choices[0]
-    if ordinal and is_ordered(choices):
-        ordered = sorted(choices)
+    if not is_ordered(choices):
+        return trial.suggest_categorical(name, list(choices))
+    ordered = sorted(choices)
+    if encoding == "index":
         return ordered[trial.suggest_int(name, 0, len(ordered) - 1)]
-    return trial.suggest_categorical(name, list(choices))
+    if encoding == "categorical":  # as text, so that no sampler view reads an order into them
+        labels = [str(c) for c in choices]
+        return choices[labels.index(trial.suggest_categorical(name, labels))]
+    return trial.suggest_categorical(name, ordered)
 
 
-def param_value(choices: tuple[Any, ...], value: Any, ordinal: bool = True) -> Any:
+def param_value(choices: tuple[Any, ...], value: Any, encoding: Encoding = "values") -> Any:
     """The parameter value :func:`suggest_choice` takes to return ``value``."""
-    return sorted(choices).index(value) if ordinal and is_ordered(choices) else value
+    if not is_ordered(choices):
+        return value
+    return sorted(choices).index(value) if encoding == "index" else str(value) if encoding == "categorical" else value
 
 
 @dataclass(frozen=True)
@@ -117,14 +130,14 @@ class SearchSpace:
 
     # ----- sampling -------------------------------------------------------------------------
     def sample(self, trial: TrialLike, in_channels: int | None = None,
-               num_classes: int | None = None, ordinal: bool = True) -> Genotype:
+               num_classes: int | None = None, encoding: Encoding = "values") -> Genotype:
         """Suggest every stage's choices on ``trial`` and return the genotype they describe."""
         stages = []
         for i, sc in enumerate(self.stages):
-            values = {f.name: suggest_choice(trial, f.param(i), getattr(sc, f.plural), ordinal)
+            values = {f.name: suggest_choice(trial, f.param(i), getattr(sc, f.plural), encoding)
                       for f in STAGE_FIELDS}
             stages.append(normalise_stage(Stage(stride=sc.stride, **values)))
-        resolution = suggest_choice(trial, "resolution", self.resolutions, ordinal)
+        resolution = suggest_choice(trial, "resolution", self.resolutions, encoding)
         return self.genotype(tuple(stages), resolution, in_channels, num_classes)
 
     def genotype(self, stages: tuple[Stage, ...], resolution: int | None = None,
@@ -136,7 +149,7 @@ class SearchSpace:
                         num_classes=num_classes or self.num_classes,
                         drop_path_rate=self.drop_path_rate, name=name)
 
-    def params_for(self, g: Genotype, ordinal: bool = True) -> dict[str, Any]:
+    def params_for(self, g: Genotype, encoding: Encoding = "values") -> dict[str, Any]:
         """The Optuna parameters that sample ``g`` (to enqueue reference architectures)."""
         out: dict[str, Any] = {}
         for i, (sc, s) in enumerate(zip(self.stages, g.stages)):
@@ -144,9 +157,9 @@ class SearchSpace:
                 choices, value = getattr(sc, f.plural), getattr(s, f.name)
                 if len(choices) > 1:
                     # Ignored choices (res expansion/SE) take any allowed value.
-                    out[f.param(i)] = param_value(choices, value if value in choices else choices[0], ordinal)
+                    out[f.param(i)] = param_value(choices, value if value in choices else choices[0], encoding)
         if len(self.resolutions) > 1:
-            out["resolution"] = param_value(self.resolutions, g.resolution, ordinal)
+            out["resolution"] = param_value(self.resolutions, g.resolution, encoding)
         return out
 
     # ----- inspection -----------------------------------------------------------------------

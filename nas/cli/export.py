@@ -109,8 +109,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from ..study.store.storage import load_handle
 
         trained_on = final_data(load_handle(args.storage, args.study))[0]  # train + validation
-    else:
+    elif args.final_epochs is not None:
         trained_on = study_dataset(record)  # the training split
+    else:  # nothing to train: the search recorded what its networks expect (no data needed)
+        trained_on = None
+        recorded = record.data_config
+        data_cfg = (recorded if recorded is not None and recorded.resolution == g.resolution
+                    else data_config(study_dataset(record), g.resolution))
     if args.final_epochs is not None:
         if args.final_epochs <= 0:
             raise UserError("--final-epochs must be positive")
@@ -127,7 +132,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             result = train_candidate(g, data, cfg, args.device, keep_model=True)
         model = result.model
         accuracy = f"{result.val_accuracy:.4f} (after {args.final_epochs:g} epochs on the training split)"
-    data_cfg = data_config(trained_on, g.resolution)  # what the weights were trained to expect
+    if trained_on is not None:
+        data_cfg = data_config(trained_on, g.resolution)  # what the weights were trained to expect
     card = {"title": g.name or f"{args.study} {args.arch}", "dataset": record.dataset_summary or record.dataset,
             "accuracy": accuracy, "source": source, "command": " ".join(["run_search.py", *sys.argv[1:]]),
             "data": data_cfg}

@@ -10,13 +10,14 @@ import optuna
 import torch
 
 from ..arch.genotype import Genotype
-from ..arch.space import PARAM_ENCODING, SearchSpace
+from ..arch.space import ENCODINGS, PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, space_min_cost
 from ..train.config import DEFAULT_TEST_FRACTION
 from ..train.devices import check_device
 from ..train.data import Dataset
+from ..train.device_data import data_config
 from ..train.sources import load_dataset
 from ..units import human
 from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
@@ -43,7 +44,7 @@ def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyR
         in_channels=data.in_channels, num_classes=data.num_classes,
         flops_convention=FLOPS_CONVENTION, torch=torch.__version__, optuna=optuna.__version__,
         python=platform.python_version(),
-        fidelity=cfg.fidelity, signal=cfg.signal)
+        fidelity=cfg.fidelity, signal=cfg.signal, data_config=data_config(data, space.resolutions[0]))
 
 
 def study_dataset(record: StudyRecord, with_test: bool = False) -> Dataset:
@@ -117,9 +118,10 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
             cfg.reward_on, cfg.flops_target, cfg.latency_target_ms):
         raise UserError(f"study {cfg.study!r} was searched with the reward on {rec.reward_on or 'flops'} "
                         f"(target {rec.reward_target()}); resume it with those settings, or use another --study name")
-    if rec.param_encoding != PARAM_ENCODING:
+    if rec.param_encoding not in ENCODINGS:
         raise UserError(f"study {cfg.study!r} was made by an earlier version of this toolkit "
-                        f"(parameter encoding {rec.param_encoding!r}, now {PARAM_ENCODING!r}); "
+                        f"(parameter encoding {rec.param_encoding!r}; this version resumes "
+                        f"{', '.join(map(repr, ENCODINGS))}); "
                         f"use another --study name")
     if rec.space_text not in (None, space.text):
         raise UserError(f"study {cfg.study!r} was made with a different search space "

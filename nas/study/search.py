@@ -25,7 +25,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from ..arch.space import SearchSpace
+from ..arch.space import ENCODINGS, PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
@@ -44,7 +44,7 @@ from .run.driver import drive
 from .run.placement import dataset_bytes
 from .run.workload import Opened
 from .run.progress import Progress
-from .store.records import TrialRecord
+from .store.records import StudyRecord, TrialRecord
 from .sampling.samplers import make_pruner, make_sampler, sampler_seed
 from .search_config import SearchConfig
 from .store.storage import load_handle, study_dir
@@ -57,8 +57,10 @@ class CandidateEvaluator:
     """Evaluates one proposed candidate (the :class:`nas.study.run.loop.Evaluate` of a search)."""
 
     def __init__(self, cfg: SearchConfig, space: SearchSpace, data: Dataset, device: torch.device,
-                 trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun) -> None:
+                 trainer: Trainer = train_candidate, run_factory: RunFactory = ExtendableRun,
+                 encoding: str = "values") -> None:
         self.cfg, self.space, self.data, self.device, self.trainer = cfg, space, data, device, trainer
+        self.encoding = encoding  # how the study stores ordered choices (nas.arch.space)
         self.halving = (Halving(cfg.fidelity, checkpoint_dir(cfg), run_factory, cfg.costs[0], cfg.signal)
                         if cfg.fidelity is not None else None)
         self.latencies = LatencyBook(cfg.latency_settings())
@@ -66,7 +68,7 @@ class CandidateEvaluator:
 
     def __call__(self, trial: optuna.Trial, context: TrialContext) -> Outcome:
         cfg = self.cfg
-        g = self.space.sample(trial, self.data.in_channels, self.data.num_classes)
+        g = self.space.sample(trial, self.data.in_channels, self.data.num_classes, self.encoding)
         cost = estimate_cost(g)
         record = TrialRecord(genotype=g.to_json(indent=None), arch=g.arch, key=g.key(),
                              params=cost.params, flops=cost.flops)
@@ -254,7 +256,9 @@ class SearchJob:
                                                 cfg.n_objectives)
             data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
             ready = SearchReady(handle, load_space(cfg.space), data)
-        evaluate = CandidateEvaluator(cfg, ready.space, ready.data, torch.device(device), self.trainer, self.run_factory)
+        encoding = ENCODINGS[StudyRecord.from_study(ready.handle.study).param_encoding or PARAM_ENCODING]
+        evaluate = CandidateEvaluator(cfg, ready.space, ready.data, torch.device(device), self.trainer, self.run_factory,
+                                      encoding)
         progress = Progress(cfg.trials, ready.handle.study, cfg.progress,
                             prefix="" if cfg.workers == 1 else f"[worker {index}] ")
         return Opened(ready.handle, evaluate, cfg.loop_settings(device), progress.update, progress.close)

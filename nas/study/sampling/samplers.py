@@ -101,7 +101,19 @@ class SwitchingSampler(optuna.samplers.BaseSampler):
         self.then.reseed_rng()
 
 
-def make_sampler(name: str, seed: int, n_objectives: int = 2) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, n_objectives: int = 2, ordinal_view: bool = True) -> optuna.samplers.BaseSampler:
+    """The sampler ``--sampler name`` means, seeded; it sees ordered numeric choices as indexes
+    whichever way the study stores them (:mod:`.ordinal_view`; ``ordinal_view=False`` only for
+    the benchmark that measures unordered categories)."""
+    inner = _sampler(name, seed)
+    if not ordinal_view:
+        return inner
+    from .ordinal_view import OrdinalView
+
+    return OrdinalView(inner)
+
+
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         from .lean_tpe import LeanTPESampler  # Optuna's TPE, each finished trial converted once
 
@@ -115,7 +127,7 @@ def make_sampler(name: str, seed: int, n_objectives: int = 2) -> optuna.samplers
         # ahead (--overlap-sampling) while the 10th start-up trial was still training.
         return LeanGPSampler(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
     if name == "auto":
-        return SwitchingSampler(make_sampler("gp", seed), make_sampler("tpe", seed), GP_TRIALS_IN_AUTO)
+        return SwitchingSampler(_sampler("gp", seed), _sampler("tpe", seed), GP_TRIALS_IN_AUTO)
     raise UserError(f"--sampler {name!r}: allowed: {allowed(SAMPLERS)}")
 
 
@@ -127,6 +139,10 @@ def warm_up(sampler: optuna.samplers.BaseSampler) -> threading.Thread | None:
     proposal: in a demo search it took 540 ms against ~50 ms for the next ones, and 0.79 s of a
     profiled 0.87 s first proposal was imports (BENCHMARKS.md §2). A throwaway proposal on a
     tiny in-memory study loads all of it; any failure there is left for the real ask to meet."""
+    from .ordinal_view import OrdinalView
+
+    if isinstance(sampler, OrdinalView):
+        sampler = sampler.inner
     first = sampler.first if isinstance(sampler, SwitchingSampler) else sampler
     if not isinstance(first, optuna.samplers.GPSampler):
         return None

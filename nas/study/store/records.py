@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from ...scaling.tolerance import DEFAULT_TOLERANCE
 from ...train.config import TrainConfig
+from ...train.data_config import DataConfig
 from ...train.rungs import Rungs
 from ...train.signals import ACCURACY, Signals
 from .defaults import DEFAULT_REWARD_EXPONENT
@@ -198,6 +199,9 @@ class StudyRecord:
     scaling: ScalingRecord | None = None  # the chosen compound scaling, once `scale` ran
     fidelity: Rungs | None = None  # successive halving's rungs (stored as Rungs.to_dict); None: single
     signal: str = ACCURACY  # what the search optimised (nas.train.signals); older studies: accuracy
+    # what a network trained on the search's training split expects of its input, at the space's
+    # first resolution (mean, std, raw size, class names): export writes it without the data
+    data_config: DataConfig | None = None
 
     def to_attrs(self) -> dict[str, Any]:
         """The study's user attributes: plain JSON (nested records as dicts, as ever)."""
@@ -205,6 +209,7 @@ class StudyRecord:
         attrs["train_config"] = self.train_config.to_dict()
         attrs["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
         attrs["scaling"] = self.scaling.to_attrs() if self.scaling is not None else None
+        attrs["data_config"] = self.data_config.to_dict() if self.data_config is not None else None
         return attrs
 
     def reward_target(self) -> str:
@@ -221,6 +226,7 @@ class StudyRecord:
         attrs["train_config"] = TrainConfig.from_dict(attrs.get("train_config"))
         attrs["fidelity"] = Rungs.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else None
         attrs["scaling"] = ScalingRecord.from_attrs(attrs["scaling"]) if attrs.get("scaling") else None
+        attrs["data_config"] = DataConfig.from_dict(attrs["data_config"]) if attrs.get("data_config") else None
         return cls(**attrs)
 
     def write(self, study: optuna.Study) -> None:
