@@ -144,6 +144,10 @@ def test_exported_onnx_and_torchscript_score_raw_images_as_the_model_card_says(t
         assert abs(got - accuracy) <= 0.005, (got, accuracy)
     bare = load_exported(tmp_path / "e")  # the state_dict stays the bare network
     assert bare(torch.zeros(1, 1, 16, 16)).shape == (1, 10)
+    assert bare.data_config == cfg  # load_exported says what its input must be
+    written = json.loads((tmp_path / "e/genotype.json").read_text())
+    assert written["data_config"]["class_names"] == list("0123456789")  # genotype.json carries it too
+    assert Genotype.from_dict(written).key() == load_exported(tmp_path / "e").genotype.key()
 
 
 def _import_file(path):

@@ -178,6 +178,9 @@ def genotype_from_dict(data: dict[str, Any], source: str = "genotype") -> Genoty
     """Rebuild a genotype from its JSON form, refusing newer format versions."""
     data = dict(data)
     version = data.pop("format_version", FORMAT_VERSION)
+    # An export's genotype.json also says what input the trained weights expect (nas.export);
+    # that describes the weights, not the architecture: not part of the genotype or its key.
+    data.pop("data_config", None)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise UserError(
             f"{source}: format_version {version!r} is newer than this toolkit reads "

@@ -148,6 +148,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {path}{diff}")
     for name, why in report.skipped.items():
         print(f"skipped {name}: {why}")
+    missing = [f for f in formats if f not in report.files]
+    if missing:  # refused up front where foreseeable; never a silent success
+        print(f"error: not written: {', '.join(missing)}", file=sys.stderr)
+        return 1
     if model is None and args.format is None:
         print("no weights written: add --retrained (the weights `retrain` trained) or --final-epochs E for "
               "state_dict, torchscript, pt2 and onnx")

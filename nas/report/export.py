@@ -81,12 +81,16 @@ def load_data_config(directory: str | Path) -> DataConfig | None:
 
 
 def load_exported(directory: str | Path, max_params: float = DEFAULT_MAX_PARAMS) -> nn.Module:
-    """``genotype.json`` + ``weights.pt`` from an export folder, as an eval-mode model. The
-    genotype is checked against ``max_params`` before the model is built (the folder is input)."""
+    """``genotype.json`` + ``weights.pt`` from an export folder, as an eval-mode model, with
+    ``model.data_config`` (a :class:`DataConfig`, or None where the export has none): what its
+    input must be. The genotype is checked against ``max_params`` before the model is built
+    (the folder is input)."""
     d = Path(directory)
     g = Genotype.from_json((d / "genotype.json").read_text(), source=str(d / "genotype.json"))
     check_size(g, str(d / "genotype.json"), max_params)
-    return load_weights(g, d / "weights.pt")
+    model = load_weights(g, d / "weights.pt")
+    model.data_config = load_data_config(d)
+    return model
 
 
 def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -109,10 +113,11 @@ def export_model(genotype: Genotype, model: nn.Module | None, out_dir: str | Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out)
-    (out / "genotype.json").write_text(genotype.to_json() + "\n")
-    if data is not None:
-        import json
+    import json
 
+    written = genotype.to_dict() | ({"data_config": data.to_dict()} if data is not None else {})
+    (out / "genotype.json").write_text(json.dumps(written, indent=2, sort_keys=True) + "\n")
+    if data is not None:
         (out / "data_config.json").write_text(json.dumps(data.to_dict(), indent=2) + "\n")
         report.files["data_config"] = out / "data_config.json"
     (out / "arch.txt").write_text(genotype.arch + "\n")
