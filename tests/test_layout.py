@@ -107,6 +107,7 @@ OPTUNA_FENCES = {
     "nas/study/sampling/lean_gp.py": "GP's acquisition search settings, its search and function mode",
     "nas/study/sampling/lean_ehvi.py": "GP's EHVI computed with less work",
     "nas/study/sampling/lean_tpe.py": "TPE's parameter conversion done once per trial",
+    "nas/study/sampling/ordinal_view.py": "the samplers' view of ordered choices stored as values",
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..errors import UserError
-from . import calibrate, describe, export, retrain, scale, search
+from . import calibrate, describe, export, retrain, scale, search, studies
 
 
 class DefaultsHelp(argparse.HelpFormatter):
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_space(sub)
     search.add_search(sub)
     search.add_pareto(sub)
-    search.add_studies(sub)
+    studies.add_studies(sub)
     calibrate.add_calibrate(sub)
     scale.add_scale(sub)
     retrain.add_retrain(sub)

@@ -196,7 +196,7 @@ def _check_plain_source(path: Path, model: nn.Module, x: torch.Tensor) -> float:
     compare: it must be the same network (0.0 expected: the same modules in the same order)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(f"_nas_plain_{abs(hash(str(path)))}", path)
+    spec = importlib.util.spec_from_file_location(f"nas_exported_model_{abs(hash(str(path)))}", path)
     assert spec is not None and spec.loader is not None
     plain = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plain)  # our own file, written a moment ago

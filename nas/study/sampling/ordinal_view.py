@@ -51,7 +51,8 @@ class _Translator:
         self._finished: dict[int, FrozenTrial] = {}
 
     def trial(self, t: FrozenTrial) -> FrozenTrial:
-        cached = self._finished.get(t._trial_id)  # noqa: SLF001 - the storage's id, stable per trial
+        key = getattr(t, "_trial_id", None)  # the storage's id, stable per trial; no id: no cache
+        cached = self._finished.get(key) if key is not None else None
         if cached is not None:
             return cached
         if not any(is_ordered_values(d) for d in t.distributions.values()):
@@ -61,8 +62,8 @@ class _Translator:
             view.params = {k: (t.distributions[k].choices.index(v) if is_ordered_values(t.distributions[k])  # type: ignore[attr-defined]
                                else v) for k, v in t.params.items()}
             view.distributions = {k: to_index(d) for k, d in t.distributions.items()}
-        if t.state.is_finished():
-            self._finished[t._trial_id] = view  # noqa: SLF001
+        if key is not None and t.state.is_finished():
+            self._finished[key] = view
         return view
 
 
@@ -77,7 +78,9 @@ class _StudyView:
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
                     use_cache: bool = False) -> list[FrozenTrial]:
-        trials = self._study._get_trials(deepcopy=False, states=states, use_cache=use_cache)  # noqa: SLF001
+        read = getattr(self._study, "_get_trials", None)  # the samplers' own call; else the public one
+        trials = (read(deepcopy=False, states=states, use_cache=use_cache) if read is not None
+                  else self._study.get_trials(deepcopy=False, states=states))
         return [self._translate.trial(t) for t in trials]
 
     def get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
@@ -133,8 +136,7 @@ class OrdinalView(BaseSampler):
         what the relative search space must say, so that Optuna accepts the proposal."""
         found: dict[str, BaseDistribution] = {}
         wanted = set(names)  # type: ignore[arg-type]
-        for t in reversed(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED),  # noqa: SLF001
-                                            use_cache=True)):
+        for t in reversed(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))):
             for name in wanted & t.distributions.keys():
                 found.setdefault(name, t.distributions[name])
             if len(found) == len(wanted):
