@@ -167,6 +167,8 @@ def _import_file(path):
     "fmb_r2_k3_s2_e1_c16_se0.25_nhs",  # fused without expansion, SE, hardswish
     "res_r2_k3_s2_c16_nr6",           # projection shortcut, relu6
     "resb_r2_k3_s2_e4_c32_nre",
+    "mb_r2_k3_s2_e4.5_c16_hse0.25_nhs",   # MobileNetV3's SE (hard-sigmoid), with a hidden head layer
+    "fmb_r1_k3_s1_e1_c8_hse0.25_nre",
 ])
 def test_model_py_imports_only_torch_and_matches_the_toolkit_bit_for_bit(tmp_path, stage):
     """Issue 33: ``model.py`` is plain PyTorch: its only imports are torch's, the exported
@@ -177,7 +179,8 @@ def test_model_py_imports_only_torch_and_matches_the_toolkit_bit_for_bit(tmp_pat
     from nas import Head, Stem
 
     g = Genotype(stem=Stem(8, 3, 1, "relu", pool=stage.startswith("res")), stages=(parse_stage(stage),),
-                 head=Head(0 if stage.startswith("res") else 16, "silu", 0.2), resolution=16,
+                 head=Head(0 if stage.startswith("res") else 16, "silu", 0.2, hidden=24 if "hse" in stage else 0),
+                 resolution=16,
                  in_channels=3, num_classes=4, drop_path_rate=0.1)
     model = build_model(g)
     model.train()

@@ -57,11 +57,14 @@ def parse_stage(element: str, where: str = "stage") -> Stage:
     cell = element.split("_", 1)[0]
     if cell not in CELL_TYPES:
         raise UserError(f"arch string: {where}: cell {cell!r} not in {allowed(CELL_TYPES)}")
-    v, flags, act = _tokens(element, where, {"r", "k", "s", "e", "c", "se"}, {"noskip"})
+    v, flags, act = _tokens(element, where, {"r", "k", "s", "e", "c", "se", "hse"}, {"noskip"})
+    if "se" in v and "hse" in v:
+        raise UserError(f"arch string: {where}: give se (EfficientNet's) or hse (MobileNetV3's), not both")
     return Stage(cell=cell, repeats=_int(v, "r", where), kernel=_int(v, "k", where),
                  stride=_int(v, "s", where), expansion=_float(v, "e", where, 1.0),
-                 se_ratio=_float(v, "se", where, 0.0), channels=_int(v, "c", where),
-                 activation=act or "relu", skip="noskip" not in flags)
+                 se_ratio=_float(v, "hse" if "hse" in v else "se", where, 0.0), channels=_int(v, "c", where),
+                 activation=act or "relu", skip="noskip" not in flags,
+                 se_style="mobilenetv3" if "hse" in v else "efficientnet")
 
 
 def parse_arch_string(text: str) -> Genotype:
@@ -72,13 +75,14 @@ def parse_arch_string(text: str) -> Genotype:
     v, flags, act = _tokens(elements[0], "stem", {"c", "k", "s"}, {"pool"})
     stem = Stem(channels=_int(v, "c", "stem"), kernel=_int(v, "k", "stem", 3),
                 stride=_int(v, "s", "stem", 2), activation=act or "relu", pool="pool" in flags)
-    v, _, act = _tokens(elements[-2], "head", {"c", "d"}, set())
+    v, _, act = _tokens(elements[-2], "head", {"c", "d", "h"}, set())
     head = Head(channels=_int(v, "c", "head"), activation=act or "relu",
-                dropout=_float(v, "d", "head", 0.0))
+                dropout=_float(v, "d", "head", 0.0), hidden=_int(v, "h", "head", 0))
     net = dict(_NUMERIC.match(t).groups() for t in elements[-1].split("_")  # type: ignore[union-attr]
                if _NUMERIC.match(t))
     stages = tuple(parse_stage(e, f"stage {i}") for i, e in enumerate(elements[1:-2]))
     return Genotype(stem=stem, stages=stages, head=head,
                     resolution=_int(net, "res", "net", 224), in_channels=_int(net, "in", "net", 3),
                     num_classes=_int(net, "cls", "net", 1000),
-                    drop_path_rate=_float(net, "sd", "net", 0.0))
+                    drop_path_rate=_float(net, "sd", "net", 0.0),
+                    scaling_rule="lite" if "lite" in elements[-1].split("_") else "efficientnet")

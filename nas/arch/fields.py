@@ -25,6 +25,13 @@ resb: residual bottleneck (1x1 - k x k - 1x1; inner width = channels / expansion
 
 ACTIVATIONS = ("relu", "relu6", "silu", "hardswish")
 STRIDES = (1, 2)
+SE_STYLES = ("efficientnet", "mobilenetv3")
+"""efficientnet: squeeze = the block's input channels x se_ratio, the cell's activation inside,
+sigmoid gate (EfficientNet, MnasNet). mobilenetv3: squeeze = the gated (expanded) channels x
+se_ratio rounded to a multiple of 8, ReLU inside, hard-sigmoid gate (MobileNetV3)."""
+SCALING_RULES = ("efficientnet", "lite")
+"""How compound scaling treats a genotype: efficientnet scales every width and depth; lite keeps
+the stem and head widths and the first and last stages' depth (EfficientNet-Lite)."""
 
 
 @dataclass(frozen=True)
@@ -63,5 +70,7 @@ STAGE_FIELDS: tuple[StageField, ...] = (
     StageField("channels", "channels", int, lambda v: v >= 1, "an integer >= 1"),
     StageField("activation", "activations", str, lambda v: v in ACTIVATIONS,
                f"one of {allowed(ACTIVATIONS)}", aliases=("activation",)),
+    StageField("se_style", "se_styles", str, lambda v: v in SE_STYLES, f"one of {allowed(SE_STYLES)}",
+               default=("efficientnet",)),
 )
 FIELD_NAMES = tuple(f.name for f in STAGE_FIELDS)

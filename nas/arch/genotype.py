@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError, allowed
-from .fields import ACTIVATIONS, CELL_TYPES, STAGE_FIELDS, STRIDES  # noqa: F401 - vocabulary re-exported
+from .fields import ACTIVATIONS, CELL_TYPES, SCALING_RULES, SE_STYLES, STAGE_FIELDS, STRIDES  # noqa: F401 - vocabulary re-exported
 from .grammar import to_arch_string
 
 FORMAT_VERSION = 1
@@ -44,11 +44,14 @@ class Stage:
     channels: int
     activation: str
     skip: bool = True
+    se_style: str = "efficientnet"  # nas.arch.fields.SE_STYLES; meaningless without SE
 
     def __post_init__(self) -> None:
         # Normalise numbers so that 6 and 6.0 hash and serialise identically.
         object.__setattr__(self, "expansion", float(self.expansion))
         object.__setattr__(self, "se_ratio", float(self.se_ratio))
+        if not self.se_ratio:  # no SE, no style: equal networks, equal genotypes
+            object.__setattr__(self, "se_style", "efficientnet")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Head:
     channels: int
     activation: str = "silu"
     dropout: float = 0.0
+    hidden: int = 0  # a hidden linear layer (+ activation) before the classifier: MobileNetV3's 1280
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dropout", float(self.dropout))
@@ -75,6 +79,7 @@ class Genotype:
     num_classes: int = 1000
     drop_path_rate: float = 0.0
     name: str = field(default="", compare=False)
+    scaling_rule: str = "efficientnet"  # nas.arch.fields.SCALING_RULES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -83,8 +88,12 @@ class Genotype:
 
     # ----- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Plain data. Fields added after format 1 are written only where they differ from their
+        default, so every older genotype keeps its exact JSON and its key."""
         data = asdict(self)
-        data["stages"] = [asdict(s) for s in self.stages]
+        data["stages"] = [_without_defaults(asdict(s), _STAGE_ADDED) for s in self.stages]
+        data["head"] = _without_defaults(data["head"], _HEAD_ADDED)
+        data = _without_defaults(data, _GENOTYPE_ADDED)
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -126,6 +135,15 @@ class Genotype:
         return sum(s.repeats for s in self.stages)
 
 
+_STAGE_ADDED = {"se_style": "efficientnet"}
+_HEAD_ADDED = {"hidden": 0}
+_GENOTYPE_ADDED = {"scaling_rule": "efficientnet"}
+
+
+def _without_defaults(data: dict[str, Any], added: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not (k in added and v == added[k])}
+
+
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise UserError(message)
@@ -155,6 +173,10 @@ def validate(g: Genotype, source: str = "genotype") -> None:
     _require(g.head.activation in ACTIVATIONS,
              f"{source}: head.activation {g.head.activation!r} not in {allowed(ACTIVATIONS)}")
     _require(0 <= g.head.dropout < 1, f"{source}: head.dropout must be in [0, 1)")
+    _require(isinstance(g.head.hidden, int) and not isinstance(g.head.hidden, bool) and g.head.hidden >= 0,
+             f"{source}: head.hidden must be an integer >= 0 (0: no hidden layer), got {g.head.hidden!r}")
+    _require(g.scaling_rule in SCALING_RULES,
+             f"{source}: scaling_rule {g.scaling_rule!r} not in {allowed(SCALING_RULES)}")
     _require(g.resolution >= 8, f"{source}: resolution must be >= 8, got {g.resolution}")
     _require(g.in_channels >= 1, f"{source}: in_channels must be >= 1")
     _require(g.num_classes >= 2, f"{source}: num_classes must be >= 2, got {g.num_classes}")

@@ -35,14 +35,22 @@ def scale_repeats(repeats: int, depth_mult: float) -> int:
 
 def scale_genotype(g: Genotype, width_mult: float = 1.0, depth_mult: float = 1.0,
                    resolution: int | None = None) -> Genotype:
-    """Compound-scale a genotype: widths rounded to multiples of 8, repeats rounded up."""
+    """Compound-scale a genotype: widths rounded to multiples of 8, repeats rounded up.
+
+    The genotype's ``scaling_rule`` says what scales: ``efficientnet`` everything; ``lite``
+    (EfficientNet-Lite, for mobile accelerators) keeps the stem and head widths and the first
+    and last stages' depth, as timm's ``fix_stem``, fixed ``num_features`` and
+    ``fix_first_last`` do."""
     if width_mult <= 0 or depth_mult <= 0:
         raise ValueError("width_mult and depth_mult must be positive")
+    lite = g.scaling_rule == "lite"
+    last = len(g.stages) - 1
     stages = tuple(
         replace(s, channels=scale_channels(s.channels, width_mult),
-                repeats=scale_repeats(s.repeats, depth_mult))
-        for s in g.stages)
-    head = replace(g.head, channels=scale_channels(g.head.channels, width_mult)) if g.head.channels else g.head
-    stem = replace(g.stem, channels=scale_channels(g.stem.channels, width_mult))
+                repeats=s.repeats if lite and i in (0, last) else scale_repeats(s.repeats, depth_mult))
+        for i, s in enumerate(g.stages))
+    head = (replace(g.head, channels=scale_channels(g.head.channels, width_mult))
+            if g.head.channels and not lite else g.head)
+    stem = g.stem if lite else replace(g.stem, channels=scale_channels(g.stem.channels, width_mult))
     return replace(g, stem=stem, stages=stages, head=head,
                    resolution=int(resolution) if resolution else g.resolution)

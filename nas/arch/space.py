@@ -87,6 +87,7 @@ class StageChoices:
     channels: tuple[int, ...]
     stride: int
     activations: tuple[str, ...]
+    se_styles: tuple[str, ...] = ("efficientnet",)
 
     def of(self, field_name: str) -> tuple[Any, ...]:
         """The choices of one field, by its singular name (``"kernel"`` -> ``kernels``)."""

@@ -108,12 +108,14 @@ def parse_space(data: Any, source: str, text: str = "") -> SearchSpace:
                 activation=r.choices(stem_d, "activation", "stem", str, lambda v: v in ACTIVATIONS,
                                      allowed(ACTIVATIONS))[0],
                 pool=bool(stem_d.get("pool", False)))
-    head_d = r.mapping(data["head"], "head", ("channels", "activation", "dropout"))
+    head_d = r.mapping(data["head"], "head", ("channels", "activation", "dropout", "hidden"))
     head = Head(channels=r.choices(head_d, "channels", "head", int, lambda v: v >= 0, "integer >= 0")[0],
                 activation=r.choices(head_d, "activation", "head", str, lambda v: v in ACTIVATIONS,
                                      allowed(ACTIVATIONS))[0],
                 dropout=r.choices({"dropout": head_d.get("dropout", 0.0)}, "dropout", "head", float,
-                                  lambda v: 0 <= v < 1, "number in [0, 1)")[0])
+                                  lambda v: 0 <= v < 1, "number in [0, 1)")[0],
+                hidden=r.choices({"hidden": head_d.get("hidden", 0)}, "hidden", "head", int, lambda v: v >= 0,
+                                 "integer >= 0 (0: no hidden layer)")[0])
     top = {"resolution": data.get("resolution", 32), "in_channels": data.get("in_channels", 3),
            "num_classes": data.get("num_classes", 10), "drop_path_rate": data.get("drop_path_rate", 0.0)}
     resolutions = r.choices(top, "resolution", "top level", int, lambda v: v >= 8, "integers >= 8")

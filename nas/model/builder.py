@@ -14,7 +14,8 @@ from ..arch.rounding import scale_genotype
 
 
 class Network(nn.Module):
-    """Stem, stages, optional 1x1 head conv, global pool, dropout, classifier.
+    """Stem, stages, optional 1x1 head conv, global pool, optional hidden linear layer (+ the
+    head's activation; MobileNetV3), dropout, classifier.
 
     Module names (``stem``, ``stages.<i>``, ``head``, ``classifier``) are stable: the cost model
     reports FLOPs per stage by them.
@@ -40,6 +41,11 @@ class Network(nn.Module):
         else:
             self.head = nn.Identity()
         self.pool = nn.AdaptiveAvgPool2d(1)
+        if g.head.hidden:
+            self.hidden: nn.Module = nn.Sequential(nn.Linear(features, g.head.hidden), activation(g.head.activation))
+            features = g.head.hidden
+        else:
+            self.hidden = nn.Identity()  # no parameters: older state_dicts load unchanged
         self.dropout = nn.Dropout(g.head.dropout)
         self.classifier = nn.Linear(features, g.num_classes)
         self.num_features = features
@@ -47,7 +53,7 @@ class Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.stages(self.stem(x)))
-        return self.classifier(self.dropout(torch.flatten(self.pool(x), 1)))
+        return self.classifier(self.dropout(self.hidden(torch.flatten(self.pool(x), 1))))
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -38,16 +38,17 @@ def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int =
 
 
 class SqueezeExcite(nn.Module):
-    """Channel gating: global pool, 1x1 reduce, activation, 1x1 expand, sigmoid."""
+    """Channel gating: global pool, 1x1 reduce, activation, 1x1 expand, gate (sigmoid, or
+    MobileNetV3's hard-sigmoid)."""
 
-    def __init__(self, channels: int, squeeze: int, act: str) -> None:
+    def __init__(self, channels: int, squeeze: int, act: str, gate: str = "sigmoid") -> None:
         super().__init__()
         # AdaptiveAvgPool2d (not .mean) so that fvcore counts the pooling like torchvision's SE.
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.act = activation(act)
         self.expand = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Sigmoid()
+        self.gate = nn.Hardsigmoid() if gate == "hardsigmoid" else nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
@@ -89,6 +90,13 @@ class Block(nn.Module):
         return self.post_act(out)
 
 
+def squeeze_excite(channels: int, s: BlockSpec) -> SqueezeExcite:
+    """The SE a block's style asks for (nas.arch.fields.SE_STYLES)."""
+    if s.se_style == "mobilenetv3":
+        return SqueezeExcite(channels, s.se_channels, "relu", "hardsigmoid")
+    return SqueezeExcite(channels, s.se_channels, s.activation)
+
+
 def mbconv_body(s: BlockSpec) -> nn.Sequential:
     layers: list[nn.Module] = []
     if s.has_expand:
@@ -96,7 +104,7 @@ def mbconv_body(s: BlockSpec) -> nn.Sequential:
     layers.append(conv_bn(s.mid_channels, s.mid_channels, s.kernel, s.stride,
                           groups=s.mid_channels, act=s.activation))
     if s.se_channels:
-        layers.append(SqueezeExcite(s.mid_channels, s.se_channels, s.activation))
+        layers.append(squeeze_excite(s.mid_channels, s))
     layers.append(conv_bn(s.mid_channels, s.out_channels, 1))
     return nn.Sequential(*layers)
 
@@ -106,12 +114,12 @@ def fused_mbconv_body(s: BlockSpec) -> nn.Sequential:
     if s.has_expand:
         layers.append(conv_bn(s.in_channels, s.mid_channels, s.kernel, s.stride, act=s.activation))
         if s.se_channels:
-            layers.append(SqueezeExcite(s.mid_channels, s.se_channels, s.activation))
+            layers.append(squeeze_excite(s.mid_channels, s))
         layers.append(conv_bn(s.mid_channels, s.out_channels, 1))
     else:
         layers.append(conv_bn(s.in_channels, s.out_channels, s.kernel, s.stride, act=s.activation))
         if s.se_channels:
-            layers.append(SqueezeExcite(s.out_channels, s.se_channels, s.activation))
+            layers.append(squeeze_excite(s.out_channels, s))
     return nn.Sequential(*layers)
 
 

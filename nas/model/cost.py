@@ -101,7 +101,8 @@ def estimate_cost(g: Genotype) -> Cost:
     for spec in block_specs(g):
         size = _block(stage_tallies[spec.stage_index], spec, size)
     head = _Tally()
-    head.params, head.flops = head_cost(g.head.channels, g.stages[-1].channels, g.num_classes, size)
+    head.params, head.flops = head_cost(g.head.channels, g.stages[-1].channels, g.num_classes, size,
+                                        g.head.hidden)
     parts = [stem, *stage_tallies, head]
     return Cost(params=sum(p.params for p in parts), flops=sum(p.flops for p in parts),
                 stage_params=[t.params for t in stage_tallies],
@@ -118,13 +119,17 @@ def stage_cost(stage: Stage, in_channels: int, size: int) -> tuple[int, int, int
     return t.params, t.flops, size
 
 
-def head_cost(head_channels: int, features: int, num_classes: int, size: int) -> tuple[int, int]:
-    """(params, FLOPs) of the optional 1x1 head conv, the global average pool and the classifier."""
+def head_cost(head_channels: int, features: int, num_classes: int, size: int, hidden: int = 0) -> tuple[int, int]:
+    """(params, FLOPs) of the optional 1x1 head conv, the global average pool, the optional
+    hidden linear layer and the classifier."""
     t = _Tally()
     if head_channels:
         t.conv_bn(features, head_channels, 1, size)
         features = head_channels
     t.flops += size * size * features  # global average pool: 1 per input element
+    if hidden:
+        t.linear(features, hidden)
+        features = hidden
     t.linear(features, num_classes)
     return t.params, t.flops
 

@@ -26,6 +26,7 @@ class BlockSpec:
     activation: str
     shortcut: str  # "identity", "projection" or "none"
     drop_path: float
+    se_style: str = "efficientnet"  # nas.arch.fields.SE_STYLES: gate and activation inside the SE
 
     @property
     def has_expand(self) -> bool:
@@ -41,11 +42,19 @@ def expanded_channels(in_channels: int, stage: Stage) -> int:
     return stage.channels
 
 
-def se_channels(in_channels: int, stage: Stage) -> int:
-    """SE width from the block's *input* channels (EfficientNet/MnasNet convention)."""
+def se_channels(in_channels: int, stage: Stage, gated: int) -> int:
+    """SE width: from the block's *input* channels (EfficientNet/MnasNet), or for MobileNetV3's SE
+    from the ``gated`` (expanded) channels, rounded to a multiple of 8 as torchvision does."""
     if stage.se_ratio <= 0:
         return 0
+    if stage.se_style == "mobilenetv3":
+        return make_divisible(gated * stage.se_ratio)
     return max(1, int(in_channels * stage.se_ratio))
+
+
+def gated_channels(cell: str, in_ch: int, mid_ch: int, out_ch: int) -> int:
+    """The channels an SE gates: the expanded width (fused-MBConv without expansion: its output)."""
+    return out_ch if cell == "fmb" and mid_ch == in_ch else mid_ch
 
 
 def shortcut_kind(cell: str, in_ch: int, out_ch: int, stride: int, skip: bool) -> str:
@@ -65,12 +74,14 @@ def stage_block_specs(stage: Stage, stage_index: int, in_channels: int, first_bl
     for r in range(stage.repeats):
         stride = stage.stride if r == 0 else 1
         out_ch = stage.channels
+        mid_ch = expanded_channels(in_ch, stage)
         specs.append(BlockSpec(
             stage_index=stage_index, cell=stage.cell, in_channels=in_ch, out_channels=out_ch,
-            mid_channels=expanded_channels(in_ch, stage), kernel=stage.kernel, stride=stride,
-            se_channels=se_channels(in_ch, stage), activation=stage.activation,
+            mid_channels=mid_ch, kernel=stage.kernel, stride=stride,
+            se_channels=se_channels(in_ch, stage, gated_channels(stage.cell, in_ch, mid_ch, out_ch)),
+            activation=stage.activation,
             shortcut=shortcut_kind(stage.cell, in_ch, out_ch, stride, stage.skip),
-            drop_path=drop_path_rate * (first_block + r) / total_blocks))
+            drop_path=drop_path_rate * (first_block + r) / total_blocks, se_style=stage.se_style))
         in_ch = out_ch
     return specs
 

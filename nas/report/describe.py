@@ -73,7 +73,9 @@ def describe(g: Genotype, measure: bool = True) -> dict[str, Any]:
             "flops_source": "fvcore" if measure else "analytic estimate",
             "flops_convention": FLOPS_CONVENTION,
             "stem": {"params": cost.stem_params, "flops": cost.stem_flops},
-            "head": {"params": cost.head_params, "flops": cost.head_flops},
+            "head": {"params": cost.head_params, "flops": cost.head_flops,
+                     "parts": "+".join([*(["conv"] if g.head.channels else []), "pool",
+                                        *([f"fc{g.head.hidden}"] if g.head.hidden else []), "fc"])},
             "stages": stages}
 
 
@@ -82,7 +84,7 @@ def format_table(info: dict[str, Any]) -> str:
     for s in info["stages"]:
         rows.append((f"stage {s['stage']}", s["arch"], str(s["repeats"]), str(s["channels"]),
                      human(s["params"]), human(s["flops"])))
-    rows.append(("head", "conv+pool+fc", "", "", human(info["head"]["params"]), human(info["head"]["flops"])))
+    rows.append(("head", info["head"].get("parts", "conv+pool+fc"), "", "", human(info["head"]["params"]), human(info["head"]["flops"])))
     header = ("part", "cell", "repeats", "channels", "params", "FLOPs")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731

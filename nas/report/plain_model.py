@@ -32,15 +32,15 @@ def conv_bn(in_ch, out_ch, kernel, stride=1, groups=1, act=None):
 
 
 class SqueezeExcite(nn.Module):
-    """Channel gating: global pool, 1x1 reduce, activation, 1x1 expand, sigmoid."""
+    """Channel gating: global pool, 1x1 reduce, activation, 1x1 expand, gate."""
 
-    def __init__(self, channels, squeeze, act):
+    def __init__(self, channels, squeeze, act, gate="sigmoid"):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.act = activation(act)
         self.expand = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Sigmoid()
+        self.gate = nn.Hardsigmoid() if gate == "hardsigmoid" else nn.Sigmoid()
 
     def forward(self, x):
         return x * self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
@@ -61,6 +61,13 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
+def squeeze_excite(channels, b):
+    """EfficientNet's SE (the cell's activation, sigmoid) or MobileNetV3's (ReLU, hard-sigmoid)."""
+    if b["se_style"] == "mobilenetv3":
+        return SqueezeExcite(channels, b["se"], "relu", "hardsigmoid")
+    return SqueezeExcite(channels, b["se"], b["act"])
+
+
 def body(b):
     """The layers of one block; ``b`` is one entry of ARCHITECTURE["blocks"]."""
     cell, i, o, m, k, s, se, act = (b["cell"], b["in"], b["out"], b["mid"], b["kernel"], b["stride"],
@@ -71,18 +78,18 @@ def body(b):
             layers.append(conv_bn(i, m, 1, act=act))
         layers.append(conv_bn(m, m, k, s, groups=m, act=act))
         if se:
-            layers.append(SqueezeExcite(m, se, act))
+            layers.append(squeeze_excite(m, b))
         layers.append(conv_bn(m, o, 1))
     elif cell == "fmb":
         if m != i:
             layers.append(conv_bn(i, m, k, s, act=act))
             if se:
-                layers.append(SqueezeExcite(m, se, act))
+                layers.append(squeeze_excite(m, b))
             layers.append(conv_bn(m, o, 1))
         else:
             layers.append(conv_bn(i, o, k, s, act=act))
             if se:
-                layers.append(SqueezeExcite(o, se, act))
+                layers.append(squeeze_excite(o, b))
     elif cell == "res":
         layers += [conv_bn(i, o, k, s, act=act), conv_bn(o, o, k)]
     elif cell == "resb":
@@ -113,7 +120,7 @@ class Block(nn.Module):
 
 
 class Network(nn.Module):
-    """Stem, stages, optional 1x1 head conv, global pool, dropout, classifier."""
+    """Stem, stages, optional 1x1 head conv, global pool, optional hidden layer, dropout, classifier."""
 
     def __init__(self, arch):
         super().__init__()
@@ -133,12 +140,17 @@ class Network(nn.Module):
         else:
             self.head = nn.Identity()
         self.pool = nn.AdaptiveAvgPool2d(1)
+        if hd["hidden"]:
+            self.hidden = nn.Sequential(nn.Linear(features, hd["hidden"]), activation(hd["act"]))
+            features = hd["hidden"]
+        else:
+            self.hidden = nn.Identity()
         self.dropout = nn.Dropout(hd["dropout"])
         self.classifier = nn.Linear(features, arch["num_classes"])
 
     def forward(self, x):
         x = self.head(self.stages(self.stem(x)))
-        return self.classifier(self.dropout(torch.flatten(self.pool(x), 1)))
+        return self.classifier(self.dropout(self.hidden(torch.flatten(self.pool(x), 1))))
 
 
 def resize_matrix(size_in, size_out):

@@ -24,13 +24,14 @@ def architecture_literal(genotype: Genotype) -> dict[str, Any]:
     g = genotype
     blocks = [{"stage": s.stage_index, "cell": s.cell, "in": s.in_channels, "out": s.out_channels,
                "mid": s.mid_channels, "kernel": s.kernel, "stride": s.stride, "se": s.se_channels,
-               "act": s.activation, "shortcut": s.shortcut, "drop_path": s.drop_path}
+               "act": s.activation, "shortcut": s.shortcut, "drop_path": s.drop_path, "se_style": s.se_style}
               for s in block_specs(g)]
     return {"arch": g.arch, "in_channels": g.in_channels, "resolution": g.resolution,
             "num_classes": g.num_classes, "num_stages": len(g.stages),
             "stem": {"channels": g.stem.channels, "kernel": g.stem.kernel, "stride": g.stem.stride,
                      "act": g.stem.activation, "pool": g.stem.pool},
-            "head": {"channels": g.head.channels, "act": g.head.activation, "dropout": g.head.dropout},
+            "head": {"channels": g.head.channels, "act": g.head.activation, "dropout": g.head.dropout,
+                     "hidden": g.head.hidden},
             "blocks": blocks}
 
 

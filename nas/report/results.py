@@ -40,7 +40,7 @@ def _arch_columns(genotype_json: str | None) -> dict[str, Any]:
     cols: dict[str, Any] = {"resolution": g.get("resolution")}
     for i, s in enumerate(g.get("stages", [])):
         for f in STAGE_FIELDS:
-            cols[f.param(i)] = s.get(f.name)
+            cols[f.param(i)] = s.get(f.name, f.default[0] if f.default else None)  # newer fields: absent at default
     return cols
 
 
