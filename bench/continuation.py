@@ -58,7 +58,7 @@ def main() -> None:
     genotypes = []
     for _ in range(2 if quick() else 6):
         trial = study.ask()
-        genotypes.append(space.sample(trial, 1, 10).to_json(indent=None))
+        genotypes.append(space.sample(trial, 1, 10, "index").to_json(indent=None))
         study.tell(trial, 0.0)
     seeds = (0, 1)
     jobs = [(i, g, s, "one-cycle", 0.0) for i, g in enumerate(genotypes) for s in seeds]

@@ -51,7 +51,7 @@ def main() -> None:
     genotypes = []
     for _ in range(3 if quick() else ARCHS):
         trial = study.ask()
-        genotypes.append(space.sample(trial, 1, 10).to_json(indent=None))
+        genotypes.append(space.sample(trial, 1, 10, "index").to_json(indent=None))
         study.tell(trial, 0.0)
     epochs = 2 if quick() else EPOCHS
     jobs = [(*s, g, epochs, seed) for s in SETTINGS for g in genotypes for seed in SEEDS]

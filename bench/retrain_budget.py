@@ -41,7 +41,7 @@ def main() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=11))
     for i in range(2):
         trial = study.ask()
-        archs.append((f"random{i}", space.sample(trial, 1, 10).to_json(indent=None)))
+        archs.append((f"random{i}", space.sample(trial, 1, 10, "index").to_json(indent=None)))
         study.tell(trial, 0.0)
     budgets = (1.0, 2.0) if quick() else BUDGETS
     archs = archs[:2] if quick() else archs
