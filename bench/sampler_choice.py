@@ -77,6 +77,7 @@ from nas.arch.space_file import load_space
 from nas.model.cost import estimate_cost
 from nas.pareto import front_hypervolume, non_dominated
 from nas.study.sampling.acquisition import optimize_discrete_acqf
+from nas.study.sampling.ordinal_view import OrdinalView
 from nas.study.sampling.samplers import LeanGPSampler, SwitchingSampler, make_sampler
 
 SEEDS = 5
@@ -190,6 +191,29 @@ def steepest_ascent(acqf: Any, xs: np.ndarray, fs: np.ndarray, dims: np.ndarray,
     return xs, fs
 
 
+class InterleavedSampler(SwitchingSampler):
+    """A portfolio: GP proposes the even trials, TPE the odd ones, each fitted on every result
+    (issue 32's candidate for a default that does not lose where one of them does)."""
+
+    def _for(self, study, trial):  # noqa: ANN001, ANN202
+        if trial.number not in self._chosen:
+            self._chosen[trial.number] = self.first if trial.number % 2 == 0 else self.then
+        return self._chosen[trial.number]
+
+
+class ByStructureSampler(SwitchingSampler):
+    """GP where any parameter is ordered (the ordinal view's integers), TPE where every parameter
+    is an unordered category (issue 32's structural candidate), decided from the first result on."""
+
+    def _for(self, study, trial):  # noqa: ANN001, ANN202
+        if trial.number not in self._chosen:
+            done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            unordered = bool(done) and all(isinstance(d, optuna.distributions.CategoricalDistribution)
+                                           for d in done[-1].distributions.values())
+            self._chosen[trial.number] = self.then if unordered else self.first
+        return self._chosen[trial.number]
+
+
 def gp_variant(cls: type[LeanGPSampler]) -> Callable[[int], optuna.samplers.BaseSampler]:
     """A factory of ``cls`` (the default GP with one thing changed) as the default is made."""
     return lambda seed: cls(seed=seed, n_startup_trials=10, warn_independent_sampling=False)
@@ -210,6 +234,10 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "gp, steepest-ascent acquisition search": gp_variant(SteepestAscentGP),
     "gp, EHVI in closed form": gp_variant(ExactEHVIGP),
     "gp, EHVI estimated from 32 samples": gp_variant(FewerEHVISamplesGP),
+    "gp and tpe interleaved": lambda seed: OrdinalView(InterleavedSampler(
+        make_sampler("gp", seed).inner, make_sampler("tpe", seed).inner, 0)),
+    "gp where ordered, tpe where all categorical": lambda seed: OrdinalView(ByStructureSampler(
+        make_sampler("gp", seed).inner, make_sampler("tpe", seed).inner, 0)),
 }
 
 

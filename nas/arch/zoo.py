@@ -54,11 +54,14 @@ EFFICIENTNET_COEFFICIENTS: dict[str, tuple[float, float, int, float]] = {
 }
 
 
-def _efficientnet(name: str) -> Callable[[], Genotype]:
+def _scaled(base: Callable[[], Genotype], coefficients: dict[str, tuple[float, float, int, float]],
+            name: str) -> Callable[[], Genotype]:
+    """A family member: ``base`` scaled by its published (width, depth, resolution, dropout),
+    under the base's own scaling rule."""
     def make() -> Genotype:
-        width, depth, res, dropout = EFFICIENTNET_COEFFICIENTS[name]
-        g = scale_genotype(efficientnet_b0(), width, depth, res)
-        return g.with_updates(head=g.head.__class__(g.head.channels, "silu", dropout), name=name)
+        width, depth, res, dropout = coefficients[name]
+        g = scale_genotype(base(), width, depth, res)
+        return g.with_updates(head=replace(g.head, dropout=dropout), name=name)
     return make
 
 
@@ -175,16 +178,8 @@ EFFICIENTNET_LITE_COEFFICIENTS: dict[str, tuple[float, float, int, float]] = {
 }
 
 
-def _lite(name: str) -> Callable[[], Genotype]:
-    def make() -> Genotype:
-        width, depth, res, dropout = EFFICIENTNET_LITE_COEFFICIENTS[name]
-        g = scale_genotype(efficientnet_lite0(), width, depth, res)
-        return g.with_updates(head=replace(g.head, dropout=dropout), name=name)
-    return make
-
-
 ZOO: dict[str, Callable[[], Genotype]] = {
-    **{name: _efficientnet(name) for name in EFFICIENTNET_COEFFICIENTS},
+    **{name: _scaled(efficientnet_b0, EFFICIENTNET_COEFFICIENTS, name) for name in EFFICIENTNET_COEFFICIENTS},
     "efficientnetv2_s": efficientnetv2_s,
     "efficientnetv2_m": efficientnetv2_m,
     "efficientnetv2_l": efficientnetv2_l,
@@ -194,7 +189,8 @@ ZOO: dict[str, Callable[[], Genotype]] = {
     "mnasnet_b1": mnasnet_b1,
     "mobilenet_v3_large": mobilenet_v3_large,
     "mobilenet_v3_small": mobilenet_v3_small,
-    **{name: _lite(name) for name in EFFICIENTNET_LITE_COEFFICIENTS},
+    **{name: _scaled(efficientnet_lite0, EFFICIENTNET_LITE_COEFFICIENTS, name)
+       for name in EFFICIENTNET_LITE_COEFFICIENTS},
 }
 ZOO["efficientnet_b0"] = efficientnet_b0
 

@@ -11,6 +11,9 @@ end). It builds the same modules, under the same names, as the toolkit's builder
 
 ``preprocess`` resizes and normalises raw pixels as training did (``DATA``; absent where the
 export had no data). Train it, prune it, ship it: it no longer needs the toolkit.
+
+(The classes repeat ``nas.model.cells`` on purpose: this file must stand alone. The export
+checks every written copy against the builder's model, and a test does so for every cell type.)
 """
 
 import torch
