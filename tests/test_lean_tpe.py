@@ -79,6 +79,7 @@ def test_lean_tpe_converts_each_finished_trial_once(monkeypatch: pytest.MonkeyPa
 def test_the_cli_tpe_is_the_lean_one() -> None:
     assert isinstance(make_sampler("tpe", 0).inner, LeanTPESampler)
     assert isinstance(make_sampler("auto", 0).inner.then, LeanTPESampler)
+    assert isinstance(make_sampler("auto", 0).inner.first.then, LeanTPESampler)
 
 
 def test_where_optuna_moved_what_it_reads_optunas_own_conversion_runs(monkeypatch: pytest.MonkeyPatch) -> None:

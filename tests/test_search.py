@@ -193,7 +193,29 @@ def test_auto_sampler_is_gp_then_tpe_and_decides_once_per_trial() -> None:
     study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=5)
     assert [name for _, name in log] == ["first"] * 6 + ["then"] * 4
     auto = make_sampler("auto", 0).inner  # inside the ordinal view
-    assert isinstance(auto.first, optuna.samplers.GPSampler) and isinstance(auto.then, optuna.samplers.TPESampler)
+    assert isinstance(auto.first.first, optuna.samplers.GPSampler)  # ordered parameters: GP, then TPE
+    assert isinstance(auto.first.then, optuna.samplers.TPESampler) and auto.then is auto.first.then
+
+
+def test_auto_proposes_with_tpe_where_every_parameter_is_an_unordered_category():
+    """Issue 32: GP lost to random search on the public all-categorical table (BENCHMARKS.md §12);
+    auto keeps GP wherever a parameter is ordered (numbers, seen as indexes) and uses TPE where
+    none is."""
+    import optuna
+
+    from nas.study.sampling.samplers import make_sampler
+
+    used = {}
+    for space, choices in (("categorical", ["a", "b", "c"]), ("ordered", [16, 24, 32])):
+        sampler = make_sampler("auto", 0)
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        for i in range(3):
+            trial = study.ask()
+            x = [trial.suggest_categorical(f"c{j}", choices) for j in range(3)]
+            study.tell(trial, [float(len(set(x))), float(i)])
+        rule, probe = sampler.inner, study.ask()
+        used[space] = "tpe" if rule._for(sampler._view(study), probe) is rule.then else "gp"
+    assert used == {"categorical": "tpe", "ordered": "gp"}
 
 
 def _spy_on_acquisition_search(monkeypatch, spy) -> None:  # noqa: ANN001
