@@ -83,9 +83,10 @@ def _cmd_space(args: argparse.Namespace) -> int:
     print(f"{space.size():,} distinct architectures, {len(space.stages)} stages, "
           f"resolution {', '.join(map(str, space.resolutions))} px")
     for i, sc in enumerate(space.stages):
+        styles = "" if sc.se_styles == ("efficientnet",) else f" ({','.join(sc.se_styles)})"
         print(f"  stage {i}: cells {','.join(sc.cells)}  k {sc.kernels}  e {sc.expansions}  "
-              f"se {sc.se_ratios}  r {sc.repeats}  c {sc.channels}  s{sc.stride}  "
-              f"({len(sc.options())} options)")
+              f"se {sc.se_ratios}{styles}  r {sc.repeats}  c {sc.channels}  {','.join(sc.activations)}  "
+              f"s{sc.stride}  ({len(sc.options())} options)")
     for r in refs:
         print(f"  reference {r['name']}: {human(r['params'])} params, {human(r['flops'])} FLOPs")
     print(f"FLOPs: {FLOPS_CONVENTION} [analytic estimate]")
