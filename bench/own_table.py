@@ -86,9 +86,17 @@ def run(job: tuple[str, str, float, int]) -> dict[str, Any]:
 
 
 def load_cache() -> dict[str, dict[str, Any]]:
+    """Every finished job; a last line cut short by a kill is skipped (its job runs again)."""
     if not CACHE.exists():
         return {}
-    return {r["key"]: r for r in (json.loads(line) for line in CACHE.read_text().splitlines() if line.strip())}
+    rows = {}
+    for line in CACHE.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows[row["key"]] = row
+    return rows
 
 
 def build(genotypes: list[Genotype], long: float, seeds: int, processes: int) -> dict[str, dict[str, Any]]:
