@@ -109,8 +109,8 @@ def build(genotypes: list[Genotype], long: float, seeds: int, processes: int) ->
     done = [0]
 
     def store(row: dict[str, Any]) -> None:
-        with CACHE.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        with CACHE.open("a") as fh:  # a leading newline: a line cut short before stays on its own
+            fh.write("\n" + json.dumps(row) + "\n")
         cache[row["key"]] = row
         done[0] += 1
         if done[0] % 10 == 0 or done[0] == len(missing):
