@@ -78,7 +78,7 @@ from nas.model.cost import estimate_cost
 from nas.pareto import front_hypervolume, non_dominated
 from nas.study.sampling.acquisition import optimize_discrete_acqf
 from nas.study.sampling.ordinal_view import OrdinalView
-from nas.study.sampling.samplers import LeanGPSampler, SwitchingSampler, make_sampler
+from nas.study.sampling.samplers import ByStructureSampler, LeanGPSampler, SwitchingSampler, make_sampler
 
 SEEDS = 5
 RANDOM_TRIALS, GUIDED_TRIALS = 100, 60
@@ -201,19 +201,6 @@ class InterleavedSampler(SwitchingSampler):
         return self._chosen[trial.number]
 
 
-class ByStructureSampler(SwitchingSampler):
-    """GP where any parameter is ordered (the ordinal view's integers), TPE where every parameter
-    is an unordered category (issue 32's structural candidate), decided from the first result on."""
-
-    def _for(self, study, trial):  # noqa: ANN001, ANN202
-        if trial.number not in self._chosen:
-            done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-            unordered = bool(done) and all(isinstance(d, optuna.distributions.CategoricalDistribution)
-                                           for d in done[-1].distributions.values())
-            self._chosen[trial.number] = self.then if unordered else self.first
-        return self._chosen[trial.number]
-
-
 class WinsorizedView(OrdinalView):
     """The samplers' view with the first objective (accuracy) raised to its lower quartile among
     the finished trials: degenerate networks that score near chance no longer stretch GP's scale
@@ -262,7 +249,7 @@ CANDIDATES: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "gp and tpe interleaved": lambda seed: OrdinalView(InterleavedSampler(
         make_sampler("gp", seed).inner, make_sampler("tpe", seed).inner, 0)),
     "gp where ordered, tpe where all categorical": lambda seed: OrdinalView(ByStructureSampler(
-        make_sampler("gp", seed).inner, make_sampler("tpe", seed).inner, 0)),
+        make_sampler("gp", seed).inner, make_sampler("tpe", seed).inner)),
 }
 
 

@@ -56,3 +56,10 @@ def parse_milliseconds(text: str | float | None, flag: str) -> float | None:
     if value <= 0 or not math.isfinite(value):
         raise UserError(f"{flag} {text!r}: must be a positive time")
     return value
+
+
+def duration(seconds: float) -> str:
+    """A time left or taken, as people read it: 45s, 2m05s, 1h12m."""
+    minutes, s = divmod(int(round(seconds)), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h{m:02d}m" if hours else f"{m}m{s:02d}s" if m else f"{s}s"

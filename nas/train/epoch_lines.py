@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from ..units import duration
+
 EVERY_SECONDS = 5.0  # a line at most this often: readable, and a 1-epoch trial prints none
 
 _watcher: ContextVar["EpochLines | None"] = ContextVar("nas_epoch_watcher", default=None)
@@ -46,13 +48,8 @@ class EpochLines:
             of, left = f"/{epochs:g}", elapsed / epoch * (epochs - epoch)
         else:
             of, left = "", max(0.0, (time_budget or 0.0) - elapsed)
-        print(f"    {self.label}: epoch {epoch}{of}, train loss {loss:.3f}, {_duration(elapsed)}, "
-              f"~{_duration(left)} left", file=self.out, flush=True)
-
-
-def _duration(seconds: float) -> str:
-    minutes, s = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
+        print(f"    {self.label}: epoch {epoch}{of}, train loss {loss:.3f}, {duration(elapsed)}, "
+              f"~{duration(left)} left", file=self.out, flush=True)
 
 
 @contextmanager

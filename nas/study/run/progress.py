@@ -13,7 +13,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from ...units import human
+from ...units import duration, human
 from .steps import evaluated_count
 from ...pareto import non_dominated
 from ..store.records import TrialRecord
@@ -108,10 +108,4 @@ class Countdown:
         left = max(0, self.total - self.done)
         if not left:
             return f"[{self.done}/{self.total}]"
-        return f"[{self.done}/{self.total}, ~{_duration(self.seconds / self.runs * left)} left]"
-
-
-def _duration(seconds: float) -> str:
-    minutes, s = divmod(int(round(seconds)), 60)
-    hours, m = divmod(minutes, 60)
-    return f"{hours}h{m:02d}m" if hours else f"{m}m{s:02d}s" if m else f"{s}s"
+        return f"[{self.done}/{self.total}, ~{duration(self.seconds / self.runs * left)} left]"
