@@ -165,6 +165,10 @@ def test_continuing_a_run_equals_training_it_from_scratch(digits):
     spe = continued.steps_per_epoch
     assert continued.steps_trained == 3 * spe + round(0.2 * spe)
     assert scratch.steps_trained == 3 * spe
+    # what equal-compute comparisons count for it (bench/replay.py)
+    rungs = Rungs(1, 3, 3, cooldown=0.2)
+    assert continued.epochs_trained == pytest.approx(rungs.epochs_to_reach(1), abs=1 / spe)
+    assert rungs.epochs_to_reach(0) == 1 and Rungs(1, 9, 3).epochs_to_reach(2) == pytest.approx(9 + 0.2 * 4)
 
 
 def test_warmup_stable_decay_schedule():

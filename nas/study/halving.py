@@ -12,12 +12,12 @@ fill (ASHA): the first result of a rung is always promoted, as in Optuna's
 written to the trial as soon as it exists, which is what other workers' decisions read.
 
 What the sampler is told (the trial's values): the score at the highest rung the candidate
-reached, and log10(FLOPs). A candidate stopped at a low rung therefore looks to GP or TPE like a
-point of lower accuracy, which is what the promotion decision said about it (it ranked in the
-lower part of its rung), and the sampler's model is pulled towards architectures that earned
-longer training. The price: low-rung accuracies of small networks sit on the same scale as
-top-rung ones of large networks, so the sampler sees a front biased against candidates that were
-stopped early. The reported Pareto front (and knee, retrain, scale, export) uses only candidates
+reached, and log10(FLOPs); what it *proposes from* is one rung's results only, BOHB's rule
+(:mod:`nas.study.sampling.rung_view`): the highest rung with at least (parameters + 1) finished
+results, the lowest until then, with candidates stopped below it shown as stopped rather than as
+low-accuracy architectures. Before that rule the sampler read every trial's highest-rung score on
+one scale, and a small network stopped at 1 epoch looked like a poor one at 9 (BENCHMARKS.md
+§11b). The reported Pareto front (and knee, retrain, scale, export) uses only candidates
 trained to the top rung, all at the same budget.
 """
 

@@ -22,7 +22,7 @@ from ..train.sources import load_dataset
 from ..units import human
 from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from ..train.rungs import Rungs
-from .sampling.samplers import make_pruner, make_sampler, sampler_seed
+from .sampling.samplers import make_pruner, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
 from .search_config import SearchConfig
 from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_names
@@ -77,7 +77,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
         return _join(cfg, space, directions, storage, pruner)
     try:
         study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
-                                    sampler=make_sampler(cfg.sampler, cfg.seed, cfg.n_objectives), pruner=pruner)
+                                    sampler=cfg.make_sampler(cfg.seed), pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:  # another process created it a moment ago
         return _join(cfg, space, directions, storage, pruner)
     record = study_record(cfg, space, data)
@@ -102,7 +102,7 @@ def _join(cfg: SearchConfig, space: SearchSpace, directions: list[str], storage:
         time.sleep(0.2)
     _check_resumable(study, cfg, space, directions)
     existing = len(study.get_trials(deepcopy=False))
-    study.sampler = make_sampler(cfg.sampler, sampler_seed(cfg.seed, 0, existing, joined=True), cfg.n_objectives)
+    study.sampler = cfg.make_sampler(sampler_seed(cfg.seed, 0, existing, joined=True))
     return StudyHandle(study, storage, cfg.storage)
 
 

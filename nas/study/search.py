@@ -45,7 +45,7 @@ from .run.placement import dataset_bytes
 from .run.workload import Opened
 from .run.progress import Progress
 from .store.records import StudyRecord, TrialRecord
-from .sampling.samplers import make_pruner, make_sampler, sampler_seed
+from .sampling.samplers import make_pruner, sampler_seed
 from .search_config import SearchConfig
 from .store.storage import load_handle, study_dir
 
@@ -252,8 +252,7 @@ class SearchJob:
         if ready is None:  # a worker process: open the study, seeded for a joining worker
             handle = load_handle(cfg.storage, cfg.study, None, make_pruner(cfg.pruner), cfg.storage_retry)
             existing = len(handle.study.get_trials(deepcopy=False))
-            handle.study.sampler = make_sampler(cfg.sampler, sampler_seed(cfg.seed, index, existing, joined=existing > 0),
-                                                cfg.n_objectives)
+            handle.study.sampler = cfg.make_sampler(sampler_seed(cfg.seed, index, existing, joined=existing > 0))
             data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
             ready = SearchReady(handle, load_space(cfg.space), data)
         encoding = ENCODINGS[StudyRecord.from_study(ready.handle.study).param_encoding or PARAM_ENCODING]

@@ -137,6 +137,15 @@ class SearchConfig:
     def n_objectives(self) -> int:
         return len(self.objective_names)
 
+    def make_sampler(self, seed: int):  # noqa: ANN201 - an Optuna sampler
+        """``--sampler`` seeded with ``seed``; under ``--fidelity sh`` fit on one rung's results
+        (nas.study.sampling.rung_view)."""
+        from ..train.rungs import rung_key
+        from .sampling.samplers import make_sampler
+
+        rungs = [rung_key(e) for e in self.fidelity.epochs] if self.fidelity is not None else None
+        return make_sampler(self.sampler, seed, self.n_objectives, rungs=rungs)
+
     @property
     def measures_latency(self) -> bool:
         if self.reward_mode:

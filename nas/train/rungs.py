@@ -48,6 +48,14 @@ class Rungs:
         count = round(math.log(self.max_epochs / self.min_epochs) / math.log(self.eta)) + 1
         return [self.min_epochs * self.eta ** k for k in range(count - 1)] + [self.max_epochs]
 
+    def epochs_to_reach(self, index: int) -> float:
+        """Epochs a candidate scored at rung ``index`` has trained, cool-downs included: that
+        rung's epochs plus the cool-down branch of every rung it passed
+        (:mod:`nas.train.extendable`). What successive halving spent on it: the compute that
+        equal-compute comparisons count (bench/replay.py)."""
+        epochs = self.epochs
+        return epochs[index] + self.cooldown * sum(epochs[:index])
+
     @property
     def warmup_epochs(self) -> float:
         """Warm-up of every run: the single-fidelity share (0.15) of the first rung."""

@@ -111,11 +111,17 @@ class SwitchingSampler(optuna.samplers.BaseSampler):
         self.then.reseed_rng()
 
 
-def make_sampler(name: str, seed: int, n_objectives: int = 2, ordinal_view: bool = True) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, n_objectives: int = 2, ordinal_view: bool = True,
+                 rungs: list[str] | None = None) -> optuna.samplers.BaseSampler:
     """The sampler ``--sampler name`` means, seeded; it sees ordered numeric choices as indexes
     whichever way the study stores them (:mod:`.ordinal_view`; ``ordinal_view=False`` only for
-    the benchmark that measures unordered categories)."""
+    the benchmark that measures unordered categories). Under successive halving (``rungs``: the
+    rung keys, lowest first) it is fit on one rung's results, BOHB's rule (:mod:`.rung_view`)."""
     inner = _sampler(name, seed)
+    if rungs:
+        from .rung_view import RungView
+
+        inner = RungView(inner, rungs)
     if not ordinal_view:
         return inner
     from .ordinal_view import OrdinalView
@@ -172,7 +178,9 @@ def warm_up(sampler: optuna.samplers.BaseSampler) -> threading.Thread | None:
     tiny in-memory study loads all of it; any failure there is left for the real ask to meet."""
     from .ordinal_view import OrdinalView
 
-    if isinstance(sampler, OrdinalView):
+    from .rung_view import RungView
+
+    while isinstance(sampler, (OrdinalView, RungView)):
         sampler = sampler.inner
     while isinstance(sampler, SwitchingSampler):  # auto: by structure, then GP for its first trials
         sampler = sampler.first

@@ -72,6 +72,7 @@ class TrialRecord:
     rung: int | None = None  # index of the highest rung reached
     top_rung: bool | None = None  # trained to the last rung: the front is made of these
     trained_epochs: float | None = None  # epochs this trial trained, cool-downs included (its cost)
+    proposed_from_rung: str | None = None  # the rung whose results proposed it (nas.study.sampling.rung_view)
     resumed_from_epochs: float | None = None  # where a retry found its lost predecessor's checkpoint
     # a compound-scaling grid point (nas.scaling.grid): nominal alpha, beta, gamma with
     # alpha*beta^2*gamma^2 = nominal_factor; what was built to land on it (nas.scaling.landing)
