@@ -11,6 +11,7 @@ replays read in seconds, with no training.
 
     python -m bench.own_table [pool=300] [long=20] [seeds=2] [processes=2]
     python -m bench.own_table budget            # the long budget: tau between long and 2 x long
+    python -m bench.own_table csv               # the CSV from what is cached, training nothing
 
 The long budget is chosen by measurement (part ``budget``): on the first 24 genotypes, the
 Kendall tau between the test accuracies after ``long`` and after twice as many epochs; a tau near
@@ -122,18 +123,20 @@ def build(genotypes: list[Genotype], long: float, seeds: int, processes: int) ->
 
 
 def write_csv(genotypes: list[Genotype], cache: dict[str, dict[str, Any]], long: float, seeds: int) -> int:
-    """The table, one row per genotype whose jobs are all done; returns how many rows."""
+    """The table, one row per genotype with its brief run and at least its first long seed (a
+    later seed not trained yet is left empty: the replays say which seeds they used); returns
+    how many rows."""
     signal_names = sorted({k for r in cache.values() for k in r.get("signals", {})})
     rows = []
     for g in genotypes:
         brief = cache.get(job_key(("brief", g.to_json(indent=None), 1.0, 0)))
         longs = [cache.get(job_key(("long", g.to_json(indent=None), long, s))) for s in range(seeds)]
-        if brief is None or any(r is None for r in longs):
+        if brief is None or longs[0] is None:
             continue
         cost = estimate_cost(g)
         rows.append({"key": g.key(), "name": g.name, "arch": g.arch, "params": cost.params, "flops": cost.flops,
-                     **{f"brief_{k}": brief["signals"].get(k) for k in signal_names},
-                     **{f"test_acc_e{long:g}_s{s}": r["test_accuracy"] for s, r in enumerate(longs)}})
+                     "brief_seconds": brief["secs"], **{f"brief_{k}": brief["signals"].get(k) for k in signal_names},
+                     **{f"test_acc_e{long:g}_s{s}": (r["test_accuracy"] if r else None) for s, r in enumerate(longs)}})
     CSV.parent.mkdir(parents=True, exist_ok=True)
     with CSV.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["key"])
@@ -162,7 +165,7 @@ def main() -> None:
         save("own_table_budget", {"long": long, "tau": tau, "pairs": pairs,
                                   "command": "python -m bench.own_table " + " ".join(sys.argv[1:])})
         return
-    cache = build(genotypes, long, seeds, processes)
+    cache = load_cache() if "csv" in sys.argv[1:] else build(genotypes, long, seeds, processes)
     rows = write_csv(genotypes, cache, long, seeds)
     print(f"wrote {CSV} ({rows} of {len(genotypes)} genotypes complete)")
 

@@ -59,10 +59,12 @@ the mean number of trials to reach that target with a seed that never reaches it
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -297,7 +299,8 @@ def synthetic_problem() -> Problem:
     return Problem("synthetic 6x5 categorical", propose, (0.1, 1e6 * float(np.prod(cost.max(1))) * 1.1))
 
 
-NB201 = ROOT.parent / "shared" / "tables" / "nb201_imagenet16.csv"
+# the shared public tables: ../shared/tables beside the checkout, or wherever NAS_SHARED_TABLES says
+NB201 = Path(os.environ.get("NAS_SHARED_TABLES", ROOT.parent / "shared" / "tables")) / "nb201_imagenet16.csv"
 
 
 def nb201_problem() -> Problem:
