@@ -105,3 +105,6 @@ def test_a_halving_search_records_the_rung_each_proposal_was_fit_on(monkeypatch,
         fit_on.append(r.proposed_from_rung)
     assert fit_on[0] == "1" and "3" in fit_on  # lowest until the top rung held parameters + 1 results
     assert fit_on.index("3") > parameters  # never before there could be that many results
+    from nas.report.results import trials_frame
+
+    assert list(trials_frame(study)["proposed_from_rung"]) == fit_on  # the user sees it too

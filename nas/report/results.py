@@ -49,7 +49,7 @@ def _rung_columns(r: TrialRecord) -> dict[str, Any]:
     if r.rung_accuracies is None:
         return {}
     return {"rung": r.rung, "top_rung": bool(r.top_rung), "trained_epochs": r.trained_epochs,
-            **{f"accuracy_e{k}": v for k, v in r.rung_accuracies.items()}}
+            "proposed_from_rung": r.proposed_from_rung, **{f"accuracy_e{k}": v for k, v in r.rung_accuracies.items()}}
 
 
 def _signal_columns(r: TrialRecord) -> dict[str, Any]:
