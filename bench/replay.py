@@ -457,35 +457,50 @@ def references(pool: Pool, curves: dict[str, np.ndarray], jobs: list, done: dict
     return out
 
 
+PUBLIC = {"nb201": lambda: _sc().nb201_problem(), "synthetic": lambda: _sc().synthetic_problem(tight=True)}
+_public: dict[str, Any] = {}
+
+
+def _sc():  # noqa: ANN202 - the module (imported late: it imports the training tables' helpers)
+    from bench import sampler_choice
+
+    return sampler_choice
+
+
+def _public_job(job: tuple[str, str, int, int]) -> list[float]:
+    table, candidate, seed, trials = job
+    if table not in _public:
+        _public[table] = PUBLIC[table]()
+    return _sc().replay(_public[table], candidate, seed, trials)[0]
+
+
 def public_tables(repeats: int, wanted: list[str]) -> dict[str, Any]:
     """§12's replay (equal trials = equal compute there) with bootstrap intervals."""
-    from bench import sampler_choice as sc
-
-    makers = {"nb201": sc.nb201_problem, "synthetic": sc.synthetic_problem}
+    sc = _sc()
     out: dict[str, Any] = {}
     rng = np.random.default_rng(1)
     for name in wanted:
         if name == "nb201" and not sc.NB201.exists():
             print(f"\n{name}: {sc.NB201} not found (set NAS_SHARED_TABLES); skipped")
             continue
-        problem = makers[name]()
-        sc._problems[problem.name] = problem
+        problem = PUBLIC[name]()
         cands = ["random", "auto (the default)", "tpe (multivariate, as configured)",
                  "gp (default: 2 local searches from 512 points)"]
-        jobs = [(problem.name, c, seed, sc.RANDOM_TRIALS) for c in cands for seed in range(repeats)]
+        jobs = [(name, c, seed, sc.RANDOM_TRIALS) for c in cands for seed in range(repeats)]
         order = sorted(range(len(jobs)), key=lambda i: "gp" not in jobs[i][1])
-        done = dict(zip(order, parallel_map(sc._job, [jobs[i] for i in order])))
-        curves = {c: np.array([done[i][0] for i, j in enumerate(jobs) if j[1] == c]) for c in cands}
+        done = dict(zip(order, parallel_map(_public_job, [jobs[i] for i in order])))
+        curves = {c: np.array([done[i] for i, j in enumerate(jobs) if j[1] == c]) for c in cands}
         target = float(curves["random"][:, -1].mean())
-        print(f"\n{problem.name}: every candidate costs the same, so equal compute = equal trials; random search's "
-              f"mean hypervolume after {sc.RANDOM_TRIALS} trials {target:.4g} ({repeats} repeats)")
-        out[problem.name] = {}
+        print(f"\n{problem.name}: every candidate costs the same, so equal compute = equal trials; reference point "
+              f"{problem.reference[0]:.4g} in accuracy; random search's mean hypervolume after {sc.RANDOM_TRIALS} "
+              f"trials {target:.4g} ({repeats} repeats)")
+        out[problem.name] = {"reference": problem.reference}
         for c, cv in curves.items():
             mean = cv.mean(0)
             reach = int(np.argmax(mean >= target)) + 1 if (mean >= target).any() else None
             lo, hi = bootstrap(cv[:, 49], rng)
             out[problem.name][c] = {"trials_to_random_hv100": reach, "hv_at_50": float(mean[49]), "hv_at_50_ci95": (lo, hi),
-                                    "hv_at_100": float(mean[-1])}
+                                    "hv_at_100": float(mean[-1]), "curve_mean": mean.tolist()}
             print(f"  {c:46s} trials to reach it {reach or '>100':>4}  HV@50 {mean[49]:.4g} [{lo:.4g}, {hi:.4g}]  "
                   f"HV@100 {mean[-1]:.4g}", flush=True)
     return out
