@@ -81,7 +81,8 @@ def test_committed_pool_loads():
 def test_successive_halving_pays_each_rung_and_the_cool_down_of_each_rung_passed(pool):
     rungs = Rungs(1.0, 20.0, 20.0)
     sh = next(m for m in METHODS if m.fidelity == "sh" and m.sampler == "random")
-    scored = replay(pool, sh, 0, 100.0, rungs)
+    scored, asks = replay(pool, sh, 0, 100.0, rungs)
+    assert asks >= len(scored)
     steps = np.diff([0.0] + [s.compute for s in scored])
     assert set(np.round(steps, 6)) <= {1.0, 20.2}  # stopped at rung 1, or 20 epochs + rung 1's cool-down
     assert 20.2 in np.round(steps, 6) and 1.0 in np.round(steps, 6)
@@ -94,11 +95,11 @@ def test_successive_halving_pays_each_rung_and_the_cool_down_of_each_rung_passed
 
 def test_single_fidelity_pays_what_its_signal_costs(pool):
     zero_cost = Method("x", "random", "single", "naswot")
-    scored = replay(pool, zero_cost, 0, 0.5, Rungs())
+    scored, _ = replay(pool, zero_cost, 0, 0.5, Rungs())
     assert np.allclose(np.diff([0.0] + [s.compute for s in scored]), 0.1 / 1.9)
     assert all(s.score == s.member.brief["naswot"] for s in scored)
     top = Method("y", "random", "single", "top")
-    scored = replay(pool, top, 0, 45.0, Rungs())
+    scored, _ = replay(pool, top, 0, 45.0, Rungs())
     assert [s.compute for s in scored] == [20.0, 40.0, 60.0] and all(s.score == s.member.long[0] for s in scored)
 
 
