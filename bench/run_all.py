@@ -23,8 +23,10 @@ PARTS = {"bench.overhead": ("demo", "thread", "storage", "long")}
 # bench.sampler_choice replays GP 75 times (about 45 minutes here, with its tables trained);
 # bench.latency (4 minutes) reads accuracies from the mobile and mixed tables sampler_choice trains.
 # bench.signals calibrates on two tasks (about 40 minutes the first time; its studies resume).
+# bench.replay replays searches on the committed own table and the public ones (no training);
+# bench.own_table, which builds that table (hours), is not part of it.
 PROOF = ("bench.signals", "bench.harder_task", "bench.retrain_budget", "bench.search_vs_random", "bench.continuation",
-         "bench.halving", "bench.scaling", "bench.sampler_choice", "bench.latency")
+         "bench.halving", "bench.scaling", "bench.sampler_choice", "bench.latency", "bench.replay")
 
 
 def main() -> None:
