@@ -522,7 +522,8 @@ def main() -> None:
         results["own"] = own_table(repeats)
     results["public"] = public_tables(repeats, [t for t in tables if t in ("nb201", "synthetic")])
     print(f"\nreplayed in {time.perf_counter() - start:.0f} s")
-    save("replay", {**results, "command": "python -m bench.replay " + " ".join(sys.argv[1:])})
+    every = _option("--tables=", "") == "" and not _option("--methods=", "")
+    save("replay" if every else "replay_" + "_".join(tables), {**results, "command": "python -m bench.replay " + " ".join(sys.argv[1:])})
 
 
 if __name__ == "__main__":
