@@ -493,7 +493,7 @@ def public_tables(repeats: int, wanted: list[str]) -> dict[str, Any]:
         order = sorted(range(len(jobs)), key=lambda i: "gp" not in jobs[i][1])
         done = dict(zip(order, parallel_map(_public_job, [jobs[i] for i in order])))
         curves = {c: np.array([done[i] for i, j in enumerate(jobs) if j[1] == c]) for c in cands}
-        target = float(curves["random"][:, -1].mean())
+        target = float(curves["random"].mean(0)[-1])
         print(f"\n{problem.name}: every candidate costs the same, so equal compute = equal trials; reference point "
               f"{problem.reference[0]:.4g} in accuracy; random search's mean hypervolume after {sc.RANDOM_TRIALS} "
               f"trials {target:.4g} ({repeats} repeats)")
