@@ -65,8 +65,12 @@ def test_a_proposal_snaps_to_the_nearest_member_by_choices_then_flops(pool):
     assert pool.snap(m.genotype) == (m, False)
     stages = list(m.genotype.stages)
     stages[-1] = stages[-1].__class__(**{**stages[-1].__dict__, "kernel": 7 if stages[-1].kernel != 7 else 3})
-    near, snapped = pool.snap(m.genotype.with_updates(stages=tuple(stages)))
+    proposal = m.genotype.with_updates(stages=tuple(stages))
+    near, snapped = pool.snap(proposal)
     assert snapped and near.key == m.key  # one choice away from m, several from every other member
+    other, snapped = pool.snap(proposal, {m.key})  # m scored already: the nearest of the others
+    assert snapped and other.key != m.key
+    assert pool.snap(m.genotype, {m.key}) == (m, False)  # an exact repeat stays itself (a free duplicate)
 
 
 def test_committed_pool_loads():
