@@ -375,11 +375,17 @@ def own_table(repeats: int) -> dict[str, Any]:
     print(f"\nown table: {len(pool.members)} genotypes of the {SPACE} space on cluttered, {pool.long_epochs:g}-epoch "
           f"test accuracy judged on {judged_on}; reference point ({reference[0]:.4f}, {reference[1]:.3g} FLOPs)")
     pool_mean = float(np.mean([pool.judge(m) for m in pool.members]))
+    spread = table_spread(pool)
+    print(f"  the table: test accuracy {spread['test_accuracy_min']:.3f}-{spread['test_accuracy_max']:.3f} (mean "
+          f"{spread['test_accuracy_mean']:.4f}, sd {spread['test_accuracy_sd']:.4f}), FLOPs "
+          f"{spread['flops_min'] / 1e6:.2f}-{spread['flops_max'] / 1e6:.2f}M; seed 0 against seed 1: Kendall tau "
+          f"{spread['long_vs_long_tau']:+.3f} on {spread['two_seed_members']} members, one run's seed sd "
+          f"{spread['seed_sd']:.4f}; NASWOT against seed 0: tau {spread['naswot_tau']:+.3f}, 1-epoch accuracy "
+          f"{spread['val_accuracy_tau']:+.3f}")
     results: dict[str, Any] = {"pool": {"genotypes": len(pool.members), "seeds_complete": pool.seeds_complete,
                                         "reference": reference, "judged_on": judged_on,
-                                        "test_accuracy_mean": pool_mean,
-                                        "test_accuracy_sd": float(np.std([pool.judge(m) for m in pool.members])),
-                                        "budgets_epochs": budget}, "methods": {}}
+                                        "judged_accuracy_mean": pool_mean,
+                                        "budgets_epochs": budget, **spread}, "methods": {}}
     curves: dict[str, np.ndarray] = {}
     for family, total in budget.items():
         grid = np.linspace(total / GRID, total, GRID)
@@ -411,6 +417,24 @@ def own_table(repeats: int) -> dict[str, Any]:
     results["comparisons"] = compare(curves, repeats)
     results["references"] = references(pool, curves, jobs, done, by_key)
     return results
+
+
+def table_spread(pool: Pool) -> dict[str, Any]:
+    """The table's spread, its long-vs-long Kendall tau (seed 0 against seed 1, where both are
+    trained) and how the brief signals rank its seed-0 accuracies."""
+    from scipy.stats import kendalltau
+
+    acc = np.array([m.long[0] for m in pool.members])
+    pairs = [(m.long[0], m.long[1]) for m in pool.members if m.long[1] is not None]
+    tau = float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else float("nan")
+    seed_sd = float(np.sqrt(np.mean([(a - b) ** 2 for a, b in pairs]) / 2)) if len(pairs) >= 2 else float("nan")
+    flops = [m.flops for m in pool.members]
+    return {"test_accuracy_min": float(acc.min()), "test_accuracy_max": float(acc.max()),
+            "test_accuracy_mean": float(acc.mean()), "test_accuracy_sd": float(acc.std(ddof=1)),
+            "flops_min": min(flops), "flops_max": max(flops), "two_seed_members": len(pairs),
+            "long_vs_long_tau": tau, "seed_sd": seed_sd,
+            **{f"{s}_tau": float(kendalltau([m.brief[s] for m in pool.members], acc).statistic)
+               for s in ("naswot", "val_accuracy")}}
 
 
 def compare(curves: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
