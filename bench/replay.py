@@ -474,22 +474,26 @@ def compare(curves: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
     return out
 
 
+# One retrain's seed-to-seed sd on cluttered at 20 epochs where the table has one seed only: the
+# demo's 3-seed retrain of mnasnet_tiny (make search, 2026-12-01: 86.77 +- 0.96%).
+SEED_SD = 0.0096
+
+
 def references(pool: Pool, curves: dict[str, np.ndarray], jobs: list, done: dict, by_key: dict[str, Member]) -> dict[str, Any]:
     """Goal: for each reference of the space, the default's final front holds a member within one
     seed sd of its accuracy at <= 50% of its FLOPs (share of repeats where it does)."""
     refs = [m for m in pool.members if m.name]  # the space's references are named, the random genotypes not
     pairs = [(m.long[0], m.long[1]) for m in pool.members if m.long[1] is not None]
     # one run's seed-to-seed sd: sqrt(mean (a0 - a1)^2 / 2) over the members with two seeds
-    seed_sd = float(np.sqrt(np.mean([(a - b) ** 2 for a, b in pairs]) / 2)) if len(pairs) >= 2 else float("nan")
-    out: dict[str, Any] = {"seed_sd": seed_sd}
+    seed_sd = float(np.sqrt(np.mean([(a - b) ** 2 for a, b in pairs]) / 2)) if len(pairs) >= 2 else SEED_SD
+    out: dict[str, Any] = {"seed_sd": seed_sd, "seed_sd_from": "the table" if len(pairs) >= 2 else "SEED_SD"}
     name = "auto, the default (NASWOT)"
     runs = [done[i] for i, j in enumerate(jobs) if j[0] == name]
     for ref in refs:
         hits = 0
         for r in runs:
             front = reported_front(pool, [Scored(by_key[k], c, s, t, sn) for k, c, s, t, sn in r["candidates"]])
-            hits += any(pool.judge(m) >= pool.judge(ref) - (seed_sd if seed_sd == seed_sd else 0.0)
-                        and m.flops <= 0.5 * ref.flops for m in front)
+            hits += any(pool.judge(m) >= pool.judge(ref) - seed_sd and m.flops <= 0.5 * ref.flops for m in front)
         out[ref.name] = {"accuracy": pool.judge(ref), "flops": ref.flops, "share_of_repeats": hits / max(1, len(runs))}
         print(f"  reference {ref.name}: {pool.judge(ref):.4f} at {ref.flops / 1e6:.2f}M FLOPs; the default's front holds a "
               f"match at <= 50% of its FLOPs in {hits}/{len(runs)} repeats (seed sd {seed_sd:.4f})", flush=True)
@@ -559,7 +563,8 @@ def main() -> None:
     results["public"] = public_tables(repeats, [t for t in tables if t in ("nb201", "synthetic")])
     print(f"\nreplayed in {time.perf_counter() - start:.0f} s")
     every = _option("--tables=", "") == "" and not _option("--methods=", "")
-    save("replay" if every else "replay_" + "_".join(tables), {**results, "command": "python -m bench.replay " + " ".join(sys.argv[1:])})
+    named = "_".join(tables) + "".join("_" + w for w in _option("--methods=", "").split(",") if w)
+    save("replay" if every else "replay_" + named, {**results, "command": "python -m bench.replay " + " ".join(sys.argv[1:])})
 
 
 if __name__ == "__main__":
