@@ -7,7 +7,6 @@ import pytest
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from nas.study.halving import rung_results  # noqa: F401 - the module the view serves
 from nas.study.sampling.rung_view import RungView, at_rung, fitting_rung
 from nas.study.sampling.samplers import make_sampler
 from nas.study.search import run_search

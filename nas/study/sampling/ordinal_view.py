@@ -14,9 +14,8 @@ proposes the same genotypes under both encodings). Its cost is within noise: mea
 the view against 7.3 / 7.2 / 9.2 bare, GP 41.5 / 42.4 / 52.9 against 45.9 / 37.8 / 51.2
 (``python -m bench.overhead view``, BENCHMARKS.md §2).
 
-This is the one module that reaches into Optuna's private study interface for it: samplers
-read trials through ``study._get_trials``; the view answers that call (and ``get_trials``)
-and forwards everything else to the study.
+Samplers read trials through Optuna's private ``study._get_trials``; :mod:`.study_view` (the one
+module that knows that call) answers it with the translated trials.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
+
+from .study_view import StudyView
 
 
 def is_ordered_values(d: BaseDistribution) -> bool:
@@ -67,28 +68,15 @@ class _Translator:
         return view
 
 
-class _StudyView:
+class _StudyView(StudyView):
     """The study as the inner sampler reads it: trials translated, everything else the study's."""
 
     def __init__(self, study: optuna.Study, translate: _Translator) -> None:
-        self._study, self._translate = study, translate
+        super().__init__(study)
+        self._translate = translate
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - whatever the study has
-        return getattr(self._study, name)
-
-    def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
-                    use_cache: bool = False) -> list[FrozenTrial]:
-        read = getattr(self._study, "_get_trials", None)  # the samplers' own call; else the public one
-        trials = (read(deepcopy=False, states=states, use_cache=use_cache) if read is not None
-                  else self._study.get_trials(deepcopy=False, states=states))
-        return [self._translate.trial(t) for t in trials]
-
-    def get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        return self._get_trials(deepcopy, states)
-
-    @property
-    def trials(self) -> list[FrozenTrial]:
-        return self._get_trials()
+    def show(self, trial: FrozenTrial) -> FrozenTrial:
+        return self._translate.trial(trial)
 
 
 class OrdinalView(BaseSampler):

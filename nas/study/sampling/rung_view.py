@@ -19,22 +19,23 @@ Optuna sampler:
   GP leaves it out; neither mistakes its low-rung score for a top-rung one;
 * trials not trained by halving (no rung scores), running and failed trials: unchanged.
 
-This is the one module that reaches into Optuna's private study interface for it, the same way
-:mod:`.ordinal_view` does (samplers read trials through ``study._get_trials``), and the one that
-writes a user attribute from inside a sampler (``study._storage``, as Optuna's own NSGA-II writes
-its generation).
+Samplers read trials through Optuna's private ``study._get_trials``, answered by
+:mod:`.study_view`; this module writes a user attribute from inside a sampler (``study._storage``,
+as Optuna's own NSGA-II writes its generation).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
+
+from .study_view import StudyView
 
 PROPOSED_FROM_RUNG = "proposed_from_rung"  # the TrialRecord field the chosen rung is written to
 
@@ -72,38 +73,22 @@ def at_rung(trial: FrozenTrial, rung: str) -> FrozenTrial:
     return view
 
 
-class _RungStudyView:
+class _RungStudyView(StudyView):
     """The study as a sampler fit on one rung reads it; everything else is the study's."""
 
+    CHANGES_STATES = True  # complete -> stopped below the rung
+
     def __init__(self, study: Any, rung: str, cache: dict[tuple[int, str], FrozenTrial]) -> None:  # noqa: ANN401
-        self._study, self._rung, self._cache = study, rung, cache
+        super().__init__(study)
+        self._rung, self._cache = rung, cache
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - whatever the study has
-        return getattr(self._study, name)
-
-    def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
-                    use_cache: bool = False) -> list[FrozenTrial]:
-        read = getattr(self._study, "_get_trials", None)
-        # every state: the view changes some (complete -> stopped), so filter after it
-        trials = (read(deepcopy=False, states=None, use_cache=use_cache) if read is not None
-                  else self._study.get_trials(deepcopy=False))
-        shown = [self._view(t) for t in trials]
-        return [t for t in shown if states is None or t.state in states]
-
-    def _view(self, t: FrozenTrial) -> FrozenTrial:
+    def show(self, t: FrozenTrial) -> FrozenTrial:
         if not t.state.is_finished():
             return at_rung(t, self._rung)
         key = (t.number, self._rung)  # a finished trial's record no longer changes
         if key not in self._cache:
             self._cache[key] = at_rung(t, self._rung)
         return self._cache[key]
-
-    def get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        return self._get_trials(deepcopy, states)
-
-    @property
-    def trials(self) -> list[FrozenTrial]:
-        return self._get_trials()
 
 
 class RungView(BaseSampler):
