@@ -461,6 +461,14 @@ def compare(curves: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
             row = out[f"{a} vs {b}"] = diff(a, b)
             print(f"  {a} - {b}: final {row['final_diff_mean']:+.3f} ({row['diff_in_sd']:+.2f} sd), mean curve above "
                   f"from 25% on: {row['mean_curve_above_from_25pct']} ({row['above_points']})", flush=True)
+    random_final = curves.get("random (NASWOT)")
+    for name in ("auto, the default (NASWOT)", "tpe (NASWOT)", "gp (NASWOT)"):
+        if random_final is not None and name in curves:  # the §12 measure, judged by long training
+            mean, goal = curves[name].mean(0), float(random_final.mean(0)[-1])
+            reach = (int(np.argmax(mean >= goal)) + 1) / GRID * 100 if (mean >= goal).any() else None
+            out[f"{name}: candidates to random's 100-candidate hypervolume"] = reach
+            print(f"  {name}: reaches random search's final judged hypervolume after "
+                  f"{f'{reach:g}' if reach else 'more than 100'} candidates' compute (grid of {100 / GRID:g})", flush=True)
     target = curves.get("auto, top budget only")
     for name in ("sh, model-based proposals (auto)", "sh, random proposals"):
         if target is not None and name in curves:
