@@ -108,6 +108,7 @@ OPTUNA_FENCES = {
     "nas/study/sampling/lean_ehvi.py": "GP's EHVI computed with less work",
     "nas/study/sampling/lean_tpe.py": "TPE's parameter conversion done once per trial",
     "nas/study/sampling/ordinal_view.py": "the samplers' view of ordered choices stored as values",
+    "nas/study/sampling/rung_view.py": "the rung a halving proposal was fit on, written from the sampler",
 }
 
 
