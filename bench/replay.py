@@ -57,7 +57,6 @@ import csv
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -408,9 +407,9 @@ def own_table(repeats: int) -> dict[str, Any]:
                    "snapped_fraction": float(np.mean(snaps)), "replay_s": float(np.mean([r["seconds"] for r in runs])),
                    "asks_mean": float(np.mean([r["asks"] for r in runs]))}
             results["methods"][method.name] = row
-            marks = "  ".join(f"{int(q * 100)}% {cv[:, k].mean():.3f} [{bootstrap(cv[:, k], rng)[0]:.3f}, "
-                              f"{bootstrap(cv[:, k], rng)[1]:.3f}]"
-                              for q, k in ((0.25, GRID // 4 - 1), (0.5, GRID // 2 - 1), (1.0, GRID - 1)))
+            marks = "  ".join(f"{int(q * 100)}% {cv[:, k].mean():.3f} [{lo:.3f}, {hi:.3f}]"
+                              for q, k in ((0.25, GRID // 4 - 1), (0.5, GRID // 2 - 1), (1.0, GRID - 1))
+                              for lo, hi in (bootstrap(cv[:, k], rng),))
             print(f"    {method.name:34s} {marks}  cand {row['candidates_mean']:.0f}, front {row['front_size_mean']:.1f}, "
                   f"{row['improvement_over_random_arch'] * 100:+.2f} pt, asks {row['asks_mean']:.0f}, snapped "
                   f"{row['snapped_fraction']:.0%}, {row['replay_s']:.0f} s", flush=True)
