@@ -14,6 +14,7 @@ from ..arch.space import ENCODINGS, PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, space_min_cost
+from ..model.memory import largest_genotype, training_bytes
 from ..train.config import DEFAULT_TEST_FRACTION
 from ..train.devices import check_device
 from ..train.data import Dataset
@@ -24,6 +25,8 @@ from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from ..train.rungs import Rungs
 from .sampling.samplers import make_pruner, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
+from .run.group_size import group_size
+from .run.placement import dataset_bytes, gpu_ids_in_use
 from .search_config import SearchConfig
 from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_names
 
@@ -171,8 +174,20 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, Dataset, StudyHandle]:
     space = load_space(cfg.space)
     data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, test_fraction=cfg.test_fraction)
     check_budget(cfg, space, data)
+    resolve_group(cfg, space, data)
     cfg.storage = resolve_storage_url(cfg.storage, cfg.study, cfg.workers)
     return space, data, open_study(cfg, space, data)
+
+
+def resolve_group(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
+    """``--group``: checked against each GPU in use, ``auto`` resolved (nas.study.run.group_size)."""
+    if cfg.group == 1:
+        return
+    ids = gpu_ids_in_use(cfg.device, cfg.devices)
+    largest = largest_genotype(space, data.in_channels, data.num_classes)
+    cfg.group = min(group_size(cfg.group, device, lambda: training_bytes(largest, cfg.train.batch_size),
+                               lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
+                    for device in ([f"cuda:{i}" for i in ids] if ids else ["cpu"]))
 
 
 def study_references(study: optuna.Study) -> list[Genotype]:

@@ -10,6 +10,7 @@ from ..train.config import DEFAULT_TEST_FRACTION, TrainConfig
 from ..train.rungs import Rungs
 from ..train.signals import ACCURACY, DEFAULT_SIGNAL, SIGNALS, objective_name
 from .budgets import OBJECTIVES, REWARD_ON, TOLD_AS
+from .run.group_size import DEFAULT_GROUP, parse_group
 from .run.settings import LoopSettings, Workers
 from .sampling.samplers import DEFAULT_OVERLAP_SAMPLING, DEFAULT_SAMPLER, PRUNERS, SAMPLERS, overlap_for
 from .store.defaults import DEFAULT_REWARD_EXPONENT, DEFAULT_STALE_AFTER, DEFAULT_STORAGE_RETRY
@@ -48,6 +49,7 @@ class SearchConfig:
     devices: list[int] | None = None  # GPU ids for the workers (default: all visible)
     workers_per_device: int | None = None  # at most this many workers per GPU (nas.study.run.placement)
     overlap_sampling: bool | None = DEFAULT_OVERLAP_SAMPLING  # ask ahead while training; None: on a GPU
+    group: int | str = DEFAULT_GROUP  # candidates in training at once per worker, or "auto" (nas.study.run.group_size)
     stale_after: float = DEFAULT_STALE_AFTER  # seconds without heartbeat before a trial is lost
     poll_interval: float = 1.0
     fidelity: Rungs | None = None  # successive halving over these rungs (nas.study.halving); None: single
@@ -68,6 +70,7 @@ class SearchConfig:
             raise UserError(f"--trials must be >= 1, got {self.trials}")
         if self.workers < 1:
             raise UserError(f"--workers must be >= 1, got {self.workers}")
+        self.group = parse_group(self.group)
         if self.sampler not in SAMPLERS:
             raise UserError(f"--sampler {self.sampler!r}: allowed: {allowed(SAMPLERS)}")
         if self.pruner not in PRUNERS:
@@ -90,6 +93,9 @@ class SearchConfig:
         if self.signal != ACCURACY and self.reward_mode:
             raise UserError(f"--signal {self.signal}: the reward mode weighs validation accuracy against its "
                             f"target; use --signal val_accuracy with it")
+        if self.group != 1 and self.measures_latency:
+            raise UserError(f"--group {self.group}: latency is measured with the device to itself; with a latency "
+                            f"budget, target or objective, train one candidate at a time (--group 1)")
         if self.fidelity is not None and SIGNALS[self.signal].at_init:
             raise UserError(f"--signal {self.signal} is measured at initialisation, the same at every rung: "
                             f"--fidelity sh ranks on a signal of training "
@@ -164,4 +170,5 @@ class SearchConfig:
         # space stops the search with a warning instead of asking forever.
         return LoopSettings(total=self.trials, stale_after=self.stale_after,
                             poll_interval=self.poll_interval, max_asks=20 * self.trials + 100,
-                            overlap_sampling=overlap_for(self.overlap_sampling, device))
+                            overlap_sampling=overlap_for(self.overlap_sampling, device),
+                            group=self.group if isinstance(self.group, int) else 1, device=device)

@@ -12,7 +12,8 @@ replays the numbers it was captured with: fused SGD reads a tensor learning rate
 memory. The first :data:`WARMUP_STEPS` steps run eagerly on a side stream, as PyTorch's recipe
 for capturing a whole network asks, so that the optimizer's momentum buffers and cuDNN's
 choices are made before capture. A capture that fails leaves training eager (with a warning),
-never a failed candidate.
+never a failed candidate. Captures are taken one at a time, in ``thread_local`` error mode,
+so that candidates trained side by side (:mod:`nas.train.group`) do not spoil each other's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import warnings
 from collections.abc import Callable
 
 import torch
+
+from .side_by_side import CAPTURE
 
 WARMUP_STEPS = 3  # eager steps before capture (PyTorch's whole-network capture example uses 3)
 
@@ -59,7 +62,8 @@ def capture_step(step: Step, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: t
         group["lr"] = lr
     graph = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.graph(graph):
+        # one capture at a time, and one that another thread's work cannot spoil (nas.train.side_by_side)
+        with CAPTURE, torch.cuda.graph(graph, capture_error_mode="thread_local"):
             loss = step(x, y)
     except Exception as exc:  # noqa: BLE001 - any capture failure: train on eagerly
         warnings.warn(f"CUDA graph capture failed, training eagerly: {type(exc).__name__}: {exc}", stacklevel=2)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from .data import Dataset
 from .data_config import DataConfig
+from .side_by_side import SETUP
 
 
 class DeviceData:
@@ -32,8 +33,12 @@ class DeviceData:
     def get(cls, data: Dataset, resolution: int, device: torch.device) -> "DeviceData":
         """Made once per (resolution, device) and kept on ``data`` itself, so it is freed with it."""
         key = (resolution, str(device))
-        if key not in data.device_cache:
-            data.device_cache[key] = cls(data, resolution, device)
+        with SETUP:  # grouped trainers (nas.train.side_by_side) share one copy
+            if key not in data.device_cache:
+                made = cls(data, resolution, device)
+                if device.type == "cuda":  # made on this thread's stream, read on the others'
+                    torch.cuda.current_stream(device).synchronize()
+                data.device_cache[key] = made
         return data.device_cache[key]  # type: ignore[return-value]
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from ..arch.genotype import Genotype
 from ..model.builder import build_model
 from .data import Dataset
 from .device_data import DeviceData
+from .side_by_side import SETUP, check_stop
 from .signals import Signals, loss_signals
 from .trainer import (CandidateFailed, TrainConfig, autocast_for, evaluate_with_loss, make_optimizer,
                       recalibrate_from_training_data, select_device, sgd_step)
@@ -75,12 +76,13 @@ class ExtendableRun:
                  checkpoint: Path | None = None) -> None:
         self.device = select_device(device) if isinstance(device, str) else device
         self.cfg, self.schedule, self.checkpoint = cfg, schedule, checkpoint
-        torch.manual_seed(cfg.seed)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.dd = DeviceData.get(data, genotype.resolution, self.device)
         self.memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model = build_model(genotype).to(device=self.device, memory_format=self.memory)
+        with SETUP:  # seeded weights, whatever trains beside (nas.train.side_by_side)
+            torch.manual_seed(cfg.seed)
+            self.model = build_model(genotype).to(device=self.device, memory_format=self.memory)
         self.opt = make_optimizer(self.model, cfg, self.device)
         self.autocast = autocast_for(self.device, cfg)
         n = len(self.dd.y_train)
@@ -152,6 +154,7 @@ class ExtendableRun:
             for group in self.opt.param_groups:
                 group["lr"] = lr
             idx = self.perm[b * bs:(b + 1) * bs]
+            check_stop()  # the grouped loop that asked for this has ended
             loss = sgd_step(self.model, self.opt, self.dd, idx, cfg, self.gen, self.memory, self.autocast)
             loss_sum += loss
             losses.append(loss.detach().float())

@@ -28,6 +28,7 @@ from .cuda_graph import GraphedSteps
 from .signals import Signals, loss_signals
 from .zero_cost import zero_cost_signals
 from .thread_loan import TrainingThreads
+from .side_by_side import SETUP, check_stop
 from .epoch_lines import report_epoch
 from ..arch.genotype import Genotype
 
@@ -161,14 +162,15 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
     device = select_device(device) if isinstance(device, str) else device
     if cfg.epochs is None and cfg.time_budget is None:
         raise ValueError("give epochs or time_budget")
-    torch.manual_seed(cfg.seed)
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
     dd = DeviceData.get(data, genotype.resolution, device)
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = build_model(genotype).to(device=device, memory_format=memory)
+    with SETUP:  # seeded weights and the zero-cost pass, whatever trains beside (nas.train.side_by_side)
+        torch.manual_seed(cfg.seed)
+        model = build_model(genotype).to(device=device, memory_format=memory)
+        at_init = zero_cost_signals(model, dd, cfg.seed, memory) if cfg.zero_cost else {}
     autocast = autocast_for(device, cfg)
-    at_init = zero_cost_signals(model, dd, cfg.seed, memory) if cfg.zero_cost else {}
 
     n = len(dd.y_train)
     bs = min(cfg.batch_size, n)
@@ -206,6 +208,7 @@ def train_candidate(genotype: Genotype, data: Dataset, cfg: TrainConfig,
                 for group in opt.param_groups:
                     group["lr"] = peak_lr * one_cycle(progress, cfg.warmup_fraction)
                 threads.follow()  # one thread fewer while the next trial is sampled beside us
+                check_stop()  # the grouped loop that asked for this has ended
                 idx = perm[b * bs:(b + 1) * bs]
                 if graphs is None:
                     loss = sgd_step(model, opt, dd, idx, cfg, gen, memory, autocast)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device_data import DeviceData
+from .side_by_side import SETUP
 from .signals import Signals
 
 if TYPE_CHECKING:
@@ -112,8 +113,9 @@ def signals_at_init(genotype: "Genotype", data: "Dataset", cfg: "TrainConfig", d
     without training it: a search that scores candidates at initialisation (``--signal synflow``)."""
     from ..model.builder import build_model
 
-    torch.manual_seed(cfg.seed)
     dd = DeviceData.get(data, genotype.resolution, device)
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = build_model(genotype).to(device=device, memory_format=memory)
-    return Signals.from_dict(zero_cost_signals(model, dd, cfg.seed, memory))
+    with SETUP:  # seeded weights and the forked random state, whatever runs beside (nas.train.side_by_side)
+        torch.manual_seed(cfg.seed)
+        model = build_model(genotype).to(device=device, memory_format=memory)
+        return Signals.from_dict(zero_cost_signals(model, dd, cfg.seed, memory))

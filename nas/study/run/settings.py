@@ -15,6 +15,9 @@ class LoopSettings:
     poll_interval: float = 1.0  # seconds between looks while the last trials run elsewhere
     max_asks: int | None = None  # stop after this many proposals (e.g. most over budget)
     overlap_sampling: bool = False  # ask for the next trial while this one trains (run.overlapped)
+    group: int = 1  # candidates in training at once (run.grouped); 1: serial or overlapped
+    device: str = "cpu"  # where the group trains: side by side on CUDA, one after another on the CPU
+    group_concurrent: bool | None = None  # side by side on the CPU too (tests of the threaded path)
 
 
 @dataclass

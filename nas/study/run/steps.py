@@ -177,7 +177,9 @@ class Loop:
         kept and failing trials whose workers are gone."""
         reinsert(self.handle)  # results a storage outage left in the recovery folder, before judging
         snapshot = self.study.get_trials(deepcopy=False)  # one read serves the checks of an iteration
-        if fail_stale_trials(self.handle, self.settings.stale_after, snapshot, claimed_elsewhere(self.handle.name)):
+        # its own trials are alive whatever their heartbeat's age (a --stale-after below the beat's interval)
+        spare = claimed_elsewhere(self.handle.name) | {asked.trial.number for asked in self.held.all()}
+        if fail_stale_trials(self.handle, self.settings.stale_after, snapshot, spare):
             snapshot = self.study.get_trials(deepcopy=False)
         return (snapshot, *slots_taken(snapshot))
 

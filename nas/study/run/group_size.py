@@ -1,0 +1,65 @@
+"""How many candidates a grouped loop trains at once (``--group K|auto``), checked before
+anything is written.
+
+``--group K`` is taken as given once it fits: on a GPU, K times the estimated working set of the
+space's largest candidate (:func:`nas.model.memory.training_bytes`, at the run's batch size) must
+fit in the device's free memory beside the data, or the command stops with one line saying how
+many fit. ``--group auto`` takes as many as fit, at most :data:`AUTO_CAP`. On the CPU a group's
+candidates train one after another (nas.train.group), so memory never limits K there, and ``auto``
+is 1: nothing is gained by asking ahead where the trainer fills the cores (BENCHMARKS.md §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...errors import UserError
+from .placement import CUDA_CONTEXT_BYTES, GIB
+
+# Not measured yet (no GPU was lent while the grouped trainer was built): 8 is the process count at
+# which BENCHMARKS.md §14 measured the best trials/hour with separate workers on an H100. The
+# default stays --group 1 until bench/gpu.py measures the grouped figures on a GPU.
+AUTO_CAP = 8
+DEFAULT_GROUP = 1
+
+
+def parse_group(text: str | int) -> int | str:
+    """``--group``'s value: a whole number >= 1, or ``auto``."""
+    if text == "auto":
+        return "auto"
+    try:
+        k = int(text)
+    except (TypeError, ValueError):
+        raise UserError(f"--group {text!r}: expected a whole number of candidates >= 1, or auto") from None
+    if k < 1:
+        raise UserError(f"--group {k}: a group holds at least 1 candidate (1: one at a time); allowed: "
+                        f"a whole number >= 1, or auto")
+    return k
+
+
+def group_size(requested: int | str, device: str, candidate_bytes: Callable[[], int],
+               data_bytes: Callable[[], int], free_memory: Callable[[str], tuple[int, int]] | None = None) -> int:
+    """The group size to run with on ``device`` (``cpu`` or ``cuda:N``); refuses a ``--group K``
+    whose K candidates cannot fit in the GPU's free memory. ``free_memory(device)`` gives (free,
+    total) bytes (default: the CUDA driver's figures)."""
+    requested = parse_group(requested)
+    if not device.startswith("cuda"):
+        return 1 if requested == "auto" else requested
+    free, total = (free_memory or cuda_free_memory)(device)
+    each = candidate_bytes()
+    room = free - CUDA_CONTEXT_BYTES - data_bytes()
+    fit = max(0, room // each)
+    if requested == "auto":
+        return max(1, min(AUTO_CAP, fit))
+    if requested > fit:
+        raise UserError(f"--group {requested}: {requested} candidates of up to {each / GIB:.2f} GiB each (the "
+                        f"space's largest at this batch size) need {requested * each / GIB:.1f} GiB on {device}, "
+                        f"but {free / GIB:.1f} of {total / GIB:.1f} GiB are free there (less the data and the "
+                        f"CUDA context); at most {fit} fit: lower --group, or use --group auto")
+    return requested
+
+
+def cuda_free_memory(device: str) -> tuple[int, int]:
+    import torch
+
+    return torch.cuda.mem_get_info(torch.device(device))
