@@ -150,6 +150,8 @@ def test_continuing_a_run_equals_training_it_from_scratch(digits):
     schedule = StableDecay(warmup_epochs=0.15)
     continued = ExtendableRun(small_net(), digits, TrainConfig(seed=3), "cpu", schedule)
     first = continued.train_to(1).accuracy
+    pointers = ([p.data_ptr() for p in continued.model.parameters()],
+                [continued.opt.state[p]["momentum_buffer"].data_ptr() for p in continued.model.parameters()])
     acc = continued.train_to(3).accuracy
     scratch = ExtendableRun(small_net(), digits, TrainConfig(seed=3), "cpu", schedule)
     assert scratch.train_to(3).accuracy == acc  # tolerance 0 on CPU: the same trajectory
@@ -161,6 +163,10 @@ def test_continuing_a_run_equals_training_it_from_scratch(digits):
     for (name, a), b in zip(continued.model.state_dict().items(), scratch.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert acc > first and acc > 0.8
+    # the cool-down branch was undone in place: the tensors a CUDA graph was captured with
+    # (parameters, momentum buffers) are the ones training goes on with
+    assert [p.data_ptr() for p in continued.model.parameters()] == pointers[0]
+    assert [continued.opt.state[p]["momentum_buffer"].data_ptr() for p in continued.model.parameters()] == pointers[1]
     # what continuing cost: the extra epochs plus the first rung's cool-down (0.2 x 1 epoch)
     spe = continued.steps_per_epoch
     assert continued.steps_trained == 3 * spe + round(0.2 * spe)

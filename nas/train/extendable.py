@@ -16,6 +16,11 @@ cool-down of each rung it passes (``cooldown x`` that rung's epochs).
 A checkpoint file (``torch.save`` of tensors and numbers, read back with ``weights_only=True``)
 holds the stable state after every epoch and every rung's result, so a run killed mid-rung
 resumes from its last finished epoch: only the epoch in progress is trained again.
+
+On CUDA the step is captured once as a CUDA graph and replayed, as in
+:func:`nas.train.trainer.train_candidate` (x3.8-x13 per step on an H100, BENCHMARKS.md §14); the
+cool-down branch is therefore undone *in place* (weights and momentum buffers copied back into
+the tensors the graph was captured with), never by swapping in new tensors.
 """
 
 from __future__ import annotations
@@ -36,8 +41,9 @@ from .data import Dataset
 from .device_data import DeviceData
 from .side_by_side import SETUP, check_stop
 from .signals import Signals, loss_signals
-from .trainer import (CandidateFailed, TrainConfig, autocast_for, evaluate_with_loss, make_optimizer,
-                      recalibrate_from_training_data, select_device, sgd_step)
+from .cuda_graph import GraphedSteps
+from .trainer import (CandidateFailed, TrainConfig, autocast_for, evaluate_with_loss, make_optimizer, optimise,
+                      recalibrate_from_training_data, select_device, sgd_step, training_batch)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,11 @@ class ExtendableRun:
             self.model = build_model(genotype).to(device=self.device, memory_format=self.memory)
         self.opt = make_optimizer(self.model, cfg, self.device)
         self.autocast = autocast_for(self.device, cfg)
+        self.graphs = None  # the step captured once and replayed on CUDA (nas.train.cuda_graph), as train_candidate
+        if cfg.cuda_graphs and self.device.type == "cuda":
+            uncached = autocast_for(self.device, cfg, cache=False)
+            self.graphs = GraphedSteps(lambda xb, yb: optimise(self.model, self.opt, xb, yb, cfg.label_smoothing,
+                                                               uncached), self.opt)
         n = len(self.dd.y_train)
         self.batch_size = min(cfg.batch_size, n)
         self.steps_per_epoch = max(1, n // self.batch_size)
@@ -155,7 +166,7 @@ class ExtendableRun:
                 group["lr"] = lr
             idx = self.perm[b * bs:(b + 1) * bs]
             check_stop()  # the grouped loop that asked for this has ended
-            loss = sgd_step(self.model, self.opt, self.dd, idx, cfg, self.gen, self.memory, self.autocast)
+            loss = self._step(idx)
             loss_sum += loss
             losses.append(loss.detach().float())
             self.step += 1
@@ -175,6 +186,17 @@ class ExtendableRun:
         if count and not math.isfinite(mean):
             raise CandidateFailed(f"non-finite training loss at step {self.step}")
         return mean
+
+    def _step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One SGD step on the batch ``idx``: eager, or replayed from the captured graph on CUDA."""
+        def eager() -> torch.Tensor:
+            return sgd_step(self.model, self.opt, self.dd, idx, self.cfg, self.gen, self.memory, self.autocast)
+
+        if self.graphs is None:
+            return eager()
+        if self.graphs.warming:
+            return self.graphs.warmup(eager)
+        return self.graphs(*training_batch(self.dd, idx, self.gen, self.memory)).clone()  # the graph reuses its output
 
     def _keep_losses(self, losses: list[torch.Tensor]) -> None:
         """Move the steps' losses (device tensors) to :attr:`step_losses` with one host sync."""
@@ -211,10 +233,28 @@ class ExtendableRun:
         torch.set_rng_state(state["cpu_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.model.load_state_dict(state["model"])  # copies into the parameters: a graph's tensors stay its own
+        self._restore_optimizer(state["optimizer"])
         # a checkpoint from before the signals has none: TSE then covers the steps trained since
         self.step_losses = state["step_losses"].tolist() if "step_losses" in state else []
+
+    def _restore_optimizer(self, saved: dict[str, Any]) -> None:
+        """The optimizer's state as saved, copied into the momentum buffers it has: a captured
+        CUDA graph updates the very tensors it was captured with, and ``load_state_dict`` would
+        put new ones in their place (the graph would then train on stale buffers, silently)."""
+        params = [p for group in self.opt.param_groups for p in group["params"]]
+        if not all(params[int(i)] in self.opt.state for i in saved["state"]) or not saved["state"]:
+            self.opt.load_state_dict(saved)  # no buffers yet (before the first step): nothing captured
+            return
+        for index, buffers in saved["state"].items():
+            current = self.opt.state[params[int(index)]]
+            for key, value in buffers.items():
+                if isinstance(value, torch.Tensor) and isinstance(current.get(key), torch.Tensor):
+                    current[key].copy_(value)
+                else:
+                    current[key] = value
+        for group, saved_group in zip(self.opt.param_groups, saved["param_groups"]):
+            group.update({k: v for k, v in saved_group.items() if k != "params"})
 
     def _save(self) -> None:
         if self.checkpoint is None:
@@ -239,3 +279,5 @@ class ExtendableRun:
         """The candidate is finished (stopped or at the top rung): its checkpoint is not needed."""
         if self.checkpoint is not None:
             self.checkpoint.unlink(missing_ok=True)
+        if self.graphs is not None:
+            self.graphs.release()
