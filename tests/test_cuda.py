@@ -120,3 +120,34 @@ def test_captured_steps_are_replayed_after_the_warmup_and_learn_as_eager_steps_d
     eager = train_candidate(g, digits, TrainConfig(epochs=3, cuda_graphs=False), "cuda")
     assert len(replays) == steps - cuda_graph.WARMUP_STEPS  # none without graphs
     assert graphed.val_accuracy > 0.8 and abs(graphed.val_accuracy - eager.val_accuracy) < 0.05
+
+
+def test_a_group_trains_side_by_side_on_the_gpu_as_alone_within_noise_and_failures_stay_alone() -> None:
+    """Three candidates in threads on their own CUDA streams, graphed: each reaches its lone
+    run's accuracy within 3 points (dropout masks come from the device's shared generator), and
+    a diverging fourth fails alone."""
+    from nas.train.config import CandidateFailed
+    from nas.train.group import CandidatePool
+
+    data = load_dataset("digits")
+    refs = load_space("mobile").reference_genotypes(data.in_channels, data.num_classes)
+    cfg = TrainConfig(epochs=2, seed=1)
+    alone = [train_candidate(g, data, cfg, "cuda").val_accuracy for g in refs]
+    pool = CandidatePool(torch.device("cuda"), len(refs) + 1)
+    try:
+        futures = [pool.submit(train_candidate, g, data, cfg, "cuda") for g in refs]
+        futures.append(pool.submit(train_candidate, refs[0], data, replace(cfg, lr=1e30), "cuda"))
+        results = [f.exception() or f.result() for f in futures]
+    finally:
+        pool.close()
+    assert pool.threads == len(refs) + 1  # side by side on the GPU
+    for a, r in zip(alone, results):
+        assert abs(r.val_accuracy - a) < 0.03, (a, r.val_accuracy)
+    assert isinstance(results[-1], CandidateFailed)
+
+
+def test_a_grouped_search_on_the_gpu_ends_at_its_total(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    study = run_search(config(tmp_path, trials=6, group=3, device="cuda"), out=io.StringIO())
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 6
+    assert all(r.device.startswith("cuda") for r in records(study) if r.trained)
