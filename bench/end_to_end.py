@@ -1,0 +1,138 @@
+"""Issue 32, part 5: does the tabular conclusion (§16: the default search above random search at
+equal compute) hold on the real pipeline?
+
+``REPEATS`` times (sampler seeds 0, 1, 2), the default search (``SearchConfig`` defaults: the
+default sampler ranking by the default signal, NASWOT at initialisation) and random search with
+the same signal run ``TRIALS`` trials each on ``cluttered`` (equal compute: every candidate costs
+the same zero-cost pass; over-budget and repeated proposals are free in both). Each search's
+reported front (by its own score and FLOPs) is thinned to at most ``MEMBERS`` architectures
+evenly spread in log FLOPs (the same rule for both: retraining whole fronts of ~25 on 2 cores was
+out of reach), and each kept member is trained with the own table's long recipe (retrain's:
+train + validation, 20 epochs, seed 0) and scored on the held-out test split. The judge is the
+one of §16: hypervolume of test accuracy against FLOPs at the own table's reference point (its
+median test accuracy, 1.1 x its largest FLOPs), as a fraction of the whole 303-genotype pool's.
+
+    python -m bench.end_to_end [repeats=3] [trials=100] [members=8] [processes=2]
+
+Resumable: the searches are studies under ``results/`` and every training is cached in
+``results/bench/end_to_end.jsonl`` (the own table's cache is read too: a front member that is in
+the table is not trained again).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from bench.common import OUT, save
+from bench.own_table import job_key, load_cache, run
+from bench.pool import parallel_map
+from bench.replay import Pool
+from nas.pareto import front_hypervolume
+
+CACHE = OUT / "end_to_end.jsonl"
+METHODS = ("default", "random")
+LONG = 20.0
+
+
+def option(name: str, default: int) -> int:
+    return next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith(f"{name}=")), default)
+
+
+def reported_front(method: str, repeat: int, trials: int) -> list[tuple[str, float]]:
+    """(genotype JSON, FLOPs) of each member of the front the search reports (run or resumed)."""
+    from nas.report.results import pareto_frame
+    from nas.study.search import SearchConfig, run_search
+    from nas.study.store.records import TrialRecord
+
+    cfg = SearchConfig(space="mobile", dataset="cluttered", study=f"bench-e2e-{method}-r{repeat}-t{trials}",
+                       trials=trials, seed=repeat, progress=False, write_files=False,
+                       **({"sampler": "random"} if method == "random" else {}))
+    study = run_search(cfg, out=io.StringIO())
+    numbers = set(pareto_frame(study)["number"].astype(int))
+    records = [TrialRecord.from_trial(t) for t in study.trials if t.number in numbers]
+    return sorted({(r.genotype, float(r.flops)) for r in records if r.genotype and r.flops}, key=lambda m: m[1])
+
+
+def thinned(front: list[tuple[str, float]], members: int) -> list[tuple[str, float]]:
+    """At most ``members`` of ``front``, evenly spread in log FLOPs, both ends kept."""
+    if len(front) <= members:
+        return front
+    logs = np.log10([f for _, f in front])
+    targets = np.linspace(logs[0], logs[-1], members)
+    picked = sorted({int(np.argmin(np.abs(logs - t))) for t in targets})
+    return [front[i] for i in picked]
+
+
+def trained(jobs: list[tuple[str, str, float, int]], processes: int) -> dict[str, float]:
+    """Test accuracy of every job, training only what neither cache holds."""
+    cache = {**load_cache(), **_load(CACHE)}
+    missing = [j for j in dict.fromkeys(jobs) if job_key(j) not in cache]
+    print(f"end to end: {len(jobs) - len(missing)} of {len(jobs)} trainings cached; training {len(missing)}", flush=True)
+
+    def store(row: dict[str, Any]) -> None:
+        with CACHE.open("a") as fh:
+            fh.write("\n" + json.dumps(row) + "\n")
+        cache[row["key"]] = row
+
+    if missing:
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        parallel_map(run, missing, processes=processes, on_done=store)
+    return {job_key(j): cache[job_key(j)]["test_accuracy"] for j in jobs}
+
+
+def _load(path: Any) -> dict[str, dict[str, Any]]:  # noqa: ANN401 - a Path
+    rows = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows[row["key"]] = row
+    return rows
+
+
+def main() -> None:
+    repeats, trials = option("repeats", 3), option("trials", 100)
+    members, processes = option("members", 8), option("processes", 2)
+    fronts = {(m, r): thinned(reported_front(m, r, trials), members) for r in range(repeats) for m in METHODS}
+    jobs = {key: [("long", g, LONG, 0) for g, _ in front] for key, front in fronts.items()}
+    accuracy = trained([j for js in jobs.values() for j in js], processes)
+    pool = Pool.load()
+    reference = pool.reference()
+    whole = front_hypervolume(np.array([pool.judge(m) for m in pool.members]),
+                              np.array([m.flops for m in pool.members]), reference)
+    rows: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    for (method, repeat), front in fronts.items():
+        accs = np.array([accuracy[job_key(j)] for j in jobs[(method, repeat)]])
+        flops = np.array([f for _, f in front])
+        hv = front_hypervolume(accs, flops, reference) / whole
+        rows[method].append({"repeat": repeat, "hv": float(hv), "members": len(front),
+                             "mean_test_accuracy": float(accs.mean()), "best_test_accuracy": float(accs.max()),
+                             "flops_min": float(flops.min()), "flops_max": float(flops.max())})
+    print(f"\nend to end on cluttered, {trials} trials a search, fronts thinned to <= {members} and trained "
+          f"{LONG:g} epochs (seed 0), judged hypervolume at ({reference[0]:.4f}, {reference[1]:.3g} FLOPs) as a "
+          f"fraction of the own table's pool:")
+    for method in METHODS:
+        hv = [r["hv"] for r in rows[method]]
+        print(f"  {method:8s} " + "  ".join(f"r{r['repeat']} {r['hv']:.3f} ({r['members']} kept, mean acc "
+                                            f"{r['mean_test_accuracy']:.4f})" for r in rows[method])
+              + f"   mean {np.mean(hv):.3f}")
+    diff = np.array([a["hv"] - b["hv"] for a, b in zip(rows["default"], rows["random"])])
+    sd = float(diff.std(ddof=1)) if repeats > 1 else float("nan")
+    verdict = {"mean_difference": float(diff.mean()), "sd_of_difference": sd,
+               "in_sd": float(diff.mean() / sd) if sd and np.isfinite(sd) and sd > 0 else None,
+               "default_wins": int((diff > 0).sum())}
+    print(f"  default - random: {diff.mean():+.3f} (sd of the paired difference {sd:.3f}; the default higher in "
+          f"{verdict['default_wins']} of {repeats} repeats)")
+    save("end_to_end", {"repeats": repeats, "trials": trials, "members": members, "long_epochs": LONG,
+                        "reference": reference, "rows": rows, "verdict": verdict,
+                        "command": "python -m bench.end_to_end " + " ".join(sys.argv[1:])})
+
+
+if __name__ == "__main__":
+    main()
