@@ -153,3 +153,21 @@ def test_a_killed_grouped_worker_keeps_every_finished_candidate(tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     assert evaluated_count(load(tmp_path)) == total
     assert all(completed(log)[n] == v for n, v in after.items())
+
+
+def test_retrain_trains_a_group_of_runs_at_once_and_keeps_every_one(tmp_path: Path, side_by_side: None,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from nas.arch.genotype import Genotype
+    from nas.study.retrain import Candidate, run_retrain
+    from nas.study.store.storage import load_handle
+
+    monkeypatch.chdir(tmp_path)
+    study = search(config(tmp_path, trials=4), FakeTrainer())
+    chosen = [Candidate(f"trial {t.number}", Genotype.from_json(t.user_attrs["genotype"]), t.number)
+              for t in study.trials[:3]]
+    trainer = CountingTrainer()
+    retrain = run_retrain(load_handle(None, "t"), chosen, epochs=2, seeds=2, out=open("/dev/null", "w"),
+                          trainer=trainer, group=3).study
+    assert trainer.most == 3
+    done = [TrialRecord.from_trial(t) for t in retrain.trials if t.state == TrialState.COMPLETE]
+    assert sorted((r.key, r.seed) for r in done) == sorted((c.genotype.key(), s) for c in chosen for s in (0, 1))

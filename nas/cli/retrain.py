@@ -29,6 +29,9 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     add_renamed(p, "--epochs", "--final-epochs", type=float)
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     add_workers(p, "the runs")
+    p.add_argument("--group", default="1", metavar="K|auto",
+                   help="runs in training at once in each worker: side by side on a GPU, one after another "
+                        "on the CPU (as search --group; default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     add_max_params(p)
     add_storage_retry(p)
@@ -93,12 +96,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     storage_retry = storage_retry_of(args)
     from ..report.final import comparison_frame, final_frame, final_front, format_comparison, format_final
     from ..study.retrain import run_retrain
+    from ..study.run.group_size import parse_group
     from ..study.store.storage import load_handle, study_dir
 
     if args.final_epochs <= 0:
         raise UserError(f"--final-epochs must be positive, got {args.final_epochs:g}")
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
+    group = parse_group(args.group)
     workers = workers_of(args)
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
     chosen = candidates(search.study, args.arch, max_params(args))
@@ -106,7 +111,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
     retrain = run_retrain(search, chosen, args.final_epochs, args.seeds, workers, args.device,
                           out=sys.stdout if workers == 1 else None,  # a line per run (workers: their own)
-                          workers_per_device=args.workers_per_device)
+                          workers_per_device=args.workers_per_device, group=group)
     final = final_frame(retrain.study)
     if any(c.label.startswith("reference") for c in chosen):  # found against hand-designed
         asked = [(c.label, c.genotype.key()) for c in chosen]

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
+from ..model.memory import training_bytes
 from ..train.data import Dataset
 from ..train.epoch_lines import watching
 from ..train.config import Trainer, TrainResult
@@ -28,6 +29,7 @@ from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import fail_stale_trials
 from .run.driver import drive
+from .run.group_size import group_size
 from .run.settings import LoopSettings, Workers
 from .run.placement import dataset_bytes
 from .run.progress import Countdown
@@ -170,6 +172,7 @@ class RetrainJob:
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
     done_at_start: int = 0  # runs finished or running elsewhere when this command began (its countdown)
+    group: int = 1  # runs in training at once in each worker (nas.study.run.grouped)
 
     def open(self, index: int, device: str, ready: RetrainReady | None = None) -> Opened:
         if ready is None:  # a worker process
@@ -178,22 +181,25 @@ class RetrainJob:
             ready = RetrainReady(handle, *final_data(search), out=None)
         evaluate = RetrainEvaluator(ready.data, ready.cfg, torch.device(device), weights_dir(self.search_study),
                                     self.trainer, ready.out, Countdown(self.total, self.done_at_start))
-        return Opened(ready.handle, evaluate, LoopSettings(total=self.total))
+        return Opened(ready.handle, evaluate, LoopSettings(total=self.total, group=self.group, device=device))
 
 
 def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float = DEFAULT_RETRAIN_EPOCHS,
                 seeds: int = DEFAULT_SEEDS, workers: int = 1, device: str = "auto",
                 out: TextIO | None = None, trainer: Trainer = train_candidate,
-                workers_per_device: int | None = None) -> StudyHandle:
+                workers_per_device: int | None = None, group: int | str = 1) -> StudyHandle:
     """Train every candidate with ``seeds`` seeds for ``epochs`` epochs (resuming); returns the
     retrain study. Several workers need a storage safe for concurrent writers; up to
-    ``workers_per_device`` of them share a GPU (:mod:`nas.study.run.placement`)."""
+    ``workers_per_device`` of them share a GPU (:mod:`nas.study.run.placement`); each trains
+    ``group`` runs at once (``--group``, checked against the GPU before anything is written)."""
     url = resolve_storage_url(search.url, search.name, workers)  # refuses SQLite for several workers
     data, cfg = final_data(search)  # checks the test split is the one the study recorded
     largest = max((c.genotype.resolution for c in candidates), default=data.resolution)
     opened: list[StudyHandle] = []  # the retrain study, opened once the workers fit
 
     def setup(devices: list[str]) -> tuple[RetrainReady, str]:
+        job.group = min(group_size(group, device, lambda: max(training_bytes(c.genotype, cfg.batch_size) for c in candidates),
+                                   lambda: dataset_bytes(data.at_resolution(largest))) for device in devices)
         opened.append(handle := open_retrain(search))
         jobs = jobs_for(candidates, epochs, seeds)
         job.total, waiting = enqueue_missing(handle, jobs)  # the job crosses to the workers after this
