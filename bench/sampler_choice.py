@@ -46,6 +46,13 @@ measured by ``bench.overhead``.
     python -m bench.sampler_choice --name=sampler_choice_qmc32_40 --seeds=40 \
         "gp (default: 2 local searches from 512 points)" "gp, EHVI estimated from 32 samples"
 
+A candidate named ``"<candidate> + group of K"`` is replayed as ``--group K`` runs it: K candidates
+in training at once, each proposal made while the K - 1 before it run (what grouping costs in
+trials, on the CPU, without a GPU):
+
+    python -m bench.sampler_choice --name=sampler_choice_group "auto (the default)" \
+        "auto (the default) + group of 4" "auto (the default) + group of 8" --seeds=10
+
 ``--problems=a,b`` replays only the problems whose names contain one of those words (``nb201``:
 the public NAS-Bench-201 ImageNet16-120 table of ``../shared/tables``, no training needed);
 ``--guided=N`` replays the guided candidates for N trials instead of 60.
@@ -347,6 +354,14 @@ AHEAD = " + asked ahead"  # a candidate's name with this suffix: replayed as --o
 # ... with this suffix: asked ahead, but a proposal made before the last result is withdrawn and
 # asked again once that result is known, where the result moved the front
 RECHECKED = " + asked ahead, re-asked after a front gain"
+# ... with this suffix and a number K: replayed as ``--group K`` runs it, K candidates in training at
+# once, each new one proposed while the K - 1 others are running (results arrive in asking order)
+GROUP = " + group of "
+
+
+def group_of(candidate: str) -> int:
+    """K of a candidate named with :data:`GROUP` (1 otherwise)."""
+    return int(candidate.rpartition(GROUP)[2]) if GROUP in candidate else 1
 
 
 def replay(problem: Problem, candidate: str, seed: int, trials: int) -> tuple[list[float], int]:
@@ -358,6 +373,9 @@ def replay(problem: Problem, candidate: str, seed: int, trials: int) -> tuple[li
     hypervolume, and the next trial is asked for with that result known; start-up trials, which
     are random, are never withdrawn. A duplicate is told at once, as the search reuses it
     without training."""
+    group = group_of(candidate)
+    if group > 1:
+        return replay_group(problem, candidate.partition(GROUP)[0], seed, trials, group), 0
     mode = next((m for m in (RECHECKED, AHEAD) if candidate.endswith(m)), "")
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=CANDIDATES[candidate.removesuffix(mode)](seed))
@@ -401,6 +419,40 @@ def replay(problem: Problem, candidate: str, seed: int, trials: int) -> tuple[li
     return curve + [curve[-1]] * (trials - len(curve)), withdrawn  # a space exhausted: the front stays
 
 
+def replay_group(problem: Problem, sampler: str, seed: int, trials: int, k: int) -> list[float]:
+    """Hypervolume after each trained candidate when ``k`` train at once (``--group k``): every
+    proposal is made with the ``k - 1`` before it still running; a duplicate is told at once."""
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=CANDIDATES[sampler](seed))
+    known: dict[str, list[float]] = {}
+    acc: list[float] = []
+    flops: list[float] = []
+    curve: list[float] = []
+    running: list[tuple[optuna.Trial, str, float, float]] = []
+
+    def finish(trial: optuna.Trial, key: str, a: float, f: float) -> None:
+        if key not in known:
+            known[key] = [a, math.log10(f)]
+            acc.append(a)
+            flops.append(f)
+            curve.append(front_hypervolume(np.array(acc), np.array(flops), problem.reference))
+        study.tell(trial, known[key])
+
+    asks = 0
+    while len(curve) + len(running) < trials and asks < 20 * trials:
+        trial = study.ask()
+        asks += 1
+        key, a, f = problem.propose(trial)
+        if key in known:
+            finish(trial, key, a, f)
+            continue
+        running.append((trial, key, a, f))
+        if len(running) == k:
+            finish(*running.pop(0))
+    while running:
+        finish(*running.pop(0))
+    return curve + [curve[-1]] * (trials - len(curve))
+
+
 _problems: dict[str, Problem] = {}
 
 
@@ -440,6 +492,7 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     saved_as = _option("--name=", "sampler_choice_subset")
     named = [c for c in args for m in (AHEAD, RECHECKED) if c.endswith(m) and c.removesuffix(m) in CANDIDATES]
+    named += [c for c in args if GROUP in c and c.partition(GROUP)[0] in CANDIDATES]
     chosen = [c for c in CANDIDATES if c == "random" or not args or c in args] + named
     seeds = 2 if quick() else int(_option("--seeds=", str(SEEDS)))
     names = [p.name for p in problems()]  # trains any missing table rows first, in this process
