@@ -6,7 +6,10 @@
   Two threads doing so at once would interleave their draws, and a candidate's initial weights
   would depend on what trained beside it. :data:`SETUP` makes seeding, building and the
   zero-cost pass one step, taken by one thread at a time; everything else a trainer draws comes
-  from its own generator (data order, augmentation).
+  from its own generator (data order, augmentation). The zero-cost pass is inside because it
+  runs in training mode and forks the global state for its dropout masks: two at once would
+  restore each other's state, and a signal's value would depend on timing. So a group computes
+  signals at initialisation one candidate at a time; what runs side by side is training.
 * **CUDA graph captures, one at a time** (:data:`CAPTURE`): a capture records every kernel its
   thread issues; captures are taken in ``thread_local`` error mode, so that another thread's work
   does not invalidate one, and never two at once.
