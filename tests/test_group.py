@@ -96,3 +96,26 @@ def test_a_stop_event_stops_the_trainer_at_its_next_step(digits):
     with stoppable(event), pytest.raises(TrainingStopped):
         train_candidate(net(16), digits, TrainConfig(epochs=1), "cpu")
     check_stop()  # outside the block: nothing to stop
+
+
+def test_the_memory_estimate_counts_a_real_forward_and_the_largest_candidate_bounds_the_space() -> None:
+    from nas.arch.space_file import load_space
+    from nas.model.builder import build_model
+    from nas.model.cost import estimate_cost
+    from nas.model.memory import activation_values, largest_genotype, training_bytes
+
+    g = net(24)
+    model, seen = build_model(g).train(), []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out.numel()))
+             for m in model.modules() if not list(m.children())]
+    model(torch.zeros(1, 1, 16, 16))
+    for h in hooks:
+        h.remove()
+    assert activation_values(g) == sum(seen)  # on the meta device, nothing allocated
+    space = load_space("mobile")
+    largest = largest_genotype(space, 3, 10)
+    assert space.contains(largest)
+    refs = space.reference_genotypes(3, 10)
+    assert all(estimate_cost(largest).flops >= estimate_cost(r).flops for r in refs)
+    assert all(training_bytes(largest, 256) > training_bytes(r, 256) for r in refs)
+    assert training_bytes(g, 128) > training_bytes(g, 64)
