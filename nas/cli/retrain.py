@@ -29,9 +29,6 @@ def add_retrain(sub: argparse._SubParsersAction) -> None:
     add_renamed(p, "--epochs", "--final-epochs", type=float)
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per architecture (seeds 0..K-1)")
     add_workers(p, "the runs")
-    p.add_argument("--group", default="1", metavar="K|auto",
-                   help="runs in training at once in each worker: side by side on a GPU, one after another "
-                        "on the CPU (as search --group; default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)")
     add_max_params(p)
     add_storage_retry(p)

@@ -84,17 +84,19 @@ def _check(args: argparse.Namespace) -> None:
 
 def _cmd_scale(args: argparse.Namespace) -> int:
     storage_retry = storage_retry_of(args)
+    from ..study.run.group_size import parse_group
     from ..study.scale import GridSettings, run_scaling
     from ..study.store.storage import load_handle
 
     _check(args)
+    parse_group(args.group)  # refused before anything is read or written
     grid = GridSettings(args.flops_factor, args.grid_step, args.tolerance)
     grid.check()  # a bad grid is the user's mistake: say so before anything else
     search = load_handle(args.storage, args.study, retry_window=storage_retry)
     base, label = _base_genotype(search.study, args.arch, max_params(args))
     result = run_scaling(search, base, label, grid, phi_max=args.phi_max, trials=args.trials, device=args.device,
                          workers=args.workers, latency_on=args.latency_on,
-                         workers_per_device=args.workers_per_device)
+                         workers_per_device=args.workers_per_device, group=parse_group(args.group))
     if args.compare_single or args.final_epochs is not None:
         _retrain_and_compare(args, search, base, grid, result)
     return 0
@@ -127,7 +129,7 @@ def _retrain_and_compare(args: argparse.Namespace, search, base, grid, result) -
 
     retrain = run_retrain(search, candidates, epochs, seeds, args.workers, args.device,
                           out=sys.stdout if (args.workers or 1) == 1 else None,  # a line per run
-                          workers_per_device=args.workers_per_device)
+                          workers_per_device=args.workers_per_device, group=args.group)
     folder = scaled_dir(search.name)
     titles = {"family": "compound-scaled family", "compare_single": "compound versus single-dimension scaling"}
     for name, table in tables.items():

@@ -97,10 +97,6 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                    help="ask the sampler for the next candidate while the current one trains "
                         "(default: on where the trials train on a GPU, off on the CPU; BENCHMARKS.md "
                         "sections 2 and 14)")
-    p.add_argument("--group", default=str(defaults.group), metavar="K|auto",
-                   help="candidates in training at once in each worker: side by side on a GPU (one thread "
-                        "and CUDA stream each, the data on the device once), one after another on the CPU; "
-                        "auto: as many as the GPU's free memory holds, at most 8 (default: 1)")
     p.add_argument("--stale-after", type=float, default=defaults.stale_after,
                    help="seconds without a heartbeat before a running trial counts as lost")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or per-trial lines")

@@ -1,4 +1,4 @@
-"""``--workers`` and ``--workers-per-device``, the same on search, scale and retrain."""
+"""``--workers``, ``--workers-per-device`` and ``--group``, the same on search, scale and retrain."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ def add_workers(p: argparse.ArgumentParser, shared: str) -> None:
     p.add_argument("--workers-per-device", type=int, default=None, metavar="K",
                    help="put up to K workers on each GPU (small networks leave a GPU idle), each capped at "
                         "1/K of its memory; refused before starting when they cannot fit")
+    p.add_argument("--group", default="1", metavar="K|auto",
+                   help="candidates in training at once in each worker: side by side on a GPU (a thread and "
+                        "CUDA stream each, the data on the device once), one after another on the CPU; auto: "
+                        "as many as the GPU's free memory holds, at most 8 (default 1)")
 
 
 def workers_of(args: argparse.Namespace, gpu_ids: list[int] | None = None) -> int:

@@ -33,6 +33,8 @@ from ..scaling.family import family_frame, scaled  # noqa: F401 - public here to
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
 from .run.driver import drive
+from ..model.memory import training_bytes
+from .run.group_size import group_size
 from .run.settings import LoopSettings, Workers
 from .run.steps import Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
@@ -166,6 +168,7 @@ class ScaleJob:
     trials: int | None
     trainer: Trainer = train_candidate
     storage_retry: float = DEFAULT_STORAGE_RETRY
+    group: int = 1  # grid points in training at once in each worker (nas.study.run.grouped)
 
     def open(self, index: int, device: str, ready: ScaleReady | None = None) -> Opened:
         base = Genotype.from_json(self.base_json)
@@ -177,14 +180,16 @@ class ScaleJob:
             record = StudyRecord.from_study(search.study)
             ready = ScaleReady(handle, study_dataset(record), record.train_config, out=None)
         evaluate = GridPointEvaluator(base, points, ready.data, ready.cfg, torch.device(device), self.trainer, ready.out)
-        return Opened(ready.handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials)))
+        return Opened(ready.handle, evaluate, LoopSettings(total=_grid_total(self.grid, base, self.trials),
+                                                          group=self.group, device=device))
 
 
 def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: GridSettings = GridSettings(),
                 phi_max: int = 3, trials: int | None = None, device: str = "auto",
                 out: TextIO | None = None, write_files: bool = True,
                 workers: int = 1, trainer: Trainer = train_candidate,
-                latency_on: str | None = None, workers_per_device: int | None = None) -> ScalingResult:
+                latency_on: str | None = None, workers_per_device: int | None = None,
+                group: int | str = 1) -> ScalingResult:
     """Train the grid (resuming; ``workers`` processes share it), pick the best point, write the
     phi = 1..phi_max family, each member landed on factor^phi measured FLOPs. Several workers
     need a storage safe for concurrent writers (a journal file or a database server).
@@ -201,6 +206,9 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     opened: list[StudyHandle] = []  # the grid study, opened once the workers fit
 
     def setup(devices: list[str]) -> tuple[ScaleReady, str]:
+        batch = record.train_config.batch_size  # --group, checked before anything is written:
+        each = lambda: max(training_bytes(p.landing.genotype, batch) for p in plan.points)  # noqa: E731
+        job.group = min(group_size(group, d, each, lambda: dataset_bytes(data.at_resolution(largest))) for d in devices)
         opened.append(handle := open_grid(search, base, grid))
         wanted, done = _grid_total(grid, base, trials), evaluated_count(handle.study)
         return ScaleReady(handle, data, record.train_config, out), (
