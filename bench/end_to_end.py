@@ -70,7 +70,7 @@ def thinned(front: list[tuple[str, float]], members: int) -> list[tuple[str, flo
 
 def trained(jobs: list[tuple[str, str, float, int]], processes: int) -> dict[str, float]:
     """Test accuracy of every job, training only what neither cache holds."""
-    cache = {**load_cache(), **_load(CACHE)}
+    cache = {**load_cache(), **load_cache(CACHE)}
     missing = [j for j in dict.fromkeys(jobs) if job_key(j) not in cache]
     print(f"end to end: {len(jobs) - len(missing)} of {len(jobs)} trainings cached; training {len(missing)}", flush=True)
 
@@ -83,17 +83,6 @@ def trained(jobs: list[tuple[str, str, float, int]], processes: int) -> dict[str
         CACHE.parent.mkdir(parents=True, exist_ok=True)
         parallel_map(run, missing, processes=processes, on_done=store)
     return {job_key(j): cache[job_key(j)]["test_accuracy"] for j in jobs}
-
-
-def _load(path: Any) -> dict[str, dict[str, Any]]:  # noqa: ANN401 - a Path
-    rows = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        rows[row["key"]] = row
-    return rows
 
 
 def main() -> None:

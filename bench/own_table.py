@@ -86,12 +86,12 @@ def run(job: tuple[str, str, float, int]) -> dict[str, Any]:
     return row
 
 
-def load_cache() -> dict[str, dict[str, Any]]:
+def load_cache(path: Path = CACHE) -> dict[str, dict[str, Any]]:
     """Every finished job; a last line cut short by a kill is skipped (its job runs again)."""
-    if not CACHE.exists():
+    if not path.exists():
         return {}
     rows = {}
-    for line in CACHE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
