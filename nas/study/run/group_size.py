@@ -16,9 +16,12 @@ from collections.abc import Callable
 from ...errors import UserError
 from .placement import CUDA_CONTEXT_BYTES, GIB
 
-# Not measured yet (no GPU was lent while the grouped trainer was built): 8 is the process count at
-# which BENCHMARKS.md §14 measured the best trials/hour with separate workers on an H100. The
-# default stays --group 1 until bench/gpu.py measures the grouped figures on a GPU.
+# Not measured on a GPU yet (none was lent while the grouped trainer was built): 8 is the process
+# count at which BENCHMARKS.md §14 measured the best trials/hour with separate workers on an H100.
+# What a group costs the sampler was measured on the CPU (§14, bench.sampler_choice "+ group of K",
+# 10 seeds): on mobile/cluttered K = 4 needed x1.26 the trials to random search's 100-trial front,
+# K = 8 x1.37; level on the all-categorical tables. The default stays --group 1 until
+# bench/gpu_group.py measures on a GPU that a group's trials per hour outrun that.
 AUTO_CAP = 8
 DEFAULT_GROUP = 1
 
