@@ -34,8 +34,9 @@ SAMPLERS = ("auto", "gp", "tpe", "nsga2", "random")
 # at the price of the all-categorical encoding of the mixed space (29 -> 50; the shipped spaces
 # all have ordered choices, so they keep GP). Judged by long training instead (our own table: 303
 # mobile genotypes on cluttered with 20-epoch test accuracies, bench/replay.py, BENCHMARKS.md §16,
-# 20 repeats at equal compute, the NASWOT signal): the default's reported front +0.69 sd above
-# random search's, ahead from a quarter of the budget on; TPE alone -0.50 sd. With 1-epoch
+# 20 repeats at equal compute, the NASWOT signal, judged on a seed the search never saw): the
+# default's reported front +2.42 sd above random search's, ahead from a quarter of the budget on,
+# random's final front reached with 40% of its compute; TPE alone +0.81 sd. With 1-epoch
 # accuracy as the signal (tau +0.20 against long training) model-based proposals fell below
 # random ones: the sampler cannot be better than the signal it is told.
 DEFAULT_SAMPLER = "auto"
