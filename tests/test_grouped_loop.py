@@ -20,6 +20,7 @@ from nas.study.run.placement import GIB
 from nas.study.run.steps import evaluated_count
 from nas.study.store.records import TrialRecord
 from nas.train.group import CandidatePool
+from conftest import run_cli
 from search_helpers import FakeTrainer, config, search, write_space
 from test_search_cli import completed, load, run_or_dump, search_cmd, wait_for
 
@@ -129,12 +130,14 @@ def test_an_impossible_group_is_refused_before_anything_starts() -> None:
     assert group_size("auto", "cpu", each, data, free) == 1
 
 
-def test_group_size_user_errors_exit_2_with_one_line_and_write_nothing(tmp_path: Path) -> None:
+def test_group_size_user_errors_exit_2_with_one_line_and_write_nothing(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     space = write_space(tmp_path)
     for value, message in (("0", "at least 1 candidate"), ("lots", "expected a whole number")):
-        out = subprocess.run(search_cmd(space, 2, "k", "--group", value), cwd=tmp_path, capture_output=True, text=True)
-        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
-        assert len([line for line in out.stderr.splitlines() if line.startswith("error:")]) == 1
+        code, _, err = run_cli(*search_cmd(space, 2, "k", "--group", value)[2:])
+        assert code == 2 and message in err and "Traceback" not in err
+        assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
     assert not (tmp_path / "results").exists()
 
 
