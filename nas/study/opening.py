@@ -14,7 +14,7 @@ from ..arch.space import ENCODINGS, PARAM_ENCODING, SearchSpace
 from ..arch.space_file import load_space
 from ..errors import UserError
 from ..model.cost import FLOPS_CONVENTION, space_min_cost
-from ..model.memory import largest_genotype, training_bytes
+from ..model.memory import largest_genotype
 from ..train.config import DEFAULT_TEST_FRACTION
 from ..train.devices import check_device
 from ..train.data import Dataset
@@ -25,7 +25,7 @@ from .store.records import RECORD_WRITTEN, StudyRecord, TrialRecord
 from ..train.rungs import Rungs
 from .sampling.samplers import make_pruner, sampler_seed
 from .budgets import OBJECTIVES, REWARD_ON
-from .run.group_size import group_size
+from .run.group_size import group_on
 from .run.placement import dataset_bytes, gpu_ids_in_use
 from .search_config import SearchConfig
 from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_names
@@ -184,10 +184,9 @@ def resolve_group(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> None:
     if cfg.group == 1:
         return
     ids = gpu_ids_in_use(cfg.device, cfg.devices)
-    largest = largest_genotype(space, data.in_channels, data.num_classes)
-    cfg.group = min(group_size(cfg.group, device, lambda: training_bytes(largest, cfg.train.batch_size),
-                               lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
-                    for device in ([f"cuda:{i}" for i in ids] if ids else ["cpu"]))
+    cfg.group = group_on(cfg.group, [f"cuda:{i}" for i in ids] if ids else ["cpu"],
+                         lambda: [largest_genotype(space, data.in_channels, data.num_classes)], cfg.train.batch_size,
+                         lambda: dataset_bytes(data.at_resolution(max(space.resolutions))))
 
 
 def study_references(study: optuna.Study) -> list[Genotype]:

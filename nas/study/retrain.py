@@ -20,7 +20,6 @@ from optuna.trial import TrialState
 
 from ..arch.genotype import Genotype
 from ..model.cost import estimate_cost
-from ..model.memory import training_bytes
 from ..train.data import Dataset
 from ..train.epoch_lines import watching
 from ..train.config import Trainer, TrainResult
@@ -29,7 +28,7 @@ from .budgets import DEFAULT_RETRAIN_EPOCHS, DEFAULT_SEEDS
 from .store.defaults import DEFAULT_STORAGE_RETRY
 from .store.liveness import fail_stale_trials
 from .run.driver import drive
-from .run.group_size import group_size
+from .run.group_size import group_on
 from .run.settings import LoopSettings, Workers
 from .run.placement import dataset_bytes
 from .run.progress import Countdown
@@ -198,8 +197,8 @@ def run_retrain(search: StudyHandle, candidates: list[Candidate], epochs: float 
     opened: list[StudyHandle] = []  # the retrain study, opened once the workers fit
 
     def setup(devices: list[str]) -> tuple[RetrainReady, str]:
-        job.group = min(group_size(group, device, lambda: max(training_bytes(c.genotype, cfg.batch_size) for c in candidates),
-                                   lambda: dataset_bytes(data.at_resolution(largest))) for device in devices)
+        job.group = group_on(group, devices, lambda: [c.genotype for c in candidates], cfg.batch_size,
+                             lambda: dataset_bytes(data.at_resolution(largest)))
         opened.append(handle := open_retrain(search))
         jobs = jobs_for(candidates, epochs, seeds)
         job.total, waiting = enqueue_missing(handle, jobs)  # the job crosses to the workers after this

@@ -33,8 +33,7 @@ from ..scaling.family import family_frame, scaled  # noqa: F401 - public here to
 from ..model.latency_settings import LatencySettings
 from .latency_book import LatencyBook, keep_table, recorded, settings_for, table_of
 from .run.driver import drive
-from ..model.memory import training_bytes
-from .run.group_size import group_size
+from .run.group_size import group_on
 from .run.settings import LoopSettings, Workers
 from .run.steps import Outcome, TrialContext, evaluated_count
 from .run.workload import Opened
@@ -206,9 +205,8 @@ def run_scaling(search: StudyHandle, base: Genotype, base_label: str, grid: Grid
     opened: list[StudyHandle] = []  # the grid study, opened once the workers fit
 
     def setup(devices: list[str]) -> tuple[ScaleReady, str]:
-        batch = record.train_config.batch_size  # --group, checked before anything is written:
-        each = lambda: max(training_bytes(p.landing.genotype, batch) for p in plan.points)  # noqa: E731
-        job.group = min(group_size(group, d, each, lambda: dataset_bytes(data.at_resolution(largest))) for d in devices)
+        job.group = group_on(group, devices, lambda: [p.landing.genotype for p in plan.points],  # before any writing
+                             record.train_config.batch_size, lambda: dataset_bytes(data.at_resolution(largest)))
         opened.append(handle := open_grid(search, base, grid))
         wanted, done = _grid_total(grid, base, trials), evaluated_count(handle.study)
         return ScaleReady(handle, data, record.train_config, out), (

@@ -11,10 +11,14 @@ is 1: nothing is gained by asking ahead where the trainer fills the cores (BENCH
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ...errors import UserError
 from .placement import CUDA_CONTEXT_BYTES, GIB
+
+if TYPE_CHECKING:
+    from ...arch.genotype import Genotype
 
 # Not measured on a GPU yet (none was lent while the grouped trainer was built): 8 is the process
 # count at which BENCHMARKS.md §14 measured the best trials/hour with separate workers on an H100.
@@ -60,6 +64,18 @@ def group_size(requested: int | str, device: str, candidate_bytes: Callable[[], 
                         f"but {free / GIB:.1f} of {total / GIB:.1f} GiB are free there (less the data and the "
                         f"CUDA context); at most {fit} fit: lower --group, or use --group auto")
     return requested
+
+
+def group_on(requested: int | str, devices: list[str], genotypes: Callable[[], Iterable["Genotype"]],
+             batch_size: int, data_bytes: Callable[[], int]) -> int:
+    """The group size every device in ``devices`` holds: :func:`group_size` for the largest
+    training working set among ``genotypes`` (estimated only where a GPU is checked)."""
+    from ...model.memory import training_bytes
+
+    def each() -> int:
+        return max(training_bytes(g, batch_size) for g in genotypes())
+
+    return min(group_size(requested, device, each, data_bytes) for device in devices)
 
 
 def cuda_free_memory(device: str) -> tuple[int, int]:
