@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 from nas.study.store.liveness import HEARTBEAT_KEY
 from nas.study.store.records import TrialRecord
-from nas.study.store.storage import open_storage, study_names
+from nas.study.store.storage import open_storage, study_exists
 
 from test_workers import POSTGRES_URL, REQUIRE_POSTGRES, check_consistent, search
 from search_helpers import write_space
@@ -50,7 +50,7 @@ def run_chaos(tmp_path, storage_url: str, study_name: str, seed: int) -> dict[st
     procs = [start() for _ in range(WORKERS)]
     storage = open_storage(storage_url, study_name)
     deadline = time.time() + 120
-    while study_name not in study_names(storage) and time.time() < deadline:
+    while not study_exists(storage, study_name) and time.time() < deadline:
         time.sleep(0.5)  # the workers import torch and create the study
     while time.time() < deadline and not _snapshot(optuna.load_study(study_name=study_name, storage=storage)):
         time.sleep(0.5)  # kills start once a trial has finished: there is something to lose

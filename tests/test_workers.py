@@ -75,7 +75,10 @@ def test_worker_killed_mid_trial_is_detected_retried_and_nothing_is_lost(tmp_pat
         time.sleep(0.5)
         if not journal.exists():
             continue
-        study = journal_study(tmp_path)
+        try:
+            study = journal_study(tmp_path)
+        except KeyError:  # the journal file is there, the study not yet
+            continue
         running = [t for t in study.trials if t.state == TrialState.RUNNING and HEARTBEAT_KEY in t.system_attrs]
         done = [t for t in study.trials if t.state == TrialState.COMPLETE]
         workers = [p for p in _children(proc.pid) if p in {t.system_attrs[HEARTBEAT_KEY]["pid"] for t in running}]

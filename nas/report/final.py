@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import UserError
 from ..pareto import non_dominated
 from ..study.store.records import records_frame
-from ..study.store.storage import StudyHandle, retrain_study_name, study_names
+from ..study.store.storage import StudyHandle, retrain_study_name, study_exists
 
 RUN_COLUMNS = ("label", "source_trial", "key", "arch", "seed", "budget_epochs", "test_accuracy",
                "params", "flops", "train_time", "total_time", "weights", "fail_reason")
@@ -24,7 +24,7 @@ FINAL_COLUMNS = ["label", "source_trial", "key", "epochs", "seeds", "test_acc_me
 
 def load_retrain(search: StudyHandle) -> optuna.Study:
     name = retrain_study_name(search.name)
-    if name not in study_names(search.storage):
+    if not study_exists(search.storage, name):
         raise UserError(f"study {search.name!r} has no final results yet; run "
                         f"`retrain --study {search.name}` first")
     return optuna.load_study(study_name=name, storage=search.storage)

@@ -28,7 +28,7 @@ from .budgets import OBJECTIVES, REWARD_ON
 from .run.group_size import group_on
 from .run.placement import dataset_bytes, gpu_ids_in_use
 from .search_config import SearchConfig
-from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_names
+from .store.storage import StudyHandle, name_objectives, open_storage, resolve_storage_url, study_exists
 
 
 def study_record(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyRecord:
@@ -76,7 +76,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, data: Dataset) -> StudyHan
     storage = open_storage(cfg.storage, cfg.study, cfg.storage_retry)
     directions = ["maximize"] + ["minimize"] * (cfg.n_objectives - 1)
     pruner = make_pruner(cfg.pruner)
-    if cfg.study in study_names(storage):
+    if study_exists(storage, cfg.study):
         return _join(cfg, space, directions, storage, pruner)
     try:
         study = optuna.create_study(study_name=cfg.study, storage=storage, directions=directions,
