@@ -20,7 +20,7 @@ reports images per second and the fraction of the GPU's bf16 dense peak reached 
 for forward and backward, 1 multiply-add = 1 flop, so the fraction counts multiply-adds: the peak
 is given in the same unit).
 
-    python -m bench.gpu_group [group] [equal] [precision] [k=4,8,16,32] [peak_tflops=989]
+    python -m bench.gpu_group [group] [equal] [precision] [k=4,8,16,32] [trials=64] [peak_tflops=989]
 
 It needs a CUDA GPU and says so otherwise. No figure of it has been measured yet.
 """
@@ -124,7 +124,7 @@ def main() -> None:
         return
     args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
     ks = tuple(int(k) for k in args["k"].split(",")) if "k" in args else ((2, 4) if quick() else (4, 8, 16, 32))
-    trials = 8 if quick() else 64
+    trials = int(args.get("trials", 8 if quick() else 64))
     out: dict[str, object] = {"gpu": torch.cuda.get_device_name(0)}
     if "group" in parts or "equal" in parts:
         out["group"] = group(trials, ks)

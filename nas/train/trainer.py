@@ -7,7 +7,10 @@ the step is captured once as a CUDA graph and replayed (nas.train.cuda_graph, §
 momentum, label smoothing and a one-cycle schedule whose progress is steps done or, with a time
 budget, time spent. Before evaluation BatchNorm statistics are recomputed on training batches:
 after a few epochs the running averages still remember the untrained network (measured: 9.8%
-validation accuracy without, 96% with, on digits after 3 epochs).
+validation accuracy without, 96% with, on digits after 3 epochs). The step is not
+``torch.compile``d: every candidate is a new network, and on the CPU compiling its step cost
+6-15 s against 0.4-3.2 s for its whole 1-epoch training, for a step x0.83-x1.14 as fast
+(``python -m bench.compile_step``, BENCHMARKS.md §14; on CUDA not measured yet).
 """
 
 from __future__ import annotations
