@@ -10,13 +10,16 @@ retrain's recipe), each method is replayed as the search runs it, with the produ
   the default ``auto``, ``tpe`` and ``gp``; and by 1-epoch validation accuracy (the earlier
   default) with ``random`` and ``auto``;
 * single fidelity at the top budget (every candidate trained 20 epochs), ``auto``;
-* successive halving over rungs of 1 and 20 epochs (the two fidelities the table holds), eta 3,
-  with ``random`` proposals and with the default's model-based proposals (BOHB's rule).
+* successive halving over rungs of 1 and 20 epochs (the two fidelities the table holds), eta 3
+  (``--eta=``), with ``random`` proposals and with the default's model-based proposals (BOHB's
+  rule); and with a NASWOT screen at initialisation first (the product's ``--screen``), straight
+  to 20 epochs or through the 1-epoch rung.
 
 **Compute** is counted in epochs trained: a 1-epoch candidate 1; a zero-cost candidate its
 measured zero-cost seconds over its measured epoch (all four zero-cost signals: an upper bound for
 NASWOT alone); a halving candidate the epochs of the highest rung it reached plus the cool-down
-branch of each rung it passed (``Rungs.epochs_to_reach``). A duplicate (a proposal that lands on
+branch of each rung it passed (``Rungs.epochs_to_reach``), plus its zero-cost epochs where it
+was screened. A duplicate (a proposal that lands on
 an architecture already scored) is told its earlier values and costs nothing, as the search
 reuses it.
 
@@ -48,7 +51,7 @@ and the synthetic 6x5 problem of §12 every candidate costs the same (one fideli
 signal): there equal compute is equal trials, and the replay is §12's (``bench.sampler_choice``),
 with bootstrap intervals and trials to random search's 100-trial hypervolume.
 
-    python -m bench.replay [--repeats=20] [--tables=own,nb201,synthetic] [--budget-sh=400] [--methods=sh,top]
+    python -m bench.replay [--repeats=20] [--tables=own,nb201,synthetic] [--budget-sh=400] [--methods=sh,top] [--eta=3]
 """
 
 from __future__ import annotations
@@ -193,6 +196,8 @@ class Method:
     sampler: str
     fidelity: str  # "single" or "sh"
     signal: str = "naswot"  # single fidelity: the brief signal ranked on ("top": the top budget's accuracy)
+    screen: bool = False  # halving: a first rung of NASWOT at initialisation (nothing trained) screens proposals
+    one_epoch_rung: bool = True  # halving: a trained rung of 1 epoch before the top one
 
     def family(self) -> str:
         """Which equal-compute comparison it belongs to: searches that do not train, 1-epoch
@@ -216,6 +221,9 @@ METHODS = [
     Method("auto, top budget only", "auto", "single", "top"),
     Method("sh, random proposals", "random", "sh"),
     Method("sh, model-based proposals (auto)", "auto", "sh"),
+    Method("sh, NASWOT screen then 20 epochs, random proposals", "random", "sh", screen=True, one_epoch_rung=False),
+    Method("sh, NASWOT screen then 20 epochs, model-based (auto)", "auto", "sh", screen=True, one_epoch_rung=False),
+    Method("sh, NASWOT screen then 1 and 20 epochs, model-based (auto)", "auto", "sh", screen=True),
 ]
 
 
@@ -233,11 +241,29 @@ def oriented(m: Member, signal: str) -> float:
     return v if HIGHER_IS_BETTER[signal] else -v
 
 
+def sh_ladder(pool: Pool, method: Method, rungs: Rungs) -> list[tuple[str, Any, Any]]:
+    """Halving's rungs as (key, score of a member there, epochs it has cost on reaching it): the
+    NASWOT screen first where asked (its zero-cost seconds as epochs), then the trained rungs
+    (1 epoch where kept, the top budget), paid as ``Rungs.epochs_to_reach`` (cool-downs of the
+    trained rungs passed); the screen trains nothing, so the first trained rung starts afresh."""
+    screen = [("0", lambda m: oriented(m, "naswot"), lambda m: m.zero_cost_epochs())] if method.screen else []
+    trained = rungs.epochs if method.one_epoch_rung else rungs.epochs[-1:]
+    plan = Rungs(min_epochs=trained[0], max_epochs=trained[-1], eta=trained[-1] / trained[0]) if len(trained) > 1 else None
+    steps = []
+    for index, epochs in enumerate(trained):
+        score = (lambda m: pool.top_score(m)) if index == len(trained) - 1 else (lambda m: m.brief["val_accuracy"])
+        paid = plan.epochs_to_reach(index) if plan else epochs
+        steps.append((rung_key(epochs), score,
+                      lambda m, paid=paid: paid + (m.zero_cost_epochs() if method.screen else 0.0)))
+    return screen + steps
+
+
 def replay(pool: Pool, method: Method, seed: int, budget: float, rungs: Rungs) -> tuple[list[Scored], int]:
     """Every candidate the method pays for until ``budget`` epochs are spent, and how many
     proposals it took (duplicates included)."""
     space = load_space(SPACE)
-    rung_keys = [rung_key(e) for e in rungs.epochs] if method.fidelity == "sh" else None
+    ladder = sh_ladder(pool, method, rungs) if method.fidelity == "sh" else []
+    rung_keys = [key for key, _, _ in ladder] or None
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=make_sampler(method.sampler, seed, rungs=rung_keys))
     known: dict[str, tuple[list[float], dict[str, Any]]] = {}
@@ -259,19 +285,18 @@ def replay(pool: Pool, method: Method, seed: int, budget: float, rungs: Rungs) -
         if method.fidelity == "sh":
             scores: dict[str, float] = {}
             reached = 0
-            for index, epochs in enumerate(rungs.epochs):
-                key = rung_key(epochs)
-                scores[key] = pool.top_score(m) if index == len(rungs.epochs) - 1 else m.brief["val_accuracy"]
+            for index, (key, score_of, _) in enumerate(ladder):
+                scores[key] = score_of(m)
                 reached = index
-                if index == len(rungs.epochs) - 1:
+                if index == len(ladder) - 1:
                     break
                 promoted = promotion(scores[key], m.flops, rung_results[key], ETA)[0]
                 rung_results[key][0].append(scores[key])
                 rung_results[key][1].append(m.flops)
                 if not promoted:
                     break
-            spent += rungs.epochs_to_reach(reached)
-            score, top = scores[rung_key(rungs.epochs[reached])], reached == len(rungs.epochs) - 1
+            spent += ladder[reached][2](m)
+            score, top = scores[ladder[reached][0]], reached == len(ladder) - 1
             attrs = {"rung_scores": scores, "rung_accuracies": scores}
         else:
             spent += candidate_cost(pool, method, m)
@@ -347,7 +372,7 @@ def _own_job(job: tuple[str, int, float]) -> dict[str, Any]:
 
 
 SH_RUNGS = Rungs(min_epochs=1.0, max_epochs=20.0, eta=20.0)  # the table's two fidelities; promotion uses ETA
-ETA = 3.0
+ETA = float(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--eta=")), "3"))  # halving's promotion
 
 
 def budgets(pool: Pool, trials: int) -> dict[str, float]:
@@ -453,7 +478,12 @@ def compare(curves: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
     pairs = [("auto, the default (NASWOT)", "random (NASWOT)"), ("tpe (NASWOT)", "random (NASWOT)"),
              ("gp (NASWOT)", "random (NASWOT)"), ("auto (1-epoch accuracy)", "random (1-epoch accuracy)"),
              ("sh, model-based proposals (auto)", "sh, random proposals"),
-             ("sh, model-based proposals (auto)", "auto, top budget only"), ("sh, random proposals", "auto, top budget only")]
+             ("sh, model-based proposals (auto)", "auto, top budget only"), ("sh, random proposals", "auto, top budget only"),
+             ("sh, NASWOT screen then 20 epochs, model-based (auto)", "sh, NASWOT screen then 20 epochs, random proposals"),
+             ("sh, NASWOT screen then 20 epochs, model-based (auto)", "auto, top budget only"),
+             ("sh, NASWOT screen then 20 epochs, random proposals", "auto, top budget only"),
+             ("sh, NASWOT screen then 1 and 20 epochs, model-based (auto)", "auto, top budget only"),
+             ("sh, NASWOT screen then 20 epochs, model-based (auto)", "sh, model-based proposals (auto)")]
     print()
     for a, b in pairs:
         if a in curves and b in curves:
@@ -469,7 +499,9 @@ def compare(curves: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
             print(f"  {name}: reaches random search's final judged hypervolume after "
                   f"{f'{reach:g}' if reach else 'more than 100'} candidates' compute (grid of {100 / GRID:g})", flush=True)
     target = curves.get("auto, top budget only")
-    for name in ("sh, model-based proposals (auto)", "sh, random proposals"):
+    for name in ("sh, model-based proposals (auto)", "sh, random proposals",
+                 "sh, NASWOT screen then 20 epochs, model-based (auto)", "sh, NASWOT screen then 20 epochs, random proposals",
+                 "sh, NASWOT screen then 1 and 20 epochs, model-based (auto)"):
         if target is not None and name in curves:
             mean = curves[name].mean(0)
             goal = float(target[:, -1].mean())
@@ -570,7 +602,8 @@ def main() -> None:
     results["public"] = public_tables(repeats, [t for t in tables if t in ("nb201", "synthetic")])
     print(f"\nreplayed in {time.perf_counter() - start:.0f} s")
     every = _option("--tables=", "") == "" and not _option("--methods=", "")
-    named = "_".join(tables) + "".join("_" + w for w in _option("--methods=", "").split(",") if w)
+    named = ("_".join(tables) + "".join("_" + w.replace(" ", "-") for w in _option("--methods=", "").split(",") if w)
+             + (f"_eta{ETA:g}" if ETA != 3 else ""))
     save("replay" if every else "replay_" + named, {**results, "command": "python -m bench.replay " + " ".join(sys.argv[1:])})
 
 
