@@ -5,7 +5,8 @@ worker), 5 seeds:
 
 * ``single-1``: single fidelity at the default budget (1 epoch), 16 trials;
 * ``single-9``: single fidelity at successive halving's top budget (9 epochs), 16 trials;
-* ``sh``: ``--fidelity sh`` (1 / 3 / 9 epochs, eta 3), 16 trials;
+* ``sh``: ``--fidelity sh`` with the rungs measured in §11b (1 / 3 / 9 epochs, eta 3, no screen: the
+  defaults until 2026-12-02), 16 trials;
 * ``single-1-matched``: single fidelity at 1 epoch with as many trials as ``sh`` of the same seed
   spent epochs (equal compute).
 
@@ -53,7 +54,7 @@ def search(args: tuple[str, int, int]) -> dict:
     cfg = SearchConfig(space=SPACE, dataset=DATASET, study=f"{method}-{seed}", trials=trials,
                        train=TrainConfig(epochs=epochs, seed=seed), flops_max=FLOPS_MAX, seed=seed,
                        storage=f"sqlite:///{work / 'study.db'}", write_files=False, progress=False,
-                       fidelity=Rungs() if method == "sh" else None,
+                       fidelity=Rungs(1, 9, 3, screen=None) if method == "sh" else None,  # the rungs §11b measured
                        checkpoint_dir=str(work / "checkpoints"), signal="val_accuracy")  # §11b as measured
     start = time.perf_counter()
     study = run_search(cfg, out=io.StringIO())

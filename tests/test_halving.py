@@ -33,7 +33,7 @@ def in_tmp(monkeypatch, tmp_path):
 
 
 def sh_config(tmp_path, **kw):
-    base = dict(fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=18)
+    base = dict(fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3, screen=None), trials=18)  # trained rungs alone
     base.update(kw)
     return config(tmp_path, **base)
 
@@ -71,6 +71,48 @@ def test_promotion_keeps_the_top_n_over_eta_and_the_first_result_of_a_rung():
 
 
 # ----- the search -----------------------------------------------------------------------------------
+
+def test_a_screen_ranks_every_candidate_at_initialisation_and_trains_only_what_it_promotes(in_tmp):
+    """The default: NASWOT at initialisation ranks each candidate against the screen's results so
+    far; only the top 1/eta go on to the trained rungs, and a screened-out one trains nothing."""
+    assert Rungs().screen == "naswot" and Rungs(1, 3, 3).keys == ["0", "1", "3"]
+    trained_runs: list[str] = []
+
+    class CountingRun(FakeRun):
+        def __init__(self, genotype, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            trained_runs.append(genotype.key())
+            super().__init__(genotype, *args, **kwargs)
+
+    study = run_search(sh_config(in_tmp, fidelity=Rungs(1, 3, 3, screen="naswot"), trials=18), out=io.StringIO(),
+                       run_factory=CountingRun)
+    assert evaluated_count(study) == 18
+    records = [(t, TrialRecord.from_trial(t)) for t in study.trials]
+    fresh = [(t, r) for t, r in records if r.reused_from is None]
+    screened_out = [(t, r) for t, r in fresh if not r.trained]
+    assert screened_out and len(screened_out) < len(fresh)
+    for t, r in fresh:
+        rank, n = r.rung_ranks["0"]
+        assert (rank < max(1, n // 3)) == r.trained  # each decision followed the rule
+        if not r.trained:
+            assert r.rung == 0 and list(r.rung_scores) == ["0"] and r.epochs == 0 and not r.top_rung
+            assert r.rung_scores["0"] == r.signals.naswot == r.score == t.values[0]  # what the sampler sees
+        else:
+            assert list(r.rung_scores)[:2] == ["0", "1"] and r.rung >= 1
+    assert fresh[0][1].rung_ranks["0"] == [0, 1]  # asynchronous: the first is promoted without waiting
+    assert sorted(trained_runs) == sorted(r.key for _, r in fresh if r.trained)  # nothing else was built to train
+    front = pareto_frame(trials_frame(study))
+    assert len(front) and front["top_rung"].all()
+
+
+def test_cli_screen_choices_and_a_screen_needs_halving(in_tmp):
+    code, _, err = run_cli("search", "--dataset", "digits", "--screen", "naswot", "--study", "x")
+    assert code == 2 and "--screen: only with successive halving (add --fidelity sh)" in err
+    code, _, err = run_cli("search", "--dataset", "digits", "--fidelity", "sh", "--screen", "tse", "--study", "x")
+    assert code == 2 and "--screen tse: allowed: synflow, naswot, grad_norm, snip" in err and "Traceback" not in err
+    code, _, err = run_cli("search", "--dataset", "digits", "--fidelity", "sh", "--signal", "naswot", "--study", "x")
+    assert code == 2 and "give --screen naswot" in err
+    assert not (in_tmp / "results").exists()  # refused before anything was written
+
 
 def test_search_promotes_by_rank_and_the_front_is_made_of_top_rung_trials(in_tmp):
     study = run_search(sh_config(in_tmp), out=io.StringIO(), trainer=FakeTrainer(), run_factory=FakeRun)
@@ -122,7 +164,7 @@ def test_rungs_rank_on_the_searchs_signal(in_tmp):
 def test_resume_refuses_other_rungs_and_sh_refuses_the_reward_mode(in_tmp):
     run_search(sh_config(in_tmp, trials=2), out=io.StringIO(), run_factory=FakeRun)
     with pytest.raises(UserError, match="successive halving .*--max-epochs 9.*not successive halving .*--max-epochs 3"):
-        run_search(sh_config(in_tmp, trials=3, fidelity=Rungs(1, 3, 3)), out=io.StringIO(), run_factory=FakeRun)
+        run_search(sh_config(in_tmp, trials=3, fidelity=Rungs(1, 3, 3, screen=None)), out=io.StringIO(), run_factory=FakeRun)
     with pytest.raises(UserError, match="single fidelity"):
         run_search(config(in_tmp, trials=3), out=io.StringIO(), trainer=FakeTrainer())
     with pytest.raises(UserError, match="reward mode"):
@@ -132,7 +174,8 @@ def test_resume_refuses_other_rungs_and_sh_refuses_the_reward_mode(in_tmp):
 def test_cli_refuses_halving_flags_without_sh_and_rungs_off_the_grid(in_tmp):
     code, _, err = run_cli("search", "--dataset", "digits", "--eta", "2", "--study", "x")
     assert code == 2 and "--eta: only with successive halving (add --fidelity sh)" in err
-    code, _, err = run_cli("search", "--dataset", "digits", "--fidelity", "sh", "--max-epochs", "10", "--study", "x")
+    code, _, err = run_cli("search", "--dataset", "digits", "--fidelity", "sh", "--min-epochs", "1", "--eta", "3",
+                           "--max-epochs", "10", "--study", "x")
     assert code == 2 and "give --max-epochs 9 or 27" in err and "Traceback" not in err
     code, _, err = run_cli("search", "--dataset", "digits", "--fidelity", "sh", "--epochs", "2", "--study", "x")
     assert code == 2 and "--min-epochs" in err
@@ -250,7 +293,8 @@ def test_two_workers_promote_asynchronously_on_one_study(tmp_path, storage):
     url = POSTGRES_URL if storage == "postgresql" else f"journal:{tmp_path / 'journal.log'}"
     cmd = [sys.executable, str(ROOT / "run_search.py"), "search", "--space", str(space), "--dataset", "digits",
            "--trials", "10", "--study", name, "--no-progress", "--sampler", "random", "--workers", "2",
-           "--fidelity", "sh", "--min-epochs", "1", "--max-epochs", "3", "--storage", str(url)]
+           "--fidelity", "sh", "--min-epochs", "1", "--max-epochs", "3", "--eta", "3", "--screen", "none",
+           "--storage", str(url)]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "top rung of successive halving: 3 epochs" in out.stdout

@@ -68,7 +68,7 @@ def test_successive_halving_ranks_rungs_on_latency_when_latency_is_the_objective
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(latency_book, "measure_latency", inverse)
-    cfg = config(tmp_path, fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3), trials=12,
+    cfg = config(tmp_path, fidelity=Rungs(min_epochs=1, max_epochs=9, eta=3, screen=None), trials=12,
                  objectives="accuracy,latency")
     study = search_module_run(cfg, FakeRun)
     records = [TrialRecord.from_trial(t) for t in study.trials if t.state == TrialState.COMPLETE]

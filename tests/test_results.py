@@ -129,7 +129,7 @@ def test_study_records_are_typed_where_read_and_older_studies_still_read() -> No
         study.set_user_attr(key, value)
     record = StudyRecord.from_study(study)
     assert record.train_config == TrainConfig(epochs=2.0, lr=0.1)
-    assert record.fidelity == Rungs(1.0, 3.0, 3.0)
+    assert record.fidelity == Rungs(1.0, 3.0, 3.0, screen=None)  # recorded before screens: none
     assert record.scaling == ScalingRecord(1.2, 1.1, 1.15, "trial 3", "{}", 2.0, tolerance=0.05, grid_version=1)
     again = optuna.create_study()
     record.write(again)

@@ -93,7 +93,7 @@ def test_every_model_based_sampler_proposes_through_the_view(name):
 
 def test_a_halving_search_records_the_rung_each_proposal_was_fit_on(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    cfg = config(tmp_path, fidelity=Rungs(1, 3, 3), trials=40, sampler="tpe")
+    cfg = config(tmp_path, fidelity=Rungs(1, 3, 3, screen=None), trials=40, sampler="tpe")
     study = run_search(cfg, out=io.StringIO(), run_factory=FakeRun)
     parameters = len(study.trials[-1].distributions)
     fit_on = []

@@ -16,7 +16,7 @@ def add_search(sub: argparse._SubParsersAction) -> None:
     from ..study.budgets import OBJECTIVES, REWARD_ON
     from ..study.sampling.samplers import GP_TRIALS_IN_AUTO, PRUNERS, SAMPLERS
     from ..study.search_config import SearchConfig
-    from ..train.rungs import FIDELITIES, Rungs
+    from ..train.rungs import FIDELITIES, SCREENS, Rungs
     from ..train.signals import ACCURACY, DEFAULT_SIGNAL, SIGNALS
 
     defaults, rungs = SearchConfig(), Rungs()  # the one place each default is written
@@ -40,9 +40,14 @@ def add_search(sub: argparse._SubParsersAction) -> None:
                    help="with --signal auto: the calibration study to follow (default "
                         "calibrate-<space>-<dataset>; without one, --signal auto keeps the default)")
     p.add_argument("--fidelity", default="single", choices=FIDELITIES,
-                   help="single: every candidate trained --epochs; sh: asynchronous successive halving, "
-                        "candidates trained --min-epochs x --eta^k up to --max-epochs, promoted by "
-                        "Pareto rank (BENCHMARKS.md §11)")
+                   help="single: every candidate trained --epochs; sh: asynchronous successive halving: "
+                        "candidates ranked by --screen at initialisation, the top 1/--eta trained "
+                        "--min-epochs x --eta^k up to --max-epochs, promoted by Pareto rank at every rung "
+                        "(BENCHMARKS.md §11, §16)")
+    p.add_argument("--screen", default=None, metavar="SIGNAL|none",
+                   help=f"sh: the signal at initialisation that ranks every candidate before any training "
+                        f"({', '.join(SCREENS)}), or none: the first rung trains (default {rungs.screen}: "
+                        f"halving over trained rungs alone stayed below single fidelity, BENCHMARKS.md §16)")
     p.add_argument("--eta", type=float, default=None, help=f"sh: keep the top 1/eta of each rung (default {rungs.eta:g})")
     p.add_argument("--min-epochs", type=float, default=None, help=f"sh: first rung's epochs (default {rungs.min_epochs:g})")
     p.add_argument("--max-epochs", type=float, default=None, help=f"sh: top rung's epochs (default {rungs.max_epochs:g})")
@@ -119,8 +124,10 @@ def _parse_devices(text: str | None) -> list[int] | None:
 def _rungs(args: argparse.Namespace):  # noqa: ANN202 - nas.train.rungs.Rungs
     from ..train.rungs import Rungs
 
-    given = {name: getattr(args, name) for name in ("eta", "min_epochs", "max_epochs")
+    given = {name: getattr(args, name) for name in ("eta", "min_epochs", "max_epochs", "screen")
              if getattr(args, name) is not None}
+    if given.get("screen") == "none":
+        given["screen"] = None
     if args.fidelity == "single":
         if given or args.checkpoint_dir:
             flags = [f"--{n.replace('_', '-')}" for n in given] + (["--checkpoint-dir"] if args.checkpoint_dir else [])

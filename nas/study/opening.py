@@ -134,7 +134,7 @@ def _check_resumable(study: optuna.Study, cfg: SearchConfig, space: SearchSpace,
         def say(f: Rungs | None) -> str:
             return ("single fidelity" if f is None else
                     f"successive halving (--min-epochs {f.min_epochs:g} --max-epochs {f.max_epochs:g} "
-                    f"--eta {f.eta:g})")
+                    f"--eta {f.eta:g} --screen {f.screen or 'none'})")
         raise UserError(f"study {cfg.study!r} was searched with {say(rec.fidelity)}, not {say(wanted)}; "
                         f"use those settings to resume it, or another --study name")
     if "dataset" in study.user_attrs and rec.dataset != cfg.dataset:

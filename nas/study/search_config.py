@@ -98,8 +98,9 @@ class SearchConfig:
                             f"budget, target or objective, train one candidate at a time (--group 1)")
         if self.fidelity is not None and SIGNALS[self.signal].at_init:
             raise UserError(f"--signal {self.signal} is measured at initialisation, the same at every rung: "
-                            f"--fidelity sh ranks on a signal of training "
-                            f"({', '.join(s for s in SIGNALS if not SIGNALS[s].at_init)})")
+                            f"--fidelity sh ranks its trained rungs on a signal of training "
+                            f"({', '.join(s for s in SIGNALS if not SIGNALS[s].at_init)}); to rank by "
+                            f"{self.signal} before training, give --screen {self.signal}")
 
     def _check_reward(self) -> None:
         """The reward mode weighs one cost against its own target: ``--reward-on flops`` with
@@ -146,10 +147,9 @@ class SearchConfig:
     def make_sampler(self, seed: int):  # noqa: ANN201 - an Optuna sampler
         """``--sampler`` seeded with ``seed``; under ``--fidelity sh`` fit on one rung's results
         (nas.study.sampling.rung_view)."""
-        from ..train.rungs import rung_key
         from .sampling.samplers import make_sampler
 
-        rungs = [rung_key(e) for e in self.fidelity.epochs] if self.fidelity is not None else None
+        rungs = self.fidelity.keys if self.fidelity is not None else None
         return make_sampler(self.sampler, seed, self.n_objectives, rungs=rungs)
 
     @property

@@ -1,4 +1,5 @@
-"""The rungs of successive halving: budgets ``min_epochs x eta^k`` up to ``max_epochs``.
+"""The rungs of successive halving: a screen at initialisation where asked, then budgets
+``min_epochs x eta^k`` up to ``max_epochs``.
 
 Plain settings (no torch), recorded on the study so that resumed runs, workers and reports use
 the same rungs.
@@ -11,20 +12,31 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import UserError
+from .signals import SIGNALS
 
 FIDELITIES = ("single", "sh")
+SCREENS = tuple(name for name, kind in SIGNALS.items() if kind.at_init)  # what a screen may rank by
+SCREEN_KEY = "0"  # the screen is the rung at 0 epochs
 
 
 @dataclass(frozen=True)
 class Rungs:
-    # 1 / 9 / 3: the first rung is the single-fidelity default (1 epoch, BENCHMARKS.md §4) and
-    # eta 3 gives 3 rungs up to 9 epochs. Not tuned: the one setting measured (BENCHMARKS.md §11b,
-    # bench/halving) spanned x4.8 FLOPs but did not beat single fidelity's hypervolume.
-    min_epochs: float = 1.0
+    # The defaults: a NASWOT screen at initialisation, then the top 1/9 trained for 9 epochs. On
+    # our own table (BENCHMARKS.md §16, bench/replay, 20 repeats at 400 epochs, judged on an
+    # independent seed) halving over trained rungs alone (1 -> 20 epochs) stayed below single
+    # fidelity at the top budget (0.508 against 0.630), a 1-epoch rung ranking long training at
+    # tau +0.20 only; a NASWOT screen (tau +0.50) straight to the top budget reached 0.714 at
+    # eta 3 and 0.764 at eta 9 (+2.33 sd over halving without it), and adding the 1-epoch rung
+    # after the screen lost that again (0.567 / 0.406). The top budget of 9 epochs is the earlier
+    # default's, a budget choice (the table holds 1 and 20 epochs only).
+    min_epochs: float = 9.0
     max_epochs: float = 9.0
-    eta: float = 3.0
+    eta: float = 9.0
     # cool-down share of each rung (nas.train.extendable.StableDecay; BENCHMARKS.md §11)
     cooldown: float = 0.2
+    # a zero-cost signal at initialisation that ranks every candidate before any training (the
+    # rung at 0 epochs, key "0"); only its top 1/eta are trained. None: the first rung trains.
+    screen: str | None = "naswot"
 
     def __post_init__(self) -> None:
         if not self.min_epochs > 0:
@@ -33,6 +45,8 @@ class Rungs:
             raise UserError(f"--eta must be greater than 1, got {self.eta:g}")
         if self.max_epochs < self.min_epochs:
             raise UserError(f"--max-epochs {self.max_epochs:g} is below --min-epochs {self.min_epochs:g}")
+        if self.screen is not None and self.screen not in SCREENS:
+            raise UserError(f"--screen {self.screen}: allowed: {', '.join(SCREENS)} (signals at initialisation), or none")
         if not 0 < self.cooldown < 1:
             raise UserError(f"cool-down share must be in (0, 1), got {self.cooldown:g}")
         k = math.log(self.max_epochs / self.min_epochs) / math.log(self.eta)
@@ -47,6 +61,12 @@ class Rungs:
         """Each rung's budget in epochs, lowest first."""
         count = round(math.log(self.max_epochs / self.min_epochs) / math.log(self.eta)) + 1
         return [self.min_epochs * self.eta ** k for k in range(count - 1)] + [self.max_epochs]
+
+    @property
+    def keys(self) -> list[str]:
+        """Every rung's key, lowest first: the screen's ("0") where there is one, then the
+        trained rungs' (their epochs)."""
+        return ([SCREEN_KEY] if self.screen else []) + [rung_key(e) for e in self.epochs]
 
     def epochs_to_reach(self, index: int) -> float:
         """Epochs a candidate scored at rung ``index`` has trained, cool-downs included: that
@@ -66,7 +86,9 @@ class Rungs:
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> "Rungs":
-        return cls(**{k: v for k, v in stored.items() if k in cls.__dataclass_fields__})
+        """The rungs a study recorded; a study from before screens had none."""
+        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        return cls(**{"screen": None, **known})
 
 
 def rung_key(epochs: float) -> str:

@@ -25,6 +25,7 @@ class Progress:
         self.enabled, self.total, self.prefix = enabled, total, prefix
         self.done = evaluated_count(study)
         self.points: list[tuple[float, float]] = []
+        self.name = "acc"  # what the best figure is: accuracy, or the score of --signal
         self.speeds: list[float] = []  # images a second of each trained trial (the slow-trial warning)
         self.warned = False
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -35,9 +36,15 @@ class Progress:
                             dynamic_ncols=True, leave=True)
 
     def _add(self, r: TrialRecord) -> None:
+        """A trial's point on the running front; under successive halving top-rung trials only,
+        as the reported front (a screen's zero-cost score or a lower rung's accuracy is on
+        another scale)."""
         score = _score(r)
+        if r.rung is not None and not r.top_rung:
+            return
         if score is not None and r.reused_from is None and r.flops is not None:
             self.points.append((score, r.flops))
+            self.name = "acc" if r.score is None or r.score == r.accuracy else "score"  # --signal other than accuracy
 
     def update(self, number: int, r: TrialRecord, state: TrialState) -> None:
         if r.uncounted_failure:  # surplus or interrupted: nothing happened to the study total
@@ -52,18 +59,19 @@ class Progress:
         best = max((p[0] for p in self.points), default=float("nan"))
         front = int(non_dominated(np.array([p[0] for p in self.points], float),
                                   np.array([p[1] for p in self.points], float)).sum()) if self.points else 0
-        name = "acc" if r.score is None or r.score == r.accuracy else "score"  # --signal other than accuracy
-        summary = f"best {name} {best:.4g}, front {front}"
+        summary = f"best {self.name} {best:.4g}, front {front}"
         if self.bar is not None:
             self.bar.set_postfix_str(summary)
             self.bar.update(1) if counted else self.bar.refresh()
             return
+        name = "acc" if r.score is None or r.score == r.accuracy else "score"  # this trial's own
         what = (f"failed: {r.fail_reason}" if state == TrialState.FAIL else
                 "over budget, not trained" if r.over_budget else
                 f"reused trial {r.reused_from}" if r.reused_from is not None else
                 f"{name} {_score(r) if _score(r) is not None else float('nan'):.4g} in "
                 f"{r.train_time or (r.signals.zero_cost_seconds if r.signals else None) or 0:.2f}s"
-                + (f" after {r.epochs:g} epochs ({'top rung' if r.top_rung else 'stopped'})" if r.rung is not None else ""))
+                + ("" if r.rung is None else " (screened out at initialisation)" if not r.trained else
+                   f" after {r.epochs:g} epochs ({'top rung' if r.top_rung else 'stopped'})"))
         print(f"{self.prefix}trial {number:>4} [{self.done}/{self.total}] {human(r.flops or 0)} FLOPs, "
               f"{what}; {summary}", file=sys.stderr, flush=True)
 
