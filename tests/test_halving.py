@@ -342,3 +342,21 @@ def test_budgets_reject_before_training_and_a_failing_rung_is_isolated(in_tmp):
     assert failed and all("non-finite" in t.user_attrs["fail_reason"] for t in failed)
     assert all(t.user_attrs["rung_accuracies"].keys() == {"1"} for t in failed)  # its first rung is kept
     assert evaluated_count(study) == 6
+
+
+def test_signal_auto_recommending_a_signal_at_initialisation_becomes_halvings_screen(in_tmp, monkeypatch):
+    """`nas calibrate` may recommend a signal at initialisation; under --fidelity sh it screens,
+    and the trained rungs rank on accuracy (instead of a refusal naming a --signal never typed)."""
+    from nas.cli import search as search_cli
+    from nas.study.store.records import StudyRecord
+    from nas.study.store.storage import load_handle
+
+    monkeypatch.setattr(search_cli, "signal_of", lambda args: ("synflow", None))
+    space = str(write_space(in_tmp))
+    code, _, err = run_cli("search", "--space", space, "--dataset", "digits", "--trials", "2", "--study", "a",
+                           "--no-progress", "--fidelity", "sh", "--min-epochs", "0.2", "--max-epochs", "0.2",
+                           "--signal", "auto")
+    assert code == 0, err
+    assert "synflow screens the candidates before training" in err
+    record = StudyRecord.from_study(load_handle(None, "a").study)
+    assert record.fidelity.screen == "synflow" and record.signal == "val_accuracy"

@@ -147,6 +147,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ..units import parse_milliseconds, parse_quantity
 
     signal, signal_epochs = signal_of(args)
+    if args.fidelity == "sh" and args.signal == "auto" and signal is not None and SIGNALS[signal].at_init:
+        # the calibration recommends a signal at initialisation: under halving it is the screen's,
+        # and the trained rungs rank on accuracy
+        if args.screen is None:
+            args.screen = signal
+            print(f"--signal auto with --fidelity sh: {signal} screens the candidates before training; the "
+                  f"trained rungs rank on {ACCURACY}", file=sys.stderr)
+        signal = None
     budget_given = args.epochs is not None or args.time_budget is not None
     if signal is None and budget_given and args.fidelity == "single":
         signal = ACCURACY  # a training budget given: rank by what the candidates reached
