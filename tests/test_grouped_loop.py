@@ -174,3 +174,28 @@ def test_retrain_trains_a_group_of_runs_at_once_and_keeps_every_one(tmp_path: Pa
     assert trainer.most == 3
     done = [TrialRecord.from_trial(t) for t in retrain.trials if t.state == TrialState.COMPLETE]
     assert sorted((r.key, r.seed) for r in done) == sorted((c.genotype.key(), s) for c in chosen for s in (0, 1))
+
+
+def test_a_group_runs_halving_with_its_screen_and_ends_at_exactly_the_total(tmp_path: Path, side_by_side: None,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under --fidelity sh each candidate of a group is screened, ranked and trained in its own
+    thread, reading the study for its promotion decisions while the loop asks beside it."""
+    import io
+
+    from nas.study.search import run_search
+    from nas.train.rungs import Rungs
+    from search_helpers import FakeRun
+
+    class SlowRun(FakeRun):
+        def train_to(self, epochs: float):  # noqa: ANN201
+            time.sleep(0.05)
+            return super().train_to(epochs)
+
+    monkeypatch.chdir(tmp_path)
+    cfg = config(tmp_path, trials=12, group=3, sampler="tpe", fidelity=Rungs(1, 3, 3))
+    study = run_search(cfg, out=io.StringIO(), run_factory=SlowRun)
+    records = [TrialRecord.from_trial(t) for t in study.trials]
+    assert evaluated_count(study) == 12 and not any(r.fail_reason for r in records)
+    fresh = [r for r in records if r.reused_from is None]
+    assert all("0" in r.rung_scores for r in fresh) and any(not r.trained for r in fresh)
+    assert any(r.top_rung for r in fresh)
