@@ -12,7 +12,14 @@ train + validation, 20 epochs, seed 0) and scored on the held-out test split. Th
 one of §16: hypervolume of test accuracy against FLOPs at the own table's reference point (its
 median test accuracy, 1.1 x its largest FLOPs), as a fraction of the whole 303-genotype pool's.
 
-    python -m bench.end_to_end [repeats=3] [trials=100] [members=8] [processes=2]
+    python -m bench.end_to_end [repeats=3] [trials=100] [members=8] [processes=2] [pair=default,random]
+
+``pair=sh,top`` confirms §16's halving result instead: ``search --fidelity sh`` with its
+defaults (a NASWOT screen, the top 1/9 trained 9 epochs) ``trials`` trials, against single
+fidelity at the same top budget (every candidate trained 9 epochs, ranked on validation
+accuracy) given as many trials as the halving search of the same repeat spent epochs (its
+trained epochs plus each screen's zero-cost pass, at the table's mean of 0.046 epochs): equal
+compute. Fronts are the top-rung ones, judged the same way.
 
 Resumable: the searches are studies under ``results/`` and every training is cached in
 ``results/bench/end_to_end.jsonl`` (the own table's cache is read too: a front member that is in
@@ -35,27 +42,44 @@ from bench.replay import Pool
 from nas.pareto import front_hypervolume
 
 CACHE = OUT / "end_to_end.jsonl"
-METHODS = ("default", "random")
 LONG = 20.0
+TOP = 9.0  # halving's default top rung (nas.train.rungs.Rungs), and single fidelity's budget against it
 
 
 def option(name: str, default: int) -> int:
     return next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith(f"{name}=")), default)
 
 
-def reported_front(method: str, repeat: int, trials: int) -> list[tuple[str, float]]:
-    """(genotype JSON, FLOPs) of each member of the front the search reports (run or resumed)."""
+def settings(method: str) -> dict[str, Any]:
+    """The SearchConfig fields of each method beside the shared ones."""
+    from nas.train.rungs import Rungs
+    from nas.train.trainer import TrainConfig
+
+    return {"default": {}, "random": {"sampler": "random"}, "sh": {"fidelity": Rungs()},
+            "top": {"train": TrainConfig(epochs=TOP), "signal": "val_accuracy"}}[method]
+
+
+def reported_front(job: tuple[str, int, int]) -> dict[str, Any]:
+    """The front the search reports (run or resumed): (genotype JSON, FLOPs) of each member, and
+    the epochs the search spent (trained epochs, and zero-cost passes at the table's mean)."""
     from nas.report.results import pareto_frame
     from nas.study.search import SearchConfig, run_search
     from nas.study.store.records import TrialRecord
 
+    method, repeat, trials = job
     cfg = SearchConfig(space="mobile", dataset="cluttered", study=f"bench-e2e-{method}-r{repeat}-t{trials}",
-                       trials=trials, seed=repeat, progress=False, write_files=False,
-                       **({"sampler": "random"} if method == "random" else {}))
+                       trials=trials, seed=repeat, progress=False, write_files=False, **settings(method))
     study = run_search(cfg, out=io.StringIO())
     numbers = set(pareto_frame(study)["number"].astype(int))
-    records = [TrialRecord.from_trial(t) for t in study.trials if t.number in numbers]
-    return sorted({(r.genotype, float(r.flops)) for r in records if r.genotype and r.flops}, key=lambda m: m[1])
+    every = [TrialRecord.from_trial(t) for t in study.trials]
+    spent = sum((r.trained_epochs or r.epochs or 0.0) if r.trained else ZERO_COST_EPOCHS
+                for r in every if r.reused_from is None and not r.over_budget and r.flops)
+    members = sorted({(r.genotype, float(r.flops)) for r, t in zip(every, study.trials)
+                      if t.number in numbers and r.genotype and r.flops}, key=lambda m: m[1])
+    return {"members": members, "epochs_spent": spent, "trials": trials}
+
+
+ZERO_COST_EPOCHS = 0.046  # a NASWOT pass in epochs, the own table's mean (BENCHMARKS.md §16)
 
 
 def thinned(front: list[tuple[str, float]], members: int) -> list[tuple[str, float]]:
@@ -85,40 +109,60 @@ def trained(jobs: list[tuple[str, str, float, int]], processes: int) -> dict[str
     return {job_key(j): cache[job_key(j)]["test_accuracy"] for j in jobs}
 
 
+def searched(methods: tuple[str, str], repeats: int, trials: int, processes: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every search's reported front; for ``sh,top`` the single-fidelity searches get the trials
+    that match the halving search's epochs."""
+    first = parallel_map(reported_front, [(methods[0], r, trials) for r in range(repeats)], processes=processes)
+    if methods == ("sh", "top"):
+        second_trials = [max(1, round(f["epochs_spent"] / TOP)) for f in first]
+    else:
+        second_trials = [trials] * repeats
+    second = parallel_map(reported_front, [(methods[1], r, n) for r, n in zip(range(repeats), second_trials)],
+                          processes=processes)
+    return {**{(methods[0], r): f for r, f in enumerate(first)}, **{(methods[1], r): f for r, f in enumerate(second)}}
+
+
 def main() -> None:
     repeats, trials = option("repeats", 3), option("trials", 100)
     members, processes = option("members", 8), option("processes", 2)
-    fronts = {(m, r): thinned(reported_front(m, r, trials), members) for r in range(repeats) for m in METHODS}
+    pair = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("pair=")), "default,random")
+    methods = tuple(pair.split(","))
+    assert methods in (("default", "random"), ("sh", "top")), f"pair={pair}: default,random or sh,top"
+    searches = searched(methods, repeats, trials, processes)
+    fronts = {key: thinned(found["members"], members) for key, found in searches.items()}
     jobs = {key: [("long", g, LONG, 0) for g, _ in front] for key, front in fronts.items()}
     accuracy = trained([j for js in jobs.values() for j in js], processes)
     pool = Pool.load()
     reference = pool.reference()
     whole = front_hypervolume(np.array([pool.judge(m) for m in pool.members]),
                               np.array([m.flops for m in pool.members]), reference)
-    rows: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    rows: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     for (method, repeat), front in fronts.items():
         accs = np.array([accuracy[job_key(j)] for j in jobs[(method, repeat)]])
         flops = np.array([f for _, f in front])
         hv = front_hypervolume(accs, flops, reference) / whole
         rows[method].append({"repeat": repeat, "hv": float(hv), "members": len(front),
+                             "trials": searches[(method, repeat)]["trials"],
+                             "epochs_spent": searches[(method, repeat)]["epochs_spent"],
                              "mean_test_accuracy": float(accs.mean()), "best_test_accuracy": float(accs.max()),
                              "flops_min": float(flops.min()), "flops_max": float(flops.max())})
-    print(f"\nend to end on cluttered, {trials} trials a search, fronts thinned to <= {members} and trained "
+    print(f"\nend to end on cluttered ({' against '.join(methods)}), {trials} trials a search, fronts thinned to <= {members} and trained "
           f"{LONG:g} epochs (seed 0), judged hypervolume at ({reference[0]:.4f}, {reference[1]:.3g} FLOPs) as a "
           f"fraction of the own table's pool:")
-    for method in METHODS:
+    for method in methods:
         hv = [r["hv"] for r in rows[method]]
         print(f"  {method:8s} " + "  ".join(f"r{r['repeat']} {r['hv']:.3f} ({r['members']} kept, mean acc "
-                                            f"{r['mean_test_accuracy']:.4f})" for r in rows[method])
+                                            f"{r['mean_test_accuracy']:.4f}; {r['trials']} trials, "
+                                            f"{r['epochs_spent']:.0f} epochs)" for r in rows[method])
               + f"   mean {np.mean(hv):.3f}")
-    diff = np.array([a["hv"] - b["hv"] for a, b in zip(rows["default"], rows["random"])])
+    diff = np.array([a["hv"] - b["hv"] for a, b in zip(rows[methods[0]], rows[methods[1]])])
     sd = float(diff.std(ddof=1)) if repeats > 1 else float("nan")
     verdict = {"mean_difference": float(diff.mean()), "sd_of_difference": sd,
                "in_sd": float(diff.mean() / sd) if sd and np.isfinite(sd) and sd > 0 else None,
-               "default_wins": int((diff > 0).sum())}
-    print(f"  default - random: {diff.mean():+.3f} (sd of the paired difference {sd:.3f}; the default higher in "
-          f"{verdict['default_wins']} of {repeats} repeats)")
-    save("end_to_end", {"repeats": repeats, "trials": trials, "members": members, "long_epochs": LONG,
+               "first_wins": int((diff > 0).sum())}
+    print(f"  {methods[0]} - {methods[1]}: {diff.mean():+.3f} (sd of the paired difference {sd:.3f}; "
+          f"{methods[0]} higher in {verdict['first_wins']} of {repeats} repeats)")
+    save("end_to_end" + ("" if methods == ("default", "random") else "_sh_top"), {"repeats": repeats, "trials": trials, "members": members, "long_epochs": LONG,
                         "reference": reference, "rows": rows, "verdict": verdict,
                         "command": "python -m bench.end_to_end " + " ".join(sys.argv[1:])})
 
