@@ -19,7 +19,9 @@ defaults (a NASWOT screen, the top 1/9 trained 9 epochs) ``trials`` trials, agai
 fidelity at the same top budget (every candidate trained 9 epochs, ranked on validation
 accuracy) given as many trials as the halving search of the same repeat spent epochs (its
 trained epochs plus each screen's zero-cost pass, at the table's mean of 0.046 epochs): equal
-compute. Fronts are the top-rung ones, judged the same way.
+compute. Fronts are the top-rung ones, judged the same way. ``pair=sh,sh-old`` sets it against
+halving with the rungs it had before the screen (1 / 3 / 9 epochs, eta 3, no screen), given
+about as many epochs (each search's epochs are printed).
 
 Resumable: the searches are studies under ``results/`` and every training is cached in
 ``results/bench/end_to_end.jsonl`` (the own table's cache is read too: a front member that is in
@@ -56,6 +58,7 @@ def settings(method: str) -> dict[str, Any]:
     from nas.train.trainer import TrainConfig
 
     return {"default": {}, "random": {"sampler": "random"}, "sh": {"fidelity": Rungs()},
+            "sh-old": {"fidelity": Rungs(1, 9, 3, screen=None)},  # the defaults before the screen
             "top": {"train": TrainConfig(epochs=TOP), "signal": "val_accuracy"}}[method]
 
 
@@ -79,6 +82,10 @@ def reported_front(job: tuple[str, int, int]) -> dict[str, Any]:
     return {"members": members, "epochs_spent": spent, "trials": trials}
 
 
+# Epochs a candidate costs the second search of a pair, to give it the trials that match the
+# halving search's epochs: single fidelity the top budget; the old rungs (1 / 3 / 9, eta 3, cool-
+# downs 0.2) about 1 + (2 + 0.2) / 3 + (6 + 0.6) / 9 = 2.5 (each search's epochs are reported).
+PER_CANDIDATE = {"top": TOP, "sh-old": 2.5}
 ZERO_COST_EPOCHS = 0.046  # a NASWOT pass in epochs, the own table's mean (BENCHMARKS.md §16)
 
 
@@ -113,8 +120,8 @@ def searched(methods: tuple[str, str], repeats: int, trials: int, processes: int
     """Every search's reported front; for ``sh,top`` the single-fidelity searches get the trials
     that match the halving search's epochs."""
     first = parallel_map(reported_front, [(methods[0], r, trials) for r in range(repeats)], processes=processes)
-    if methods == ("sh", "top"):
-        second_trials = [max(1, round(f["epochs_spent"] / TOP)) for f in first]
+    if methods[0] == "sh" and methods[1] in PER_CANDIDATE:
+        second_trials = [max(1, round(f["epochs_spent"] / PER_CANDIDATE[methods[1]])) for f in first]
     else:
         second_trials = [trials] * repeats
     second = parallel_map(reported_front, [(methods[1], r, n) for r, n in zip(range(repeats), second_trials)],
@@ -127,7 +134,8 @@ def main() -> None:
     members, processes = option("members", 8), option("processes", 2)
     pair = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("pair=")), "default,random")
     methods = tuple(pair.split(","))
-    assert methods in (("default", "random"), ("sh", "top")), f"pair={pair}: default,random or sh,top"
+    assert methods in (("default", "random"), ("sh", "top"), ("sh", "sh-old")), \
+        f"pair={pair}: default,random, sh,top or sh,sh-old"
     searches = searched(methods, repeats, trials, processes)
     fronts = {key: thinned(found["members"], members) for key, found in searches.items()}
     jobs = {key: [("long", g, LONG, 0) for g, _ in front] for key, front in fronts.items()}
@@ -162,7 +170,7 @@ def main() -> None:
                "first_wins": int((diff > 0).sum())}
     print(f"  {methods[0]} - {methods[1]}: {diff.mean():+.3f} (sd of the paired difference {sd:.3f}; "
           f"{methods[0]} higher in {verdict['first_wins']} of {repeats} repeats)")
-    save("end_to_end" + ("" if methods == ("default", "random") else "_sh_top"), {"repeats": repeats, "trials": trials, "members": members, "long_epochs": LONG,
+    save("end_to_end" + ("" if methods == ("default", "random") else "_" + "_".join(methods).replace("-", "_")), {"repeats": repeats, "trials": trials, "members": members, "long_epochs": LONG,
                         "reference": reference, "rows": rows, "verdict": verdict,
                         "command": "python -m bench.end_to_end " + " ".join(sys.argv[1:])})
 
