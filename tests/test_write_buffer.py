@@ -156,3 +156,27 @@ def test_opening_a_study_reads_no_trials_of_the_other_studies_on_the_server(tmp_
     assert study_exists(storage, "b") and not study_exists(storage, "c")
     assert sorted(study_names(storage)) == ["a", "b"]
     assert Counting.trial_reads == 0
+
+
+def test_a_journal_lock_left_by_a_killed_writer_is_broken_after_the_grace_period(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search SIGKILLed mid-append leaves Optuna's lock (a symlink to the journal) behind. With
+    the relative default path (results/<study>/journal.log) the link resolved to nothing and the
+    rerun waited forever; the journal is opened by its absolute path, so the lock is broken once
+    the journal has been still for the grace period."""
+    import threading
+
+    from nas.study.store import storage as storage_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(storage_module, "JOURNAL_LOCK_GRACE_S", 3)
+    (tmp_path / "results" / "s").mkdir(parents=True)
+    killed = open_storage("journal:results/s/journal.log", "s")
+    killed.inner.inner._backend._lock.acquire()  # held, never released: the writer was killed
+    rerun = open_storage("journal:results/s/journal.log", "s")
+    created = []
+    writer = threading.Thread(target=lambda: created.append(optuna.create_study(study_name="s", storage=rerun)),
+                              daemon=True)
+    writer.start()
+    writer.join(30)
+    assert created, "the rerun still waits on the dead writer's lock"

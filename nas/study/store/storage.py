@@ -69,6 +69,9 @@ def resolve_storage_url(url: str | None, study_name: str, workers: int = 1) -> s
     return default_storage_url(study_name)
 
 
+JOURNAL_LOCK_GRACE_S = 30  # Optuna's default: a journal lock unchanged this long is a dead writer's
+
+
 def open_storage(url: str | None, study_name: str, retry_window: float = DEFAULT_WINDOW) -> RetryingStorage:
     """Open ``url`` (or the default journal file), its calls retried through outages for
     ``retry_window`` seconds (``--storage-retry``); any failure is a :class:`UserError`."""
@@ -79,9 +82,15 @@ def open_storage(url: str | None, study_name: str, retry_window: float = DEFAULT
         path = Path(url.removeprefix("journal:")).expanduser()
         if not path.parent.exists():
             raise UserError(f"--storage {url}: folder {path.parent} does not exist")
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
+        # Absolute: Optuna's lock is a symlink to the journal, and it breaks a lock left by a
+        # killed writer once the journal has not changed for the grace period, reading the time
+        # through that link; a relative link resolves beside itself, to nothing, and the next
+        # writer waited forever (a SIGKILLed search's rerun hung in CI).
+        absolute = str(path.resolve())
+        lock = JournalFileSymlinkLock(absolute, grace_period=JOURNAL_LOCK_GRACE_S)
         try:
-            return _wrapped(JournalStorage(JournalFileBackend(str(path))), retry_window)
+            return _wrapped(JournalStorage(JournalFileBackend(absolute, lock_obj=lock)), retry_window)
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"--storage {url}: cannot open journal file ({exc})") from None
     if "://" not in url:
