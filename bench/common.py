@@ -46,6 +46,11 @@ def parts_asked(every: tuple[str, ...]) -> list[str]:
     return [a for a in sys.argv[1:] if "=" not in a] or list(every)
 
 
+def argument(name: str, default: str) -> str:
+    """The value of ``name=VALUE`` on the command line, or ``default``."""
+    return next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith(name + "=")), default)
+
+
 def quick() -> bool:
     """BENCH_QUICK=1 shrinks every benchmark to a smoke run (for trying the scripts)."""
     return os.environ.get("BENCH_QUICK") == "1"

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import torch
 
-from bench.common import cuda_or_say, quick, save
+from bench.common import argument, cuda_or_say, quick, save
 from nas.arch.space_file import load_space
 from nas.model.builder import build_model
 from nas.model.cost import estimate_cost
@@ -35,10 +35,6 @@ from nas.train.config import TrainConfig
 from nas.train.device_data import DeviceData
 from nas.train.sources import load_dataset
 from nas.train.trainer import autocast_for, make_optimizer, optimise, training_batch
-
-
-def argument(name: str, default: str) -> str:
-    return next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith(name + "=")), default)
 
 
 def synchronize(device: torch.device) -> None:

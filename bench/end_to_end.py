@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import OUT, save
+from bench.common import OUT, argument, save
 from bench.own_table import job_key, load_cache, run
 from bench.pool import parallel_map
 from bench.replay import Pool
@@ -46,10 +46,6 @@ from nas.pareto import front_hypervolume
 CACHE = OUT / "end_to_end.jsonl"
 LONG = 20.0
 TOP = 9.0  # halving's default top rung (nas.train.rungs.Rungs), and single fidelity's budget against it
-
-
-def option(name: str, default: int) -> int:
-    return next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith(f"{name}=")), default)
 
 
 def settings(method: str) -> dict[str, Any]:
@@ -130,9 +126,9 @@ def searched(methods: tuple[str, str], repeats: int, trials: int, processes: int
 
 
 def main() -> None:
-    repeats, trials = option("repeats", 3), option("trials", 100)
-    members, processes = option("members", 8), option("processes", 2)
-    pair = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("pair=")), "default,random")
+    repeats, trials = int(argument("repeats", "3")), int(argument("trials", "100"))
+    members, processes = int(argument("members", "8")), int(argument("processes", "2"))
+    pair = argument("pair", "default,random")
     methods = tuple(pair.split(","))
     assert methods in (("default", "random"), ("sh", "top"), ("sh", "sh-old")), \
         f"pair={pair}: default,random, sh,top or sh,sh-old"

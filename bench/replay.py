@@ -76,7 +76,7 @@ from nas.arch.space_file import load_space
 from nas.pareto import front_hypervolume, non_dominated
 from nas.study.halving import promotion
 from nas.study.sampling.samplers import make_sampler
-from nas.train.rungs import Rungs, rung_key
+from nas.train.rungs import SCREEN_KEY, Rungs, rung_key
 
 OWN_TABLE = ROOT / "bench" / "tables" / "mobile_cluttered.csv"
 SPACE = "mobile"
@@ -246,7 +246,7 @@ def sh_ladder(pool: Pool, method: Method, rungs: Rungs) -> list[tuple[str, Any, 
     NASWOT screen first where asked (its zero-cost seconds as epochs), then the trained rungs
     (1 epoch where kept, the top budget), paid as ``Rungs.epochs_to_reach`` (cool-downs of the
     trained rungs passed); the screen trains nothing, so the first trained rung starts afresh."""
-    screen = [("0", lambda m: oriented(m, "naswot"), lambda m: m.zero_cost_epochs())] if method.screen else []
+    screen = [(SCREEN_KEY, lambda m: oriented(m, "naswot"), lambda m: m.zero_cost_epochs())] if method.screen else []
     trained = rungs.epochs if method.one_epoch_rung else rungs.epochs[-1:]
     plan = Rungs(min_epochs=trained[0], max_epochs=trained[-1], eta=trained[-1] / trained[0]) if len(trained) > 1 else None
     steps = []

@@ -170,4 +170,3 @@ class Halving:
         record.signals, record.score = signals, score
         save(record)  # other workers' promotion decisions read this
         return self.promoted(trial, record, SCREEN_KEY, score)
-
