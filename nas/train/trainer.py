@@ -9,7 +9,7 @@ budget, time spent. Before evaluation BatchNorm statistics are recomputed on tra
 after a few epochs the running averages still remember the untrained network (measured: 9.8%
 validation accuracy without, 96% with, on digits after 3 epochs). The step is not
 ``torch.compile``d: every candidate is a new network, and on the CPU compiling its step cost
-6-15 s against 0.4-3.2 s for its whole 1-epoch training, for a step x0.83-x1.14 as fast
+5-15 s against 0.4-3.2 s for its whole 1-epoch training, for a step x0.73-x1.17 as fast (two runs)
 (``python -m bench.compile_step``, BENCHMARKS.md §14; on CUDA not measured yet).
 """
 
