@@ -61,15 +61,16 @@ def searched(k: int, trials: int, **settings: object) -> dict[str, float | None]
 
 def group(trials: int, ks: tuple[int, ...]) -> dict[str, object]:
     searched(1, 2, group=1)  # CUDA's start-up and the imports, outside the timings
-    rows = [searched(1, trials, group=1)]
-    for k in ks:
+    rows: list[dict[str, object]] = []
+    for k in (1, *ks):  # each row printed and saved as soon as measured: a run stopped at its time keeps them
         rows.append(searched(k, trials, group=k))
-    processes = searched(max(ks), trials, workers=max(ks), workers_per_device=max(ks))
-    base = rows[0]["trials_per_hour_loop"]
-    for row in rows:
+        row, base = rows[-1], rows[0]["trials_per_hour_loop"]
         print(f"--group {row['k']}: {row['trials_per_hour_loop']:7.0f} trials/h (x{row['trials_per_hour_loop'] / base:.2f} "
               f"of --group 1, goal >= 5), {row['images_per_s_loop']:9.0f} images/s, GPU busy "
-              f"{row['gpu_busy_percent']}% (goal >= 60%), mean accuracy {row['mean_accuracy']:.4f}", flush=True)
+              f"{row['gpu_busy_percent']}% (goal >= 60%), peak memory {row['gpu_memory_peak_gib']} GiB, "
+              f"mean accuracy {row['mean_accuracy']:.4f}, loop {row['loop_s']:.1f} s", flush=True)
+        save("gpu_group_partial", {"rows": [{a: b for a, b in r.items() if a != "genotypes"} for r in rows]})
+    processes = searched(max(ks), trials, workers=max(ks), workers_per_device=max(ks))
     print(f"{max(ks)} processes: {processes['images_per_s_loop']:.0f} images/s against one group of {max(ks)}: "
           f"{rows[-1]['images_per_s_loop']:.0f}", flush=True)
     return {"rows": [{k: v for k, v in r.items() if k != "genotypes"} for r in rows],

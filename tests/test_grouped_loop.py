@@ -122,8 +122,9 @@ def test_an_impossible_group_is_refused_before_anything_starts() -> None:
     free = lambda device: (10 * GIB, 16 * GIB)  # noqa: E731 - a GPU with 10 GiB free
     each, data = lambda: GIB, lambda: GIB // 2
     assert group_size(8, "cuda:0", each, data, free) == 8
-    assert group_size("auto", "cuda:0", each, data, free) == 8  # at most AUTO_CAP
-    assert group_size("auto", "cuda:0", lambda: 4 * GIB, data, free) == 2
+    assert group_size("auto", "cuda:0", each, data, free) == 1  # AUTO_CAP, as measured on an H200
+    assert group_size("auto", "cuda:0", each, data, free, cap=8) == 8
+    assert group_size("auto", "cuda:0", lambda: 4 * GIB, data, free, cap=8) == 2
     with pytest.raises(UserError, match=r"--group 12: .* at most 9 fit"):
         group_size(12, "cuda:0", each, data, free)
     assert group_size(12, "cpu", each, data, free) == 12  # one after another: memory never limits

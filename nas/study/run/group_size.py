@@ -4,7 +4,7 @@ anything is written.
 ``--group K`` is taken as given once it fits: on a GPU, K times the estimated working set of the
 space's largest candidate (:func:`nas.model.memory.training_bytes`, at the run's batch size) must
 fit in the device's free memory beside the data, or the command stops with one line saying how
-many fit. ``--group auto`` takes as many as fit, at most :data:`AUTO_CAP`. On the CPU a group's
+many fit. ``--group auto`` takes as many as fit, at most :data:`AUTO_CAP` (1 as measured, see there). On the CPU a group's
 candidates train one after another (nas.train.group), so memory never limits K there, and ``auto``
 is 1: nothing is gained by asking ahead where the trainer fills the cores (BENCHMARKS.md §2).
 """
@@ -20,13 +20,12 @@ from .placement import CUDA_CONTEXT_BYTES, GIB
 if TYPE_CHECKING:
     from ...arch.genotype import Genotype
 
-# Not measured on a GPU yet (none was lent while the grouped trainer was built): 8 is the process
-# count at which BENCHMARKS.md §14 measured the best trials/hour with separate workers on an H100.
-# What a group costs the sampler was measured on the CPU (§14, bench.sampler_choice "+ group of K",
-# 10 seeds): on mobile/cluttered K = 4 needed x1.26 the trials to random search's 100-trial front,
-# K = 8 x1.37; level on the all-categorical tables. The default stays --group 1 until
-# bench/gpu_group.py measures on a GPU that a group's trials per hour outrun that.
-AUTO_CAP = 8
+# Measured on an H200 (BENCHMARKS.md §14, 2026-12-04, bench.gpu_group, 16 trials each): --group 4
+# ran x1.19 the trials/hour of --group 1 with the GPU busy 2.5-2.7% (time goes to the host's
+# per-candidate work, not to training), while a group of 4 costs the sampler x1.26 the trials to
+# random search's front on mobile/cluttered (§14, CPU replay, 10 seeds). A group does not pay
+# there, so auto takes 1 until a measurement shows it does; --group K stays the user's to ask.
+AUTO_CAP = 1
 DEFAULT_GROUP = 1
 
 
@@ -45,10 +44,11 @@ def parse_group(text: str | int) -> int | str:
 
 
 def group_size(requested: int | str, device: str, candidate_bytes: Callable[[], int],
-               data_bytes: Callable[[], int], free_memory: Callable[[str], tuple[int, int]] | None = None) -> int:
+               data_bytes: Callable[[], int], free_memory: Callable[[str], tuple[int, int]] | None = None,
+               cap: int = AUTO_CAP) -> int:
     """The group size to run with on ``device`` (``cpu`` or ``cuda:N``); refuses a ``--group K``
     whose K candidates cannot fit in the GPU's free memory. ``free_memory(device)`` gives (free,
-    total) bytes (default: the CUDA driver's figures)."""
+    total) bytes (default: the CUDA driver's figures); ``cap`` bounds ``auto``."""
     requested = parse_group(requested)
     if not device.startswith("cuda"):
         return 1 if requested == "auto" else requested
@@ -57,7 +57,7 @@ def group_size(requested: int | str, device: str, candidate_bytes: Callable[[], 
     room = free - CUDA_CONTEXT_BYTES - data_bytes()
     fit = max(0, room // each)
     if requested == "auto":
-        return max(1, min(AUTO_CAP, fit))
+        return max(1, min(cap, fit))
     if requested > fit:
         raise UserError(f"--group {requested}: {requested} candidates of up to {each / GIB:.2f} GiB each (the "
                         f"space's largest at this batch size) need {requested * each / GIB:.1f} GiB on {device}, "
